@@ -1,0 +1,50 @@
+# Every target works on a fresh Debian machine with Python 3.11.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+TRANSLATIONS := newsletter/translations
+
+.PHONY: run test lint fmt bench translations install clean
+
+$(BIN)/flask: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $@
+
+install: $(BIN)/flask
+
+## Run the service locally: SQLite, demo content, web on http://127.0.0.1:5000.
+run: install
+	NEWSLETTER_ENV=development $(FLASK) db upgrade
+	NEWSLETTER_ENV=development $(FLASK) demo
+	NEWSLETTER_ENV=development $(FLASK) dev
+
+## Run the whole test suite (PostgreSQL tests need NEWSLETTER_TEST_POSTGRES_URL).
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install
+	@for script in benchmarks/*.py; do [ -e "$$script" ] && $(BIN)/python "$$script"; done; true
+
+## Extract messages, merge them into the catalogs and compile them.
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location \
+		--sort-output -o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) \
+		--no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel compile -d $(TRANSLATIONS) --statistics
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache

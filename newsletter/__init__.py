@@ -1,0 +1,71 @@
+"""The newsletter service: create_app builds a configured Flask application."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from werkzeug.wrappers import Response
+
+from newsletter.config import load_config
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _resource_dir(name: str) -> str:
+    """Locate templates/ or migrations/ in the installed package or the checkout."""
+    installed = PACKAGE_DIR / name
+    return str(installed if installed.is_dir() else PACKAGE_DIR.parent / name)
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Create and configure the application."""
+    app = Flask(
+        __name__,
+        template_folder=_resource_dir("templates"),
+        instance_relative_config=True,
+    )
+    load_config(app, test_config)
+
+    from newsletter import cli, database, i18n, web
+    from newsletter.archive import bp as archive_bp
+    from newsletter.editor import bp as editor_bp
+    from newsletter.extensions import csrf, db, limiter, login_manager, migrate
+    from newsletter.models.types import render_migration_item
+
+    database.init_app(app)
+    migrate.init_app(
+        app,
+        db,
+        directory=_resource_dir("migrations"),
+        render_as_batch=True,
+        compare_type=True,
+        render_item=render_migration_item,
+    )
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    i18n.init_app(app)
+    web.init_app(app)
+    cli.init_app(app)
+
+    app.register_blueprint(archive_bp)
+    app.register_blueprint(editor_bp)
+    app.after_request(_security_headers)
+    return app
+
+
+def _security_headers(response: Response) -> Response:
+    """Add headers that keep pages from being framed, sniffed or scripted."""
+    headers = response.headers
+    headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' https: data:; style-src 'self'; "
+        "script-src 'self'; frame-ancestors 'none'; form-action 'self'; "
+        "base-uri 'none'; object-src 'none'",
+    )
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    return response

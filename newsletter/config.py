@@ -1,0 +1,115 @@
+"""Configuration: code defaults, then NEWSLETTER_* environment variables, then tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+ENV_PREFIX = "NEWSLETTER_"
+
+DEFAULTS: dict[str, Any] = {
+    # "production" requires an explicit SECRET_KEY; "development" makes one up.
+    "ENV": "production",
+    "SECRET_KEY": None,
+    "SQLALCHEMY_DATABASE_URI": None,  # None: SQLite file in the instance folder
+    "BASE_URL": "http://127.0.0.1:5000",
+    "SITE_NAME": "Nyhetsbrev",
+    "ORGANISATION": "Regional samverkan",
+    "MAIL_FROM": "Nyhetsbrevet <nyhetsbrev@example.se>",
+    "SMTP_HOST": "127.0.0.1",
+    "SMTP_PORT": 8025,
+    "SMTP_SECURITY": "none",
+    "SMTP_USERNAME": None,
+    "SMTP_PASSWORD": None,
+    "SMTP_CONNECTIONS": 1,
+    "RATE_PER_SECOND": 0,
+    "RATE_PER_HOUR": 0,
+    "DKIM_DOMAIN": None,
+    "DKIM_SELECTOR": None,
+    "DKIM_PRIVATE_KEY_PATH": None,
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "LOGIN_RATE_LIMIT": "10 per minute",
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": None,  # None: follows whether BASE_URL is https
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "WTF_CSRF_TIME_LIMIT": 8 * 3600,  # editors keep a form open for a working day
+    "BABEL_DEFAULT_LOCALE": "sv",
+    "BABEL_DEFAULT_TIMEZONE": "Europe/Stockholm",
+    "LANGUAGES": ["sv", "en"],
+    "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+}
+
+_INT_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, int | float)} | {
+    "SMTP_PORT",
+    "SMTP_CONNECTIONS",
+}
+
+
+class ConfigError(RuntimeError):
+    """A configuration value is missing or invalid."""
+
+
+def _from_environment(environ: os._Environ[str] | dict[str, str]) -> dict[str, Any]:
+    """Read NEWSLETTER_<KEY> variables, converting numbers and booleans."""
+    values: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        key = name.removeprefix(ENV_PREFIX)
+        default = DEFAULTS.get(key)
+        if isinstance(default, bool) or key.startswith("SESSION_COOKIE_"):
+            values[key] = raw.strip().lower() in {"1", "true", "yes", "on"}
+        elif key in _INT_KEYS:
+            try:
+                values[key] = float(raw) if isinstance(default, float) else int(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+        elif isinstance(default, list | dict):
+            values[key] = json.loads(raw)
+        else:
+            values[key] = raw
+    return values
+
+
+def _development_secret(app: Flask) -> str:
+    """Return a per-checkout secret kept in the instance folder."""
+    path = Path(app.instance_path) / "dev-secret-key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
+    """Fill app.config from defaults, the environment and the test mapping."""
+    app.config.from_mapping(DEFAULTS)
+    app.config.update(_from_environment(os.environ))
+    if test_config:
+        app.config.update(test_config)
+    if app.config["SQLALCHEMY_DATABASE_URI"] is None:
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        db_path = Path(app.instance_path) / "newsletter.sqlite3"
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{db_path}"
+    if not app.config["SECRET_KEY"]:
+        if app.config["ENV"] == "development" or app.testing:
+            app.config["SECRET_KEY"] = _development_secret(app)
+        else:
+            raise ConfigError(
+                "NEWSLETTER_SECRET_KEY is not set. Set it to a long random value, "
+                'e.g. python -c "import secrets; print(secrets.token_hex(32))", '
+                "or set NEWSLETTER_ENV=development for a local trial."
+            )
+    if app.config["SESSION_COOKIE_SECURE"] is None:
+        secure = str(app.config["BASE_URL"]).startswith("https://")
+        app.config["SESSION_COOKIE_SECURE"] = secure
+        app.config["REMEMBER_COOKIE_SECURE"] = secure
+    if app.config["SMTP_SECURITY"] not in {"none", "starttls", "tls"}:
+        raise ConfigError("NEWSLETTER_SMTP_SECURITY must be none, starttls or tls")
+    app.config["BASE_URL"] = str(app.config["BASE_URL"]).rstrip("/")

@@ -1,0 +1,54 @@
+"""Binding the database: SQLite pragmas, the login loader, health check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
+
+from newsletter.extensions import db, login_manager
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """Use WAL (readers never block the writer), enforce foreign keys, wait on locks."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def init_app(app: Flask) -> None:
+    """Bind SQLAlchemy to the app and configure each engine on first connect."""
+    db.init_app(app)
+    with app.app_context():
+        engine: Engine = db.engine
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+    login_manager.user_loader(load_editor)
+
+
+def load_editor(session_id: str) -> Any:
+    """Return the active editor whose session id matches, or None."""
+    from newsletter.models import Editor
+
+    editor_id, _, fingerprint = session_id.partition(":")
+    if not editor_id.isdigit():
+        return None
+    editor = db.session.get(Editor, int(editor_id))
+    if editor is None or not editor.active or editor.get_id() != session_id:
+        return None
+    return editor
+
+
+def database_is_reachable() -> bool:
+    """Run a trivial query; used by /healthz."""
+    try:
+        db.session.execute(text("SELECT 1"))
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not healthy"
+        db.session.rollback()
+        return False

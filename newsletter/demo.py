@@ -1,0 +1,155 @@
+"""Demo content modelled on a regional collaboration body's quarterly newsletter."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from newsletter.extensions import db
+from newsletter.models import Issue, Theme
+from newsletter.services.issues import ItemData, LinkData, add_item, create_issue
+
+EDITOR = "Demoredaktör"
+
+SEPTEMBER = {
+    "title": "Nyhetsbrev september 2026",
+    "preheader": (
+        "Höstens konferens, ny vägledning om vårdnivåer och stöd mot ensamhet."
+    ),
+    "intro": (
+        "Välkommen till höstens nyhetsbrev från den regionala samverkan kring "
+        "barn och unga, psykisk hälsa och äldre. Här hittar du nyheter från "
+        "region, kommuner och skola."
+    ),
+    "items": {
+        "barn-och-unga": [
+            ItemData(
+                title="Ny utbildningswebb om hedersrelaterat våld och förtryck",
+                body=(
+                    "En kostnadsfri webbutbildning för dig som möter barn och unga i "
+                    "skolan, socialtjänsten eller vården. Utbildningen tar ungefär två "
+                    "timmar och kan göras i egen takt.\n\n"
+                    "- Grundläggande kunskap om heder och kontroll\n"
+                    "- Hur du ställer frågor och gör en orosanmälan\n"
+                    "- Samverkan mellan verksamheter"
+                ),
+                contact_name="Amira Hassan",
+                contact_phone="010-123 45 67",
+                contact_email="amira.hassan@example.se",
+                links=[
+                    LinkData(
+                        "Till utbildningen", "https://utbildning.example.se/heder"
+                    ),
+                    LinkData(
+                        "Regionens handlingsplan (pdf)",
+                        "https://www.example.se/handlingsplan.pdf",
+                    ),
+                ],
+            ),
+            ItemData(
+                title="Kampanj mot våld i ungas parrelationer",
+                body=(
+                    "Under november sprids kampanjen *Kärlek är aldrig våld* i skolor "
+                    "och på sociala medier. Material finns att ladda ned för "
+                    "elevhälsan och fritidsgårdar."
+                ),
+                contact_name="Jonas Lindqvist",
+                contact_phone="070-111 22 33",
+                contact_email="jonas.lindqvist@example.se",
+                links=[LinkData("Kampanjmaterial", "https://www.example.se/kampanj")],
+            ),
+        ],
+        "psykisk-halsa": [
+            ItemData(
+                title="Regional konferens om ungas psykiska hälsa",
+                body=(
+                    "Den **12 mars** samlas region, kommuner och skolor för en dag om "
+                    "ungas psykiska hälsa: forskning, goda exempel och samverkan. "
+                    "Sista anmälningsdag är 20 februari."
+                ),
+                contact_name="Karin Ek",
+                contact_phone="010-765 43 21",
+                contact_email="karin.ek@example.se",
+                links=[
+                    LinkData(
+                        "Program och anmälan",
+                        "https://konferens.example.se/ungas-halsa",
+                    ),
+                ],
+            ),
+            ItemData(
+                title="Vilken vårdnivå hjälper barn med psykisk ohälsa?",
+                body=(
+                    "En ny vägledning beskriver vem som gör vad: elevhälsa, "
+                    "vårdcentral, första linjen och barn- och ungdomspsykiatrin. "
+                    "Vägledningen är framtagen tillsammans med kommunerna."
+                ),
+                links=[
+                    LinkData("Läs vägledningen", "https://www.example.se/vardnivaer"),
+                    LinkData(
+                        "Kontakta första linjen", "mailto:forsta.linjen@example.se"
+                    ),
+                ],
+            ),
+        ],
+        "aldre": [
+            ItemData(
+                title="Ensamhet bland äldre – webbinarium för hemtjänsten",
+                body=(
+                    "Hur känner vi igen ofrivillig ensamhet och vad kan vi göra? Ett "
+                    "webbinarium för personal i hemtjänst och särskilt boende."
+                ),
+                contact_name="Birgitta Holm",
+                contact_email="birgitta.holm@example.se",
+                links=[LinkData("Anmäl dig", "https://www.example.se/webbinarium")],
+            ),
+        ],
+    },
+}
+
+DECEMBER = {
+    "title": "Nyhetsbrev december 2026",
+    "preheader": ("Årets sista nyhetsbrev: fallprevention och nya samverkansrutiner."),
+    "intro": "Ett utkast till vinterns nummer.",
+    "items": {
+        "aldre": [
+            ItemData(
+                title="Förebygg fallolyckor i vinter",
+                body="Nytt material om fallprevention för hemtjänsten och anhöriga.",
+                contact_name="Per Nilsson",
+                contact_phone="010-222 33 44",
+                contact_email="per.nilsson@example.se",
+                links=[LinkData("Materialet", "https://www.example.se/fall")],
+            ),
+        ],
+    },
+}
+
+
+def _load_issue(spec: dict, status: str, published: datetime | None) -> None:
+    """Create one demo issue with its items."""
+    themes = {t.slug: t.id for t in db.session.scalars(select(Theme))}
+    issue = create_issue(
+        title=spec["title"],
+        intro=spec["intro"],
+        preheader=spec["preheader"],
+        slug="",
+        editor=EDITOR,
+    )
+    for slug, items in spec["items"].items():
+        for data in items:
+            data.theme_id = themes[slug]
+            add_item(issue.id, data, EDITOR)
+    issue.status = status
+    issue.published_at = published
+
+
+def load_demo_content() -> int:
+    """Add the demo issues to an empty archive; return how many were added."""
+    if db.session.scalar(select(func.count(Issue.id))):
+        return 0
+    _load_issue(SEPTEMBER, "sent", datetime(2026, 9, 15, 7, 0, tzinfo=UTC))
+    _load_issue(DECEMBER, "draft", None)
+    db.session.flush()
+    return 2

@@ -1,0 +1,64 @@
+"""Logging in and out."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+from werkzeug.wrappers import Response
+
+from newsletter.editor import bp
+from newsletter.editor.forms import ActionForm, LoginForm, PasswordFields
+from newsletter.extensions import db, limiter
+from newsletter.services import editors
+
+
+def _safe_next(target: str | None) -> str:
+    """Return a local path to continue to, never another site."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
+    return url_for("editor.issues")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: str(current_app.config["LOGIN_RATE_LIMIT"]), methods=["POST"])
+def login() -> str | Response:
+    """Show the login form and log an editor in."""
+    if current_user.is_authenticated:
+        return redirect(_safe_next(request.args.get("next")))
+    form = LoginForm()
+    if form.validate_on_submit():
+        editor = editors.authenticate(form.email.data, form.password.data)
+        if editor is not None:
+            db.session.commit()
+            login_user(editor, remember=form.remember.data)
+            return redirect(_safe_next(request.args.get("next")))
+        db.session.rollback()
+        flash(_("Wrong email address or password."), "error")
+    return render_template("editor/login.html", form=form)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    """Log the editor out."""
+    if ActionForm().validate_on_submit():
+        logout_user()
+        flash(_("You are logged out."), "info")
+    return redirect(url_for("editor.login"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+def account() -> str | Response:
+    """Let an editor change their own password."""
+    form = PasswordFields()
+    if form.validate_on_submit():
+        editors.set_password(current_user.id, form.password.data)
+        db.session.commit()
+        login_user(current_user._get_current_object())  # keep this session valid
+        flash(_("Your password is changed."), "success")
+        return redirect(url_for("editor.account"))
+    return render_template("editor/account.html", form=form)

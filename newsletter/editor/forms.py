@@ -1,0 +1,243 @@
+"""Editor forms: field limits and messages live here, next to the views."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    EmailField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    EqualTo,
+    InputRequired,
+    Length,
+    Optional,
+    Regexp,
+    ValidationError,
+)
+
+from newsletter.content import is_allowed_url
+from newsletter.services.editors import MIN_PASSWORD_LENGTH
+
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+PHONE_PATTERN = r"^[0-9 +()\-–]*$"
+EXTRA_LINK_ROWS = 2
+
+
+def _strip(value: str | None) -> str:
+    """Trim surrounding white space from text input; a missing field is empty."""
+    return value.strip() if isinstance(value, str) else ""
+
+
+class LoginForm(FlaskForm):
+    """Log in with address and password."""
+
+    email = EmailField(
+        _l("Email address"),
+        validators=[DataRequired(_l("Enter your email address.")), Length(max=320)],
+        filters=[_strip],
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(_l("Enter your password.")), Length(max=200)],
+    )
+    remember = BooleanField(_l("Keep me logged in on this computer"))
+
+
+class IssueForm(FlaskForm):
+    """An issue's header: title, slug, intro and preheader."""
+
+    title = StringField(
+        _l("Title"),
+        validators=[DataRequired(_l("Give the issue a title.")), Length(max=200)],
+        filters=[_strip],
+        description=_l('For example "Nyhetsbrev februari 2026".'),
+    )
+    slug = StringField(
+        _l("Address (slug)"),
+        validators=[
+            Optional(),
+            Length(max=100),
+            Regexp(
+                SLUG_PATTERN,
+                message=_l("Use lower-case letters a–z, digits and hyphens only."),
+            ),
+        ],
+        filters=[_strip, str.lower],
+        description=_l("Part of the web address. Leave empty to derive it."),
+    )
+    preheader = StringField(
+        _l("Preheader"),
+        validators=[Length(max=200)],
+        filters=[_strip],
+        description=_l("A short line that email programs show after the subject."),
+    )
+    intro = TextAreaField(
+        _l("Introduction"),
+        validators=[Length(max=5000)],
+        filters=[_strip],
+        description=_l("Shown above the sections. Markdown is allowed."),
+    )
+    version = HiddenField()
+
+
+class LinkForm(Form):
+    """One resource link of an item; a row with neither field is ignored."""
+
+    # Not "label": FormField.label would shadow it.
+    text = StringField(_l("Label"), validators=[Length(max=200)], filters=[_strip])
+    url = StringField(
+        _l("Web address"), validators=[Length(max=2000)], filters=[_strip]
+    )
+
+    def validate_url(self, field: StringField) -> None:
+        """Require an http, https or mailto address when a label is given."""
+        if not field.data and self.text.data:
+            raise ValidationError(_l("Enter the address the label links to."))
+        if field.data and not is_allowed_url(field.data):
+            raise ValidationError(
+                _l("Use a full address starting with https://, http:// or mailto:.")
+            )
+
+    def validate_text(self, field: StringField) -> None:
+        """Require a label when an address is given."""
+        if self.url.data and not field.data:
+            raise ValidationError(_l("Enter the text readers see for the link."))
+
+
+class ItemForm(FlaskForm):
+    """An item: title, Markdown text, theme, contact person and resource links."""
+
+    theme_id = SelectField(_l("Section"), coerce=int)
+    title = StringField(
+        _l("Title"),
+        validators=[DataRequired(_l("Give the item a title.")), Length(max=200)],
+        filters=[_strip],
+    )
+    body = TextAreaField(
+        _l("Text"),
+        validators=[Length(max=20000)],
+        filters=[_strip],
+        description=_l(
+            "Markdown: **bold**, *italic*, [link text](https://…), lists with -."
+        ),
+    )
+    contact_name = StringField(
+        _l("Contact person"), validators=[Length(max=120)], filters=[_strip]
+    )
+    contact_phone = StringField(
+        _l("Phone"),
+        validators=[
+            Length(max=40),
+            Regexp(PHONE_PATTERN, message=_l("Use digits, spaces, +, - and ().")),
+        ],
+        filters=[_strip],
+    )
+    contact_email = EmailField(
+        _l("Contact email"),
+        validators=[
+            Optional(),
+            Length(max=320),
+            Email(_l("Enter a valid email address."), check_deliverability=False),
+        ],
+        filters=[_strip],
+    )
+    links = FieldList(FormField(LinkForm), min_entries=1, max_entries=50)
+    version = HiddenField()
+
+
+class DuplicateForm(FlaskForm):
+    """The title of the copy."""
+
+    title = StringField(
+        _l("Title of the new issue"),
+        validators=[DataRequired(_l("Give the issue a title.")), Length(max=200)],
+        filters=[_strip],
+    )
+
+
+class ThemeForm(FlaskForm):
+    """A theme's name and description."""
+
+    name = StringField(
+        _l("Name"),
+        validators=[DataRequired(_l("Give the theme a name.")), Length(max=80)],
+        filters=[_strip],
+    )
+    description = StringField(
+        _l("Description"), validators=[Length(max=500)], filters=[_strip]
+    )
+
+
+class PasswordFields(FlaskForm):
+    """A new password typed twice."""
+
+    password = PasswordField(
+        _l("New password"),
+        validators=[
+            DataRequired(_l("Enter a password.")),
+            Length(
+                min=MIN_PASSWORD_LENGTH,
+                max=200,
+                message=_l("Use at least %(num)d characters.", num=MIN_PASSWORD_LENGTH),
+            ),
+        ],
+    )
+    confirm = PasswordField(
+        _l("Repeat the password"),
+        validators=[EqualTo("password", _l("The passwords do not match."))],
+    )
+
+
+class NewEditorForm(PasswordFields):
+    """A new editor account."""
+
+    name = StringField(
+        _l("Name"),
+        validators=[DataRequired(_l("Enter a name.")), Length(max=120)],
+        filters=[_strip],
+    )
+    email = EmailField(
+        _l("Email address"),
+        validators=[
+            DataRequired(_l("Enter an email address.")),
+            Length(max=320),
+            Email(_l("Enter a valid email address."), check_deliverability=False),
+        ],
+        filters=[_strip],
+    )
+    is_admin = BooleanField(_l("Administrator (manages themes and editors)"))
+
+
+class EditorRoleForm(FlaskForm):
+    """An editor's role and whether the account is active."""
+
+    is_admin = BooleanField(_l("Administrator"))
+    active = BooleanField(_l("Active"))
+
+
+class ActionForm(FlaskForm):
+    """A button that posts: carries only the CSRF token."""
+
+
+class MoveForm(FlaskForm):
+    """Move something one step up or down."""
+
+    step = IntegerField(validators=[InputRequired()])
+
+    def validate_step(self, field: IntegerField) -> None:
+        """Accept only one step up or down."""
+        if field.data not in (-1, 1):
+            raise ValidationError("step must be -1 or 1")

@@ -1,0 +1,262 @@
+"""Composing issues: the list, the issue page, items, ordering, preview."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.wrappers import Response
+
+from newsletter.editor import bp
+from newsletter.editor.forms import (
+    EXTRA_LINK_ROWS,
+    ActionForm,
+    DuplicateForm,
+    IssueForm,
+    ItemForm,
+    MoveForm,
+)
+from newsletter.extensions import db
+from newsletter.models import Issue, Item
+from newsletter.services import issues, themes
+from newsletter.services.issues import EditConflict, ItemData, LinkData, NotEditable
+
+
+@bp.errorhandler(NotEditable)
+def not_editable(error: NotEditable) -> tuple[str, int]:
+    """Explain that an issue that is sending or sent cannot change."""
+    db.session.rollback()
+    return render_template("editor/not_editable.html", status=str(error)), 409
+
+
+@bp.get("/", endpoint="issues")
+def issues_list() -> str:
+    """List every issue with its status and dates."""
+    return render_template("editor/issues.html", issues=issues.list_issues())
+
+
+@bp.route("/issues/new", methods=["GET", "POST"])
+def new_issue() -> str | Response | tuple[str, int]:
+    """Create a draft issue."""
+    form = IssueForm()
+    if form.validate_on_submit():
+        if form.slug.data and issues.slug_taken(form.slug.data):
+            form.slug.errors.append(_("Another issue already uses this address."))
+        else:
+            issue = issues.create_issue(
+                title=form.title.data,
+                intro=form.intro.data,
+                preheader=form.preheader.data,
+                slug=form.slug.data,
+                editor=current_user.name,
+            )
+            db.session.commit()
+            flash(_("The issue is created."), "success")
+            return redirect(url_for("editor.issue", issue_id=issue.id))
+    return render_template("editor/issue_new.html", form=form), (
+        422 if form.errors else 200
+    )
+
+
+@bp.route("/issues/<int:issue_id>", methods=["GET", "POST"])
+def issue(issue_id: int) -> str | Response | tuple[str, int]:
+    """Show an issue's sections and items and save its header."""
+    record = db.get_or_404(Issue, issue_id)
+    form = IssueForm(obj=record if request.method == "GET" else None)
+    conflict = None
+    if form.validate_on_submit():
+        if form.slug.data and issues.slug_taken(form.slug.data, exclude_id=record.id):
+            form.slug.errors.append(_("Another issue already uses this address."))
+        else:
+            try:
+                issues.update_issue(
+                    record.id,
+                    _version(form),
+                    title=form.title.data,
+                    intro=form.intro.data,
+                    preheader=form.preheader.data,
+                    slug=form.slug.data,
+                    editor=current_user.name,
+                )
+                db.session.commit()
+                flash(_("The issue is saved."), "success")
+                return redirect(url_for("editor.issue", issue_id=record.id))
+            except (EditConflict, StaleDataError):
+                db.session.rollback()
+                conflict = db.session.get(Issue, issue_id)
+                form.version.data = str(conflict.version)
+    status = 409 if conflict else (422 if form.errors else 200)
+    return render_template(
+        "editor/issue.html",
+        issue=record,
+        form=form,
+        conflict=conflict,
+        sections=issues.sections(record),
+        themes=themes.list_themes(active_only=True),
+        action=ActionForm(),
+        duplicate_form=DuplicateForm(title=record.title),
+    ), status
+
+
+def _version(form: IssueForm | ItemForm) -> int:
+    """Return the version the form was opened at, or 0 for a tampered value."""
+    try:
+        return int(form.version.data)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _item_data(form: ItemForm) -> ItemData:
+    """Turn a valid item form into service data, dropping empty link rows."""
+    return ItemData(
+        title=form.title.data,
+        body=form.body.data,
+        theme_id=form.theme_id.data,
+        contact_name=form.contact_name.data,
+        contact_phone=form.contact_phone.data,
+        contact_email=form.contact_email.data,
+        links=[
+            LinkData(row.text.data, row.url.data)
+            for row in form.links
+            if row.text.data or row.url.data
+        ],
+    )
+
+
+def _item_form(item: Item | None, theme_id: int | None) -> ItemForm:
+    """Build an item form with its theme choices and spare link rows."""
+    if request.method == "GET" and item is not None:
+        form = ItemForm(obj=item)
+        # The form's link rows call the label "text"; FormField reads attributes.
+        form.links.process(
+            None, [SimpleNamespace(text=ln.label, url=ln.url) for ln in item.links]
+        )
+    else:
+        form = ItemForm()
+    choices = [(t.id, t.name) for t in themes.list_themes(active_only=True)]
+    if item is not None and item.theme_id not in {c[0] for c in choices}:
+        choices.append((item.theme_id, item.theme.name))
+    form.theme_id.choices = choices
+    if request.method == "GET":
+        if theme_id is not None:
+            form.theme_id.data = theme_id
+        while len(form.links) < len(item.links if item else []) + EXTRA_LINK_ROWS:
+            form.links.append_entry()
+    return form
+
+
+@bp.route("/issues/<int:issue_id>/items/new", methods=["GET", "POST"])
+def new_item(issue_id: int) -> str | Response | tuple[str, int]:
+    """Add an item to a section of an issue."""
+    record = db.get_or_404(Issue, issue_id)
+    if not record.is_editable:
+        raise NotEditable(record.status)
+    form = _item_form(None, request.args.get("theme", type=int))
+    if form.validate_on_submit():
+        item = issues.add_item(record.id, _item_data(form), current_user.name)
+        db.session.commit()
+        flash(_("The item is added."), "success")
+        return redirect(_item_anchor(item))
+    status = 422 if form.errors else 200
+    return render_template(
+        "editor/item.html", issue=record, item=None, form=form, conflict=None
+    ), status
+
+
+@bp.route("/items/<int:item_id>", methods=["GET", "POST"])
+def item(item_id: int) -> str | Response | tuple[str, int]:
+    """Edit an item; a stale version shows the other editor's save beside ours."""
+    record = db.get_or_404(Item, item_id)
+    form = _item_form(record, None)
+    conflict = None
+    if form.validate_on_submit():
+        try:
+            issues.update_item(
+                record.id, _version(form), _item_data(form), current_user.name
+            )
+            db.session.commit()
+            flash(_("The item is saved."), "success")
+            return redirect(_item_anchor(record))
+        except (EditConflict, StaleDataError):
+            db.session.rollback()
+            conflict = db.session.get(Item, item_id)
+            form.version.data = str(conflict.version)
+    status = 409 if conflict else (422 if form.errors else 200)
+    return render_template(
+        "editor/item.html",
+        issue=record.issue,
+        item=record,
+        form=form,
+        conflict=conflict,
+    ), status
+
+
+def _item_anchor(item: Item) -> str:
+    """Return the issue page URL scrolled to one item."""
+    return url_for("editor.issue", issue_id=item.issue_id, _anchor=f"item-{item.id}")
+
+
+@bp.post("/items/<int:item_id>/delete")
+def delete_item(item_id: int) -> Response:
+    """Delete an item."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    record = issues.delete_item(item_id)
+    db.session.commit()
+    flash(_("The item is deleted."), "success")
+    return redirect(url_for("editor.issue", issue_id=record.id))
+
+
+@bp.post("/items/<int:item_id>/move")
+def move_item(item_id: int) -> Response:
+    """Move an item up or down within its section."""
+    form = MoveForm()
+    if not form.validate_on_submit():
+        abort(400)
+    record = issues.move_item(item_id, form.step.data)
+    db.session.commit()
+    return redirect(_item_anchor(record))
+
+
+@bp.post("/issues/<int:issue_id>/duplicate")
+def duplicate_issue(issue_id: int) -> Response:
+    """Copy an issue and its items into a new draft."""
+    db.get_or_404(Issue, issue_id)
+    form = DuplicateForm()
+    if not form.validate_on_submit():
+        flash(_("Give the new issue a title."), "error")
+        return redirect(url_for("editor.issue", issue_id=issue_id))
+    copy = issues.duplicate_issue(issue_id, form.title.data, current_user.name)
+    db.session.commit()
+    flash(_("The copy is created as a draft."), "success")
+    return redirect(url_for("editor.issue", issue_id=copy.id))
+
+
+@bp.post("/issues/<int:issue_id>/delete")
+def delete_issue(issue_id: int) -> Response:
+    """Delete a draft issue."""
+    record = db.get_or_404(Issue, issue_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if record.status != "draft":
+        flash(_("Only drafts can be deleted."), "error")
+        return redirect(url_for("editor.issue", issue_id=issue_id))
+    db.session.delete(record)
+    db.session.commit()
+    flash(_("The draft is deleted."), "success")
+    return redirect(url_for("editor.issues"))
+
+
+@bp.get("/issues/<int:issue_id>/preview")
+def preview(issue_id: int) -> str:
+    """Show the issue as readers will see it on the web."""
+    record = db.get_or_404(Issue, issue_id)
+    return render_template(
+        "public/issue.html",
+        issue=record,
+        sections=issues.sections(record),
+        preview=True,
+    )

@@ -1,0 +1,52 @@
+"""Languages: Swedish by default, English on request; times in Europe/Stockholm."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    has_request_context,
+    redirect,
+    request,
+    session,
+)
+from flask_babel import get_locale
+from werkzeug.wrappers import Response
+
+from newsletter.extensions import babel
+
+bp = Blueprint("i18n", __name__)
+
+
+def select_locale() -> str:
+    """Return the visitor's chosen language, else the default (Swedish)."""
+    chosen = session.get("lang") if has_request_context() else None
+    if chosen in current_app.config["LANGUAGES"]:
+        return chosen
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+@bp.post("/language")
+def set_language() -> Response:
+    """Remember the visitor's language choice and go back to where they were."""
+    lang = request.form.get("lang", "")
+    if lang in current_app.config["LANGUAGES"]:
+        session["lang"] = lang
+    target = request.form.get("next", "/")
+    if not target.startswith("/") or target.startswith("//"):
+        target = "/"
+    return redirect(target)
+
+
+def init_app(app: Flask) -> None:
+    """Bind Flask-Babel with our locale selector and the language switch."""
+    from newsletter import PACKAGE_DIR
+
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories=str(PACKAGE_DIR / "translations"),
+    )
+    app.register_blueprint(bp)
+    app.jinja_env.globals["current_language"] = lambda: str(get_locale())

@@ -1,0 +1,71 @@
+"""Editors: the people who compose and send issues."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from functools import cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask_login import UserMixin
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from newsletter.extensions import db
+from newsletter.models.types import UTCDateTime, utcnow
+
+_hasher = PasswordHasher()
+
+
+@cache
+def _dummy_hash() -> str:
+    """Return a hash to verify against when no account matches the address."""
+    return _hasher.hash("not a real password")
+
+
+class Editor(UserMixin, db.Model):
+    """A person allowed into the editor pages; admins also manage themes and editors."""
+
+    __tablename__ = "editor"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def set_password(self, password: str) -> None:
+        """Store an Argon2id hash of the password."""
+        self.password_hash = _hasher.hash(password)
+
+    def check_password(self, password: str) -> bool:
+        """Return whether the password matches, rehashing outdated parameters."""
+        try:
+            _hasher.verify(self.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+        if _hasher.check_needs_rehash(self.password_hash):
+            self.set_password(password)
+        return True
+
+    def get_id(self) -> str:
+        """Return the session id; it changes with the password, ending old sessions."""
+        fingerprint = hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
+        return f"{self.id}:{fingerprint}"
+
+    @property
+    def is_active(self) -> bool:  # type: ignore[override]
+        """Deactivated editors cannot log in and lose their sessions."""
+        return self.active
+
+
+def spend_password_check_time(password: str) -> None:
+    """Verify against a dummy hash so unknown accounts take as long as known ones."""
+    try:
+        _hasher.verify(_dummy_hash(), password)
+    except VerificationError:
+        pass

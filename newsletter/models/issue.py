@@ -1,0 +1,118 @@
+"""The content aggregate: themes, issues, their items and the items' links."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from newsletter.extensions import db
+from newsletter.models.types import UTCDateTime, utcnow
+
+ISSUE_STATUSES = ("draft", "scheduled", "sending", "sent", "cancelled")
+
+
+class Theme(db.Model):
+    """A themed section such as "Barn och unga"; items belong to one theme."""
+
+    __tablename__ = "theme"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    description: Mapped[str] = mapped_column(String(500), default="")
+    position: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class Issue(db.Model):
+    """One edition of the newsletter, from draft to sent."""
+
+    __tablename__ = "issue"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN (" + ", ".join(f"'{s}'" for s in ISSUE_STATUSES) + ")",
+            name="status",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(120), unique=True)
+    intro: Mapped[str] = mapped_column(Text, default="")
+    preheader: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow
+    )
+    updated_by: Mapped[str] = mapped_column(String(120), default="")
+    version: Mapped[int] = mapped_column(default=1)
+
+    items: Mapped[list[Item]] = relationship(
+        back_populates="issue",
+        cascade="all, delete-orphan",
+        order_by="Item.position",
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def is_editable(self) -> bool:
+        """Content can change only before sending starts."""
+        return self.status in ("draft", "scheduled")
+
+
+class Item(db.Model):
+    """A piece of news inside one theme section of an issue."""
+
+    __tablename__ = "item"
+    __table_args__ = (Index("ix_item_section", "issue_id", "theme_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issue.id", ondelete="CASCADE"))
+    theme_id: Mapped[int] = mapped_column(ForeignKey("theme.id"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    contact_name: Mapped[str] = mapped_column(String(120), default="")
+    contact_phone: Mapped[str] = mapped_column(String(40), default="")
+    contact_email: Mapped[str] = mapped_column(String(320), default="")
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow
+    )
+    updated_by: Mapped[str] = mapped_column(String(120), default="")
+    version: Mapped[int] = mapped_column(default=1)
+
+    issue: Mapped[Issue] = relationship(back_populates="items")
+    theme: Mapped[Theme] = relationship()
+    links: Mapped[list[Link]] = relationship(
+        back_populates="item",
+        cascade="all, delete-orphan",
+        order_by="Link.position",
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def has_contact(self) -> bool:
+        """Whether any contact detail is filled in."""
+        return bool(self.contact_name or self.contact_phone or self.contact_email)
+
+
+class Link(db.Model):
+    """A linked resource of an item: a label and an http(s) or mailto URL."""
+
+    __tablename__ = "link"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("item.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(default=0)
+    label: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(2000))
+
+    item: Mapped[Item] = relationship(back_populates="links")

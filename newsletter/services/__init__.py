@@ -1,0 +1,1 @@
+"""Workflows across tables. Services take plain values and ids and never commit."""

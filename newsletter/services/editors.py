@@ -1,0 +1,92 @@
+"""Editor accounts: creation, authentication, roles."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+
+from newsletter.extensions import db
+from newsletter.models import Editor
+from newsletter.models.editor import spend_password_check_time
+from newsletter.models.types import utcnow
+
+MIN_PASSWORD_LENGTH = 10
+
+
+class EditorExists(Exception):
+    """An account with this address already exists."""
+
+
+class LastAdmin(Exception):
+    """The change would leave no active admin."""
+
+
+def normalise_email(email: str) -> str:
+    """Return the address trimmed and lower-cased, as it is stored."""
+    return email.strip().lower()
+
+
+def create_editor(email: str, name: str, password: str, is_admin: bool) -> Editor:
+    """Create an editor account."""
+    email = normalise_email(email)
+    if db.session.scalar(select(Editor.id).where(Editor.email == email)):
+        raise EditorExists(email)
+    editor = Editor(email=email, name=name.strip(), is_admin=is_admin)
+    editor.set_password(password)
+    db.session.add(editor)
+    db.session.flush()
+    return editor
+
+
+def authenticate(email: str, password: str) -> Editor | None:
+    """Return the active editor with these credentials, or None, in constant work."""
+    editor = db.session.scalar(
+        select(Editor).where(Editor.email == normalise_email(email))
+    )
+    if editor is None:
+        spend_password_check_time(password)
+        return None
+    if not editor.check_password(password) or not editor.active:
+        return None
+    editor.last_login_at = utcnow()
+    return editor
+
+
+def list_editors() -> Sequence[Editor]:
+    """Return every editor account by name."""
+    return db.session.scalars(select(Editor).order_by(Editor.name, Editor.id)).all()
+
+
+def _active_admins(excluding: int) -> int:
+    """Count active admins other than one editor."""
+    return (
+        db.session.scalar(
+            select(func.count(Editor.id)).where(
+                Editor.is_admin.is_(True),
+                Editor.active.is_(True),
+                Editor.id != excluding,
+            )
+        )
+        or 0
+    )
+
+
+def update_editor(editor_id: int, *, is_admin: bool, active: bool) -> Editor:
+    """Change an editor's role and whether the account may log in."""
+    editor = db.get_or_404(Editor, editor_id)
+    if editor.is_admin and editor.active and not (is_admin and active):
+        if _active_admins(excluding=editor.id) == 0:
+            raise LastAdmin(editor.email)
+    editor.is_admin = is_admin
+    editor.active = active
+    db.session.flush()
+    return editor
+
+
+def set_password(editor_id: int, password: str) -> Editor:
+    """Replace an editor's password."""
+    editor = db.get_or_404(Editor, editor_id)
+    editor.set_password(password)
+    db.session.flush()
+    return editor

@@ -1,0 +1,287 @@
+"""Composing issues: issues, items in theme sections, links, ordering, duplication."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from slugify import slugify
+from sqlalchemy import func, select, update
+
+from newsletter.extensions import db
+from newsletter.models import Issue, Item, Link, Theme
+from newsletter.models.types import utcnow
+
+
+class EditConflict(Exception):
+    """Somebody saved the same record since the editor opened it."""
+
+    def __init__(self, current: Issue | Item) -> None:
+        super().__init__("edit conflict")
+        self.current = current
+
+
+class NotEditable(Exception):
+    """The issue has started sending; its content is frozen."""
+
+
+@dataclass(frozen=True)
+class LinkData:
+    """A resource link as entered in a form."""
+
+    label: str
+    url: str
+
+
+@dataclass
+class ItemData:
+    """The editable fields of an item."""
+
+    title: str
+    body: str = ""
+    theme_id: int = 0
+    contact_name: str = ""
+    contact_phone: str = ""
+    contact_email: str = ""
+    links: Sequence[LinkData] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Section:
+    """One theme's items in an issue, in order."""
+
+    theme: Theme
+    items: list[Item]
+
+
+def slug_for(title: str) -> str:
+    """Derive a URL slug from a title: "Nyhetsbrev februari 2026" -> nyhetsbrev-..."""
+    return slugify(title, max_length=100, word_boundary=True) or "nummer"
+
+
+def unique_slug(wanted: str, exclude_id: int | None = None) -> str:
+    """Return wanted, or wanted-2, -3 ... if another issue already uses it."""
+    base = slugify(wanted, max_length=100, word_boundary=True) or "nummer"
+    query = select(Issue.slug).where(Issue.slug.like(f"{base}%"))
+    if exclude_id is not None:
+        query = query.where(Issue.id != exclude_id)
+    taken = set(db.session.scalars(query))
+    candidate, n = base, 2
+    while candidate in taken:
+        candidate, n = f"{base}-{n}", n + 1
+    return candidate
+
+
+def slug_taken(slug: str, exclude_id: int | None = None) -> bool:
+    """Return whether another issue already uses this slug."""
+    query = select(Issue.id).where(Issue.slug == slug)
+    if exclude_id is not None:
+        query = query.where(Issue.id != exclude_id)
+    return db.session.scalar(query) is not None
+
+
+def create_issue(
+    title: str, intro: str, preheader: str, slug: str, editor: str
+) -> Issue:
+    """Create a draft issue; an empty slug is derived from the title."""
+    issue = Issue(
+        title=title,
+        intro=intro,
+        preheader=preheader,
+        slug=unique_slug(slug or title),
+        updated_by=editor,
+    )
+    db.session.add(issue)
+    db.session.flush()
+    return issue
+
+
+def _check_version(record: Issue | Item, expected_version: int) -> None:
+    """Refuse a save based on an older version than the stored one."""
+    if record.version != expected_version:
+        raise EditConflict(record)
+
+
+def _check_editable(issue: Issue) -> None:
+    """Refuse changes to an issue that is sending or done."""
+    if not issue.is_editable:
+        raise NotEditable(issue.status)
+
+
+def update_issue(
+    issue_id: int,
+    expected_version: int,
+    *,
+    title: str,
+    intro: str,
+    preheader: str,
+    slug: str,
+    editor: str,
+) -> Issue:
+    """Save an issue's header fields unless somebody else saved them first.
+
+    An empty slug is derived from the title.
+    """
+    issue = db.get_or_404(Issue, issue_id)
+    _check_editable(issue)
+    _check_version(issue, expected_version)
+    issue.title = title
+    issue.intro = intro
+    issue.preheader = preheader
+    issue.slug = slug or unique_slug(title, exclude_id=issue.id)
+    issue.updated_by = editor
+    issue.updated_at = utcnow()
+    db.session.flush()
+    return issue
+
+
+def _next_position(issue_id: int, theme_id: int) -> int:
+    """Return the position after the last item of a section."""
+    last = db.session.scalar(
+        select(func.max(Item.position)).where(
+            Item.issue_id == issue_id, Item.theme_id == theme_id
+        )
+    )
+    return 0 if last is None else last + 1
+
+
+def _links(links: Sequence[LinkData]) -> list[Link]:
+    """Build link rows in the given order."""
+    return [
+        Link(label=link.label, url=link.url, position=position)
+        for position, link in enumerate(links)
+    ]
+
+
+def _new_item(issue: Issue, data: ItemData, position: int, editor: str) -> Item:
+    """Build a complete item, links included, ready to be added to the session."""
+    return Item(
+        issue=issue,
+        theme_id=data.theme_id,
+        position=position,
+        title=data.title,
+        body=data.body,
+        contact_name=data.contact_name,
+        contact_phone=data.contact_phone,
+        contact_email=data.contact_email,
+        updated_by=editor,
+        links=_links(data.links),
+    )
+
+
+def add_item(issue_id: int, data: ItemData, editor: str) -> Item:
+    """Append a new item to the end of a theme section."""
+    issue = db.get_or_404(Issue, issue_id)
+    _check_editable(issue)
+    db.get_or_404(Theme, data.theme_id)
+    position = _next_position(issue_id, data.theme_id)
+    item = _new_item(issue, data, position, editor)
+    db.session.add(item)
+    db.session.flush()
+    return item
+
+
+def update_item(
+    item_id: int, expected_version: int, data: ItemData, editor: str
+) -> Item:
+    """Save an item unless somebody else saved it first; a new theme moves it."""
+    item = db.get_or_404(Item, item_id)
+    _check_editable(item.issue)
+    _check_version(item, expected_version)
+    if data.theme_id != item.theme_id:
+        db.get_or_404(Theme, data.theme_id)
+        item.position = _next_position(item.issue_id, data.theme_id)
+        item.theme_id = data.theme_id
+    item.title = data.title
+    item.body = data.body
+    item.contact_name = data.contact_name
+    item.contact_phone = data.contact_phone
+    item.contact_email = data.contact_email
+    item.updated_by = editor
+    # Always touch the row so that a links-only change bumps the version too.
+    item.updated_at = utcnow()
+    item.links = _links(data.links)
+    db.session.flush()
+    return item
+
+
+def delete_item(item_id: int) -> Issue:
+    """Delete an item and its links; return its issue."""
+    item = db.get_or_404(Item, item_id)
+    issue = item.issue
+    _check_editable(issue)
+    db.session.delete(item)
+    db.session.flush()
+    return issue
+
+
+def move_item(item_id: int, step: int) -> Item:
+    """Move an item one place up (-1) or down (+1) within its section."""
+    item = db.get_or_404(Item, item_id)
+    _check_editable(item.issue)
+    siblings = list(
+        db.session.scalars(
+            select(Item)
+            .where(Item.issue_id == item.issue_id, Item.theme_id == item.theme_id)
+            .order_by(Item.position, Item.id)
+        )
+    )
+    index = siblings.index(item)
+    target = index + step
+    if 0 <= target < len(siblings):
+        siblings[index], siblings[target] = siblings[target], siblings[index]
+    # A bulk UPDATE leaves the items' versions alone: reordering is not an edit of
+    # their content and must not make an open edit form conflict.
+    for position, sibling in enumerate(siblings):
+        if sibling.position != position:
+            db.session.execute(
+                update(Item)
+                .where(Item.id == sibling.id)
+                .values(position=position)
+                .execution_options(synchronize_session=False)
+            )
+    db.session.expire_all()
+    return item
+
+
+def duplicate_issue(issue_id: int, title: str, editor: str) -> Issue:
+    """Copy an issue's header, items and links into a new draft."""
+    source = db.get_or_404(Issue, issue_id)
+    copy = create_issue(
+        title=title,
+        intro=source.intro,
+        preheader=source.preheader,
+        slug=title,
+        editor=editor,
+    )
+    for item in source.items:
+        data = ItemData(
+            title=item.title,
+            body=item.body,
+            theme_id=item.theme_id,
+            contact_name=item.contact_name,
+            contact_phone=item.contact_phone,
+            contact_email=item.contact_email,
+            links=[LinkData(link.label, link.url) for link in item.links],
+        )
+        db.session.add(_new_item(copy, data, item.position, editor))
+    db.session.flush()
+    return copy
+
+
+def sections(issue: Issue) -> list[Section]:
+    """Group an issue's items by theme, in theme order, leaving out empty themes."""
+    by_theme: dict[int, list[Item]] = {}
+    for item in sorted(issue.items, key=lambda i: (i.position, i.id)):
+        by_theme.setdefault(item.theme_id, []).append(item)
+    themes = db.session.scalars(
+        select(Theme).where(Theme.id.in_(by_theme)).order_by(Theme.position, Theme.id)
+    )
+    return [Section(theme, by_theme[theme.id]) for theme in themes]
+
+
+def list_issues() -> Sequence[Issue]:
+    """Return every issue, newest first."""
+    return db.session.scalars(
+        select(Issue).order_by(Issue.created_at.desc(), Issue.id.desc())
+    ).all()

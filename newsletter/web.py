@@ -1,0 +1,82 @@
+"""Template filters, error pages and the health check shared by every blueprint."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Flask, render_template, request
+from flask_babel import format_date, format_datetime
+from flask_babel import gettext as _
+from markupsafe import Markup
+from werkzeug.exceptions import HTTPException
+
+from newsletter.content import render_markdown
+from newsletter.database import database_is_reachable
+
+
+def _datetime(value: datetime | None, style: str = "medium") -> str:
+    """Format a UTC datetime in Stockholm time and the visitor's language."""
+    return format_datetime(value, style) if value else ""
+
+
+def _date(value: datetime | None) -> str:
+    """Format the date part of a UTC datetime in Stockholm time."""
+    return format_date(value, "long") if value else ""
+
+
+def _markdown(text: str | None) -> Markup:
+    """Render editor Markdown safely."""
+    return render_markdown(text or "")
+
+
+def status_label(status: str) -> str:
+    """Return the translated name of an issue status."""
+    labels = {
+        "draft": _("Draft"),
+        "scheduled": _("Scheduled"),
+        "sending": _("Sending"),
+        "sent": _("Sent"),
+        "cancelled": _("Cancelled"),
+    }
+    return labels.get(status, status)
+
+
+def _error_page(error: HTTPException) -> tuple[str, int]:
+    """Render a friendly page for HTTP errors in the visitor's language."""
+    code = error.code or 500
+    messages = {
+        400: _("The request could not be understood. Reload the page and try again."),
+        403: _("You do not have permission to open this page."),
+        404: _("The page could not be found."),
+        405: _("This address does not accept that kind of request."),
+        409: _("The request conflicts with the current state."),
+        413: _("What you sent is too large."),
+        429: _("Too many attempts. Wait a moment and try again."),
+    }
+    message = messages.get(code, _("Something went wrong on our side."))
+    return render_template("error.html", code=code, message=message), code
+
+
+def init_app(app: Flask) -> None:
+    """Register filters, globals, error pages and /healthz."""
+    app.jinja_env.filters["datetime"] = _datetime
+    app.jinja_env.filters["date"] = _date
+    app.jinja_env.filters["markdown"] = _markdown
+    app.jinja_env.filters["status_label"] = status_label
+    app.register_error_handler(HTTPException, _error_page)
+
+    @app.get("/healthz")
+    def healthz() -> tuple[dict[str, str], int]:
+        """Report whether the app can reach its database."""
+        if database_is_reachable():
+            return {"status": "ok"}, 200
+        return {"status": "database unreachable"}, 503
+
+    @app.context_processor
+    def page_context() -> dict[str, object]:
+        """Expose the site name and the current path to every template."""
+        return {
+            "site_name": app.config["SITE_NAME"],
+            "organisation": app.config["ORGANISATION"],
+            "current_path": request.full_path.rstrip("?") if request else "/",
+        }

@@ -1,0 +1,171 @@
+"""Fixtures: an app on a real SQLite file and on PostgreSQL, clients, an editor."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from newsletter import create_app
+from newsletter.extensions import db
+from newsletter.services import themes
+from tests.factories import PASSWORD, make_editor
+
+PG_URL_VARIABLE = "NEWSLETTER_TEST_POSTGRES_URL"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip when a piece of the test environment is missing; in CI, fail instead."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: required, not skipped)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """Return the PostgreSQL test database URL, with a schema made fresh per run."""
+    url = os.environ.get(PG_URL_VARIABLE, "")
+    require(bool(url), f"{PG_URL_VARIABLE} is not set; PostgreSQL tests need it")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return url
+
+
+def base_config(database_url: str, **overrides: Any) -> dict[str, Any]:
+    """Return the configuration every test app starts from."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "BASE_URL": "http://localhost",
+        "RATELIMIT_ENABLED": False,
+        **overrides,
+    }
+
+
+def _reset_schema(app: Flask) -> None:
+    """Create the tables, emptying them if they exist, and add the default themes."""
+    with app.app_context():
+        db.create_all()
+        names = ", ".join(t.name for t in reversed(db.metadata.sorted_tables))
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(db.metadata.sorted_tables):
+                db.session.execute(table.delete())
+        themes.ensure_default_themes()
+        db.session.commit()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Return a database URL for each engine the suite runs on."""
+    if request.param == "postgresql":
+        return request.getfixturevalue("postgres_url")
+    return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+
+
+@pytest.fixture
+def make_app(database_url: str) -> Iterator[Callable[..., Flask]]:
+    """Return a function that builds an app with extra configuration on a fresh DB."""
+    made: list[Flask] = []
+
+    def build(**overrides: Any) -> Flask:
+        application = create_app(base_config(database_url, **overrides))
+        _reset_schema(application)
+        made.append(application)
+        return application
+
+    yield build
+    for application in made:
+        with application.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    """Return an app on an empty database with the default themes."""
+    return make_app()
+
+
+@pytest.fixture
+def sqlite_app(tmp_path: Path) -> Iterator[Flask]:
+    """Return an app on SQLite only, for tests about the process, not the engine."""
+    application = create_app(base_config(f"sqlite:///{tmp_path / 'test.sqlite3'}"))
+    _reset_schema(application)
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """Return an anonymous test client."""
+    return app.test_client()
+
+
+class EditorClient:
+    """A logged-in test client that sends the CSRF token with every form."""
+
+    def __init__(self, client: FlaskClient, token: str) -> None:
+        self.client = client
+        self.token = token
+
+    def get(self, url: str, **kwargs: Any) -> Any:
+        """GET a page."""
+        return self.client.get(url, **kwargs)
+
+    def post(self, url: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        """POST a form with the session's CSRF token."""
+        return self.client.post(
+            url, data={"csrf_token": self.token, **(data or {})}, **kwargs
+        )
+
+
+def csrf_token_from(client: FlaskClient, url: str = "/editor/login") -> str:
+    """Open a page and return the CSRF token of its first form."""
+    match = CSRF_PATTERN.search(client.get(url).get_data(as_text=True))
+    assert match, f"no CSRF token on {url}"
+    return match.group(1)
+
+
+def log_in(client: FlaskClient, email: str, password: str = PASSWORD) -> EditorClient:
+    """Log a client in through the login form."""
+    token = csrf_token_from(client)
+    response = client.post(
+        "/editor/login",
+        data={"csrf_token": token, "email": email, "password": password},
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return EditorClient(client, csrf_token_from(client, "/editor/"))
+
+
+@pytest.fixture
+def editor(app: Flask) -> EditorClient:
+    """Return a client logged in as an ordinary editor."""
+    with app.app_context():
+        make_editor(email="editor@example.se", name="Eva Editor")
+    return log_in(app.test_client(), "editor@example.se")
+
+
+@pytest.fixture
+def admin(app: Flask) -> EditorClient:
+    """Return a client logged in as an administrator."""
+    with app.app_context():
+        make_editor(email="admin@example.se", name="Ada Admin", is_admin=True)
+    return log_in(app.test_client(), "admin@example.se")

@@ -1,0 +1,67 @@
+"""Small factories for test data; each commits so that other clients see it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from newsletter.extensions import db
+from newsletter.models import Editor, Issue, Item, Theme
+from newsletter.services import editors, issues
+from newsletter.services.issues import ItemData, LinkData
+
+PASSWORD = "correct horse battery"
+
+
+def make_editor(
+    email: str = "editor@example.se",
+    name: str = "Eva Editor",
+    is_admin: bool = False,
+    password: str = PASSWORD,
+) -> Editor:
+    """Create an editor account."""
+    editor = editors.create_editor(email, name, password, is_admin=is_admin)
+    db.session.commit()
+    return editor
+
+
+def theme(slug: str) -> Theme:
+    """Return a theme by slug."""
+    found = db.session.scalar(select(Theme).where(Theme.slug == slug))
+    assert found is not None, slug
+    return found
+
+
+def make_issue(title: str = "Nyhetsbrev februari 2026", **fields: Any) -> Issue:
+    """Create a draft issue."""
+    issue = issues.create_issue(
+        title=title,
+        intro=fields.pop("intro", ""),
+        preheader=fields.pop("preheader", ""),
+        slug=fields.pop("slug", ""),
+        editor="Test",
+    )
+    for name, value in fields.items():
+        setattr(issue, name, value)
+    db.session.commit()
+    return issue
+
+
+def make_item(
+    issue: Issue,
+    theme_slug: str = "psykisk-halsa",
+    title: str = "Konferens om ungas psykiska hälsa",
+    links: list[tuple[str, str]] | None = None,
+    **fields: Any,
+) -> Item:
+    """Add an item to a section of an issue."""
+    data = ItemData(
+        title=title,
+        theme_id=theme(theme_slug).id,
+        links=[LinkData(label, url) for label, url in (links or [])],
+        **fields,
+    )
+    item = issues.add_item(issue.id, data, "Test")
+    db.session.commit()
+    return item

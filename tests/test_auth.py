@@ -1,0 +1,142 @@
+"""Logging in and out, and keeping every editor page behind login and CSRF."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from newsletter.extensions import db
+from newsletter.models import Editor
+from tests.conftest import csrf_token_from, log_in
+from tests.factories import make_editor, make_issue, make_item
+
+SAMPLE_ARGS = {"issue_id": 1, "item_id": 1, "theme_id": 1, "editor_id": 1}
+
+
+def editor_rules(app):
+    """Yield (url, method) for every editor URL except the login form."""
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("editor.") or rule.endpoint == "editor.login":
+            continue
+        url = rule.build({k: SAMPLE_ARGS[k] for k in rule.arguments})[1]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield url, method
+
+
+def test_every_editor_url_refuses_anonymous_visitors(app, client):
+    with app.app_context():
+        issue = make_issue()
+        make_item(issue)
+        make_editor()
+    rules = list(editor_rules(app))
+    assert len(rules) > 15
+    # A valid CSRF token, so that it is the login check that refuses a POST.
+    token = csrf_token_from(client)
+    for url, method in rules:
+        response = client.open(url, method=method, data={"csrf_token": token})
+        assert response.status_code == 302, (method, url)
+        assert response.headers["Location"].startswith("/editor/login?next="), url
+
+
+def test_login_and_logout(app, client):
+    with app.app_context():
+        make_editor(email="eva@example.se", name="Eva Editor")
+    session = log_in(client, "EVA@example.se ")
+    page = session.get("/editor/").get_data(as_text=True)
+    assert "Eva Editor" in page
+    response = session.post("/editor/logout")
+    assert response.status_code == 302
+    assert session.get("/editor/").status_code == 302
+
+
+@pytest.mark.parametrize("email", ["eva@example.se", "nobody@example.se"])
+def test_wrong_credentials_get_one_message_that_reveals_nothing(app, client, email):
+    with app.app_context():
+        make_editor(email="eva@example.se")
+    token = csrf_token_from(client)
+    response = client.post(
+        "/editor/login",
+        data={"csrf_token": token, "email": email, "password": "wrong password"},
+    )
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Fel e-postadress eller lösenord." in body
+    assert client.get("/editor/").status_code == 302
+
+
+def test_login_goes_on_to_the_page_asked_for_but_never_off_site(app, client):
+    with app.app_context():
+        make_editor()
+    token = csrf_token_from(client)
+    data = {
+        "csrf_token": token,
+        "email": "editor@example.se",
+        "password": "correct horse battery",
+    }
+    response = client.post("/editor/login?next=//evil.example/x", data=data)
+    assert response.headers["Location"] == "/editor/"
+    client.post(
+        "/editor/logout", data={"csrf_token": csrf_token_from(client, "/editor/")}
+    )
+    token = csrf_token_from(client)
+    data["csrf_token"] = token
+    response = client.post("/editor/login?next=/editor/themes", data=data)
+    assert response.headers["Location"] == "/editor/themes"
+
+
+def test_post_without_csrf_token_is_refused(app, editor):
+    response = editor.client.post("/editor/issues/new", data={"title": "Utan token"})
+    assert response.status_code == 400
+    with app.app_context():
+        from sqlalchemy import func, select
+
+        from newsletter.models import Issue
+
+        assert db.session.scalar(select(func.count(Issue.id))) == 0
+
+
+def test_deactivated_editor_loses_the_session(app, editor):
+    with app.app_context():
+        account = db.session.scalar(
+            db.select(Editor).filter_by(email="editor@example.se")
+        )
+        account.active = False
+        db.session.commit()
+    assert editor.get("/editor/").status_code == 302
+
+
+def test_changing_the_password_ends_other_sessions(app, editor):
+    other = log_in(app.test_client(), "editor@example.se")
+    response = editor.post(
+        "/editor/account",
+        data={"password": "a brand new password", "confirm": "a brand new password"},
+    )
+    assert response.status_code == 302
+    assert editor.get("/editor/").status_code == 200
+    assert other.get("/editor/").status_code == 302
+
+
+def test_repeated_login_attempts_are_throttled(make_app):
+    app = make_app(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3 per minute")
+    client = app.test_client()
+    token = csrf_token_from(client)
+    codes = [
+        client.post(
+            "/editor/login",
+            data={"csrf_token": token, "email": "x@example.se", "password": "nope"},
+        ).status_code
+        for _ in range(4)
+    ]
+    assert codes == [200, 200, 200, 429]
+
+
+def test_editor_pages_are_not_cached(editor):
+    assert editor.get("/editor/").headers["Cache-Control"] == "no-store"
+
+
+def test_pages_forbid_framing_and_inline_script(client):
+    response = client.get("/")
+    policy = response.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in policy
+    assert re.search(r"script-src 'self'(;|$)", policy)

@@ -1,0 +1,62 @@
+"""The command line: editor accounts, demo content, listing issues."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+
+from newsletter.extensions import db
+from newsletter.models import Editor, Issue, Item
+from tests.conftest import log_in
+
+
+def test_create_editor_then_log_in(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=[
+            "create-editor", "--email", "Kim@Example.se", "--name", "Kim",
+            "--password", "tio tecken minst", "--admin",
+        ]
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Created admin kim@example.se." in result.output
+    log_in(app.test_client(), "kim@example.se", "tio tecken minst")
+
+
+def test_create_editor_refuses_short_passwords_and_duplicates(app):
+    runner = app.test_cli_runner()
+    args = ["create-editor", "--email", "kim@example.se", "--name", "Kim"]
+    result = runner.invoke(args=[*args, "--password", "kort"])
+    assert result.exit_code == 2 and "at least 10 characters" in result.output
+    runner.invoke(args=[*args, "--password", "tio tecken minst"])
+    result = runner.invoke(args=[*args, "--password", "tio tecken minst"])
+    assert result.exit_code == 1 and "already exists" in result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Editor.id))) == 1
+
+
+def test_demo_loads_content_once_and_prints_a_working_login(app):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["demo"])
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(args=["demo"])
+    assert "0 issue(s) added" in second.output
+    password = re.search(r"with password (\S+)", second.output).group(1)
+    log_in(app.test_client(), "redaktor@example.se", password)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Issue.id))) == 2
+        titles = db.session.scalars(select(Item.title)).all()
+    assert "Ny utbildningswebb om hedersrelaterat våld och förtryck" in titles
+    listing = runner.invoke(args=["issues", "list"]).output
+    assert "nyhetsbrev-september-2026" in listing and "Skickat" in listing
+
+
+def test_the_demo_archive_shows_the_sent_issue(app, client):
+    app.test_cli_runner().invoke(args=["demo"])
+    index = client.get("/").get_data(as_text=True)
+    assert "Nyhetsbrev september 2026" in index
+    assert "Nyhetsbrev december 2026" not in index  # drafts stay private
+    page = client.get("/archive/nyhetsbrev-september-2026")
+    assert page.status_code == 200
+    assert client.get("/archive/nyhetsbrev-december-2026").status_code == 404

@@ -1,0 +1,60 @@
+"""Configuration: defaults, environment variables, and refusing to start unsafely."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsletter import create_app
+from newsletter.config import ConfigError
+
+
+def test_production_refuses_to_start_without_secret_key(monkeypatch, tmp_path):
+    monkeypatch.delenv("NEWSLETTER_SECRET_KEY", raising=False)
+    monkeypatch.delenv("NEWSLETTER_ENV", raising=False)
+    with pytest.raises(ConfigError, match="NEWSLETTER_SECRET_KEY is not set"):
+        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
+
+
+def test_development_makes_up_a_stable_secret_key(monkeypatch, tmp_path):
+    monkeypatch.setenv("NEWSLETTER_ENV", "development")
+    monkeypatch.delenv("NEWSLETTER_SECRET_KEY", raising=False)
+    config = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"}
+    first = create_app(config)
+    second = create_app(config)
+    assert len(first.config["SECRET_KEY"]) >= 32
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
+
+
+def test_environment_variables_override_defaults(monkeypatch, tmp_path):
+    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", "from-the-environment")
+    monkeypatch.setenv("NEWSLETTER_SMTP_PORT", "2525")
+    monkeypatch.setenv("NEWSLETTER_BASE_URL", "https://nyhetsbrev.example.se/")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
+    assert app.config["SECRET_KEY"] == "from-the-environment"
+    assert app.config["SMTP_PORT"] == 2525
+    assert app.config["BASE_URL"] == "https://nyhetsbrev.example.se"
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_a_bad_number_in_the_environment_is_named(monkeypatch, tmp_path):
+    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", "x")
+    monkeypatch.setenv("NEWSLETTER_SMTP_PORT", "twenty-five")
+    with pytest.raises(ConfigError, match="NEWSLETTER_SMTP_PORT must be a number"):
+        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
+
+
+def test_sqlite_runs_in_wal_mode(sqlite_app):
+    from sqlalchemy import text
+
+    from newsletter.extensions import db
+
+    with sqlite_app.app_context():
+        mode = db.session.execute(text("PRAGMA journal_mode")).scalar()
+        keys = db.session.execute(text("PRAGMA foreign_keys")).scalar()
+    assert (mode, keys) == ("wal", 1)
+
+
+def test_healthz_reports_a_reachable_database(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok"}

@@ -1,0 +1,87 @@
+"""Swedish by default, English on request, and no untranslated Swedish text."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from babel.messages.mofile import read_mo
+from babel.messages.pofile import read_po
+
+from tests.conftest import csrf_token_from
+
+ROOT = Path(__file__).resolve().parent.parent
+CATALOG = ROOT / "newsletter" / "translations" / "sv" / "LC_MESSAGES"
+
+
+def test_pages_are_swedish_by_default(client):
+    page = client.get("/editor/login").get_data(as_text=True)
+    assert '<html lang="sv">' in page
+    assert "<h1>Logga in</h1>" in page
+
+
+def test_the_language_switch_turns_pages_english_and_back(client):
+    token = csrf_token_from(client)
+    response = client.post(
+        "/language",
+        data={"csrf_token": token, "lang": "en", "next": "/editor/login"},
+    )
+    assert response.headers["Location"] == "/editor/login"
+    page = client.get("/editor/login").get_data(as_text=True)
+    assert '<html lang="en">' in page and "<h1>Log in</h1>" in page
+    client.post("/language", data={"csrf_token": token, "lang": "sv"})
+    assert "<h1>Logga in</h1>" in client.get("/editor/login").get_data(as_text=True)
+
+
+def test_the_language_switch_never_redirects_off_site(client):
+    token = csrf_token_from(client)
+    response = client.post(
+        "/language",
+        data={"csrf_token": token, "lang": "en", "next": "//evil.example"},
+    )
+    assert response.headers["Location"] == "/"
+
+
+def test_every_message_in_the_code_has_a_swedish_translation(tmp_path):
+    pot = tmp_path / "messages.pot"
+    subprocess.run(
+        [
+            sys.executable, "-m", "babel.messages.frontend", "extract",
+            "-F", "babel.cfg", "-k", "_l", "-k", "lazy_gettext",
+            "--no-location", "-o", str(pot), ".",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    with pot.open("rb") as f:
+        wanted = {
+            m.id if isinstance(m.id, str) else m.id[0] for m in read_po(f) if m.id
+        }
+    with (CATALOG / "messages.po").open("rb") as f:
+        translated = {
+            (m.id if isinstance(m.id, str) else m.id[0])
+            for m in read_po(f)
+            if m.id and m.string and not m.fuzzy
+        }
+    assert sorted(wanted - translated) == []
+
+
+def _entries(catalog) -> dict:
+    """Map each message id to its translation, plurals as tuples."""
+    return {
+        m.id if isinstance(m.id, str) else tuple(m.id): (
+            m.string if isinstance(m.string, str) else tuple(m.string)
+        )
+        for m in catalog
+        if m.id and not m.fuzzy
+    }
+
+
+def test_the_compiled_catalog_matches_the_source_catalog():
+    with (CATALOG / "messages.po").open("rb") as f:
+        source = _entries(read_po(f))
+    with (CATALOG / "messages.mo").open("rb") as f:
+        compiled = _entries(read_mo(f))
+    assert compiled == source, "run `make translations` to compile the catalog"
