@@ -21,11 +21,12 @@ run: install
 	NEWSLETTER_ENV=development $(FLASK) demo
 	NEWSLETTER_ENV=development $(FLASK) dev
 
-## Run the whole test suite (PostgreSQL tests need NEWSLETTER_TEST_POSTGRES_URL).
+## Run the whole test suite: lint, then SQLite, PostgreSQL and browser tests.
+## tests/with-services.sh installs and starts PostgreSQL and chromium when missing.
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	tests/with-services.sh $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -169,3 +169,41 @@ def admin(app: Flask) -> EditorClient:
     with app.app_context():
         make_editor(email="admin@example.se", name="Ada Admin", is_admin=True)
     return log_in(app.test_client(), "admin@example.se")
+
+
+@pytest.fixture
+def live_url(sqlite_app: Flask) -> Iterator[str]:
+    """Serve the SQLite app on loopback for a real browser."""
+    from tests.browser import live_server
+
+    with live_server(sqlite_app) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Launch Debian's chromium once per run (required in CI)."""
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS
+
+    require(CHROMIUM.exists(), f"{CHROMIUM} is not installed")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - depends on the environment
+        require(False, "the playwright package is not installed")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """Open a fresh browser context and page, Swedish and desktop-sized."""
+    context = browser.new_context(
+        locale="sv-SE", viewport={"width": 1280, "height": 900}
+    )
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()

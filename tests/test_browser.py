@@ -1,0 +1,94 @@
+"""An editor composes an issue in a real browser."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from newsletter.extensions import db
+from tests.factories import make_editor
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def editor_account(sqlite_app):
+    with sqlite_app.app_context():
+        make_editor(email="eva@example.se", name="Eva Editor")
+        db.session.commit()
+
+
+def fill_item(page, title, body, links):
+    """Fill the item form: section Psykisk hälsa, text and link rows."""
+    page.get_by_label("Avsnitt").select_option(label="Psykisk hälsa")
+    page.get_by_label("Rubrik").fill(title)
+    page.get_by_label("Text", exact=True).fill(body)
+    for index, (label, url) in enumerate(links):
+        page.locator(f"#links-{index}-text").fill(label)
+        page.locator(f"#links-{index}-url").fill(url)
+    page.get_by_role("button", name="Spara artikeln").click()
+
+
+def test_editor_composes_an_issue_and_previews_it(
+    page, live_url, editor_account, tmp_path
+):
+    page.goto(f"{live_url}/editor/")
+    expect = pytest.importorskip("playwright.sync_api").expect
+
+    # Anonymous: sent to the login form. A wrong password gets one clear message.
+    page.get_by_label("E-postadress").fill("eva@example.se")
+    page.get_by_label("Lösenord").fill("fel lösenord")
+    page.get_by_role("button", name="Logga in").click()
+    expect(page.get_by_text("Fel e-postadress eller lösenord.")).to_be_visible()
+    page.get_by_label("Lösenord").fill("correct horse battery")
+    page.get_by_role("button", name="Logga in").click()
+    expect(page.get_by_role("heading", name="Nummer")).to_be_visible()
+
+    # Create an issue.
+    page.get_by_role("link", name="Nytt nummer").click()
+    page.get_by_label("Rubrik").fill("Nyhetsbrev februari 2026")
+    page.get_by_label("Förhandstext").fill("Konferens och ny vägledning")
+    page.get_by_role("button", name="Skapa nummer").click()
+    expect(page.get_by_text("Numret är skapat.")).to_be_visible()
+    expect(page.get_by_label("Adress (slug)")).to_have_value("nyhetsbrev-februari-2026")
+
+    # An item with two links in Psykisk hälsa; the third link row is added by script.
+    page.get_by_role("link", name="Lägg till artikel i Psykisk hälsa").click()
+    page.get_by_role("button", name="Lägg till en länk till").click()
+    expect(page.locator("#links-2-text")).to_be_focused()
+    fill_item(
+        page,
+        "Regional konferens om ungas psykiska hälsa",
+        "Den **12 mars** samlas region, kommuner och skolor.",
+        [
+            ("Program", "https://konferens.example.se/program"),
+            ("Anmälan", "https://konferens.example.se/anmalan"),
+        ],
+    )
+    expect(page.get_by_text("Artikeln är tillagd.")).to_be_visible()
+
+    # A second item in the same section, then moved above the first.
+    page.get_by_role("link", name="Lägg till artikel i Psykisk hälsa").click()
+    fill_item(page, "Vilken vårdnivå hjälper?", "En ny vägledning.", [])
+    page.get_by_role("button", name="Flytta upp Vilken vårdnivå hjälper?").click()
+    section = page.locator("#theme-psykisk-halsa")
+    expect(section.locator("h4")).to_have_text(
+        ["Vilken vårdnivå hjälper?", "Regional konferens om ungas psykiska hälsa"]
+    )
+
+    # The preview shows the section, both items in the new order, and the links.
+    page.get_by_role("link", name="Förhandsgranska").click()
+    expect(page.get_by_role("heading", name="Psykisk hälsa", level=2)).to_be_visible()
+    expect(page.locator("article.news-item h3")).to_have_text(
+        ["Vilken vårdnivå hjälper?", "Regional konferens om ungas psykiska hälsa"]
+    )
+    expect(page.get_by_role("link", name="Program")).to_have_attribute(
+        "href", "https://konferens.example.se/program"
+    )
+    expect(page.get_by_role("link", name="Anmälan")).to_have_attribute(
+        "href", "https://konferens.example.se/anmalan"
+    )
+    expect(page.locator("strong", has_text="12 mars")).to_be_visible()
+    page.screenshot(path=str(tmp_path / "preview.png"), full_page=True)
+    assert re.search(r"/editor/issues/\d+/preview$", page.url)
