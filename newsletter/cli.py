@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
+from sqlalchemy import select
 
 from newsletter.extensions import db
-from newsletter.services import editors, issues, themes
+from newsletter.models import Issue
+from newsletter.models.types import utcnow
+from newsletter.services import editors, issues, sending, subscribers, themes
 from newsletter.web import status_label
 
-issues_cli = AppGroup("issues", help="List and manage issues.")
+issues_cli = AppGroup("issues", help="List, send and follow issues.")
+subscribers_cli = AppGroup("subscribers", help="Add and import subscribers.")
 
 
 @click.command("create-editor")
@@ -83,6 +88,87 @@ def list_issues_command() -> None:
         click.echo(f"{issue.slug:40} {status_label(issue.status):12} {issue.title}")
 
 
+@issues_cli.command("send")
+@click.argument("slug")
+def send_issue_command(slug: str) -> None:
+    """Queue an issue for sending now (workers deliver it)."""
+    issue = _issue_by_slug(slug)
+    try:
+        sending.start_sending(issue.id, utcnow())
+    except sending.WrongState as exc:
+        raise click.ClickException(
+            f"{slug} is {exc.status}; it cannot be sent"
+        ) from None
+    db.session.commit()
+    count = sending.recipient_count(issue.id)
+    click.echo(f"{slug} is queued for {count} recipient(s); a worker sends it.")
+
+
+@issues_cli.command("status")
+@click.argument("slug")
+def issue_status_command(slug: str) -> None:
+    """Show an issue's delivery counts."""
+    issue = _issue_by_slug(slug)
+    progress = sending.progress(issue.id)
+    counts = ", ".join(f"{k} {v}" for k, v in progress.counts.items())
+    click.echo(f"{slug}: {issue.status}; {counts}")
+
+
+def _issue_by_slug(slug: str) -> Issue:
+    """Return the issue with this slug or stop with a clear message."""
+    issue = db.session.scalar(select(Issue).where(Issue.slug == slug))
+    if issue is None:
+        raise click.ClickException(f"no issue with the slug {slug!r}")
+    return issue
+
+
+@subscribers_cli.command("add")
+@click.argument("email")
+@click.option("--name", default="", help="The subscriber's name.")
+@click.option(
+    "--themes", default="", help="Theme slugs separated by |; empty: every theme."
+)
+def add_subscriber_command(email: str, name: str, themes: str) -> None:
+    """Add a confirmed subscriber (consent obtained elsewhere)."""
+    try:
+        subscriber = subscribers.add_confirmed(email, name, themes.split("|"))
+    except (subscribers.InvalidAddress, LookupError) as exc:
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    click.echo(f"{subscriber.email}: {subscriber.status}")
+
+
+@subscribers_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def import_subscribers_command(path: str) -> None:
+    """Import confirmed subscribers from a CSV file (email,name,themes).
+
+    Nothing is written when any row has an error.
+    """
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        parsed = subscribers.parse_csv(handle.read())
+    for line, message in parsed.errors:
+        click.echo(f"line {line}: {message}", err=True)
+    if parsed.errors:
+        raise click.ClickException(f"{len(parsed.errors)} error(s); nothing imported")
+    result = subscribers.add_subscribers(parsed.rows, "confirmed")
+    db.session.commit()
+    click.echo(f"{result.added} added, {result.existing} already subscribed.")
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Send what is due now, then exit.")
+@with_appcontext
+def worker_command(once: bool) -> None:
+    """Run a delivery worker (any number may run against PostgreSQL)."""
+    from flask import current_app
+
+    from newsletter.mail.worker import Worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    Worker(current_app._get_current_object()).run(once=once)
+
+
 @click.command("dev")
 @with_appcontext
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -103,3 +189,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(seed_themes_command)
     app.cli.add_command(issues_cli)
     app.cli.add_command(dev_command)
+    app.cli.add_command(subscribers_cli)
+    app.cli.add_command(worker_command)

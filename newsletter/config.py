@@ -27,8 +27,20 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_USERNAME": None,
     "SMTP_PASSWORD": None,
     "SMTP_CONNECTIONS": 1,
-    "RATE_PER_SECOND": 0,
+    "SMTP_TIMEOUT": 30,
+    "RATE_PER_SECOND": 0.0,
     "RATE_PER_HOUR": 0,
+    "RETURN_PATH": None,  # envelope sender for bounces; default: MAIL_FROM's address
+    "LIST_UNSUBSCRIBE_MAILTO": None,  # an address whose mail you process, if any
+    "WORKER_BATCH_SIZE": 200,
+    "WORKER_LEASE_SECONDS": 300,
+    "WORKER_IDLE_SECONDS": 2.0,
+    "WORKER_RECORD_EVERY": 50,  # outcomes written per commit while sending
+    "MAX_ATTEMPTS": 8,
+    "RETRY_BASE_SECONDS": 60.0,
+    "RETRY_MAX_SECONDS": 3600.0,
+    "BOUNCE_LIMIT": 3,  # permanent failures before a subscriber counts as bounced
+    "MAILBOX_PATH": None,  # development: Maildir of the local mail catcher
     "DKIM_DOMAIN": None,
     "DKIM_SELECTOR": None,
     "DKIM_PRIVATE_KEY_PATH": None,

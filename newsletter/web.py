@@ -7,6 +7,7 @@ from datetime import datetime
 from flask import Flask, render_template, request
 from flask_babel import format_date, format_datetime
 from flask_babel import gettext as _
+from jinja2 import select_autoescape
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
@@ -35,6 +36,7 @@ def status_label(status: str) -> str:
         "draft": _("Draft"),
         "scheduled": _("Scheduled"),
         "sending": _("Sending"),
+        "paused": _("Paused"),
         "sent": _("Sent"),
         "cancelled": _("Cancelled"),
     }
@@ -59,6 +61,10 @@ def _error_page(error: HTTPException) -> tuple[str, int]:
 
 def init_app(app: Flask) -> None:
     """Register filters, globals, error pages and /healthz."""
+    # Email bodies are MJML (XML): escape editor text there as in HTML pages.
+    app.jinja_env.autoescape = select_autoescape(
+        ["html", "htm", "xml", "mjml"], default_for_string=True
+    )
     app.jinja_env.filters["datetime"] = _datetime
     app.jinja_env.filters["date"] = _date
     app.jinja_env.filters["markdown"] = _markdown

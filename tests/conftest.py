@@ -207,3 +207,26 @@ def page(browser: Any) -> Iterator[Any]:
     context.set_default_timeout(10_000)
     yield context.new_page()
     context.close()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[Any]:
+    """Run a recording SMTP server on loopback."""
+    from tests.smtp import SMTPServer
+
+    with SMTPServer() as server:
+        yield server
+
+
+@pytest.fixture
+def mail_app(make_app: Callable[..., Flask], smtp_server: Any) -> Flask:
+    """Return an app whose workers send to the loopback SMTP server, fast retries."""
+    return make_app(
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=smtp_server.port,
+        BASE_URL="https://nyhetsbrev.example.se",
+        MAIL_FROM="Nyhetsbrevet Väst <nyhetsbrev@example.se>",
+        WORKER_IDLE_SECONDS=0.05,
+        RETRY_BASE_SECONDS=0.01,
+        RETRY_MAX_SECONDS=0.05,
+    )

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from newsletter.extensions import db
-from newsletter.models import Editor, Issue, Item, Theme
+from newsletter.models import Editor, Issue, Item, Subscriber, Theme
 from newsletter.services import editors, issues
 from newsletter.services.issues import ItemData, LinkData
 
@@ -65,3 +65,23 @@ def make_item(
     item = issues.add_item(issue.id, data, "Test")
     db.session.commit()
     return item
+
+
+def make_subscriber(
+    email: str = "anna@example.se",
+    name: str = "Anna Andersson",
+    themes: tuple[str, ...] = ("barn-och-unga", "psykisk-halsa", "aldre"),
+    status: str = "confirmed",
+    language: str = "sv",
+) -> Subscriber:
+    """Create a subscriber with chosen themes."""
+    subscriber = Subscriber(
+        email=email,
+        name=name,
+        status=status,
+        language=language,
+        themes=[theme(slug) for slug in themes],
+    )
+    db.session.add(subscriber)
+    db.session.commit()
+    return subscriber

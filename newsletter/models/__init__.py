@@ -1,6 +1,31 @@
 """Database models, one module per aggregate."""
 
+from newsletter.models.delivery import (
+    DELIVERY_STATUSES,
+    MESSAGE_STATUSES,
+    Delivery,
+    OutboundMessage,
+)
 from newsletter.models.editor import Editor
 from newsletter.models.issue import ISSUE_STATUSES, Issue, Item, Link, Theme
+from newsletter.models.subscriber import (
+    SUBSCRIBER_STATUSES,
+    Subscriber,
+    subscriber_theme,
+)
 
-__all__ = ["ISSUE_STATUSES", "Editor", "Issue", "Item", "Link", "Theme"]
+__all__ = [
+    "DELIVERY_STATUSES",
+    "ISSUE_STATUSES",
+    "MESSAGE_STATUSES",
+    "SUBSCRIBER_STATUSES",
+    "Delivery",
+    "Editor",
+    "Issue",
+    "Item",
+    "Link",
+    "OutboundMessage",
+    "Subscriber",
+    "Theme",
+    "subscriber_theme",
+]

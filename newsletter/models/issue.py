@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from newsletter.extensions import db
 from newsletter.models.types import UTCDateTime, utcnow
 
-ISSUE_STATUSES = ("draft", "scheduled", "sending", "sent", "cancelled")
+ISSUE_STATUSES = ("draft", "scheduled", "sending", "paused", "sent", "cancelled")
 
 
 class Theme(db.Model):
@@ -45,6 +45,9 @@ class Issue(db.Model):
     status: Mapped[str] = mapped_column(String(20), default="draft")
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set in the same transaction that writes the issue's delivery rows.
+    fanned_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime, default=utcnow, onupdate=utcnow

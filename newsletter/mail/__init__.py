@@ -1,0 +1,1 @@
+"""Email: rendering (Jinja -> MJML -> HTML + text), message bytes, transport, queue."""

@@ -1,0 +1,174 @@
+"""Each email's context, and the message templates built from it.
+
+An issue email is rendered and compiled once per (issue, chosen themes, language) and
+then personalised per recipient; a transactional email is rendered per message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections import OrderedDict
+from collections.abc import Callable
+from email.utils import parseaddr
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app
+from sqlalchemy import select
+
+from newsletter.extensions import db
+from newsletter.mail.message import MessageTemplate, slot
+from newsletter.mail.render import render_email
+from newsletter.models import Issue, OutboundMessage, Theme
+from newsletter.models.types import utcnow
+from newsletter.services.issues import sections
+from newsletter.services.tokens import make_token
+
+LINK_SLOTS = ("unsubscribe_url", "preferences_url")
+
+
+def base_url() -> str:
+    """Return the configured absolute address of the site."""
+    return current_app.config["BASE_URL"]
+
+
+def mail_domain() -> str:
+    """Return our domain, used in Message-IDs and List-Id."""
+    return urlsplit(base_url()).hostname or "localhost"
+
+
+def envelope_sender() -> str:
+    """Return the bounce address (MAIL FROM)."""
+    return (
+        current_app.config.get("RETURN_PATH")
+        or parseaddr(current_app.config["MAIL_FROM"])[1]
+    )
+
+
+def message_id(kind: str, row_id: int) -> str:
+    """Return a Message-ID that is the same every time this row is sent."""
+    key = current_app.config["SECRET_KEY"].encode()
+    digest = hmac.new(key, f"{kind}:{row_id}".encode(), hashlib.sha256).hexdigest()
+    return f"<{kind}.{row_id}.{digest[:16]}@{mail_domain()}>"
+
+
+def subscriber_links(subscriber_id: int, token_version: int) -> dict[str, str]:
+    """Return the personal unsubscribe and preference links of a subscriber."""
+    base = base_url()
+    unsubscribe = make_token("unsubscribe", subscriber_id, token_version)
+    preferences = make_token("preferences", subscriber_id, token_version)
+    return {
+        "unsubscribe_url": f"{base}/unsubscribe/{unsubscribe}",
+        "preferences_url": f"{base}/preferences/{preferences}",
+    }
+
+
+def list_unsubscribe(unsubscribe_url: str) -> str:
+    """Return the List-Unsubscribe value: the one-click URL, plus mailto if set."""
+    value = f"<{unsubscribe_url}>"
+    mailto = current_app.config.get("LIST_UNSUBSCRIBE_MAILTO")
+    if mailto:
+        value += f", <mailto:{mailto}?subject=unsubscribe>"
+    return value
+
+
+def list_headers() -> dict[str, str]:
+    """Return the list headers every issue email carries besides List-Unsubscribe."""
+    name = current_app.config["SITE_NAME"]
+    return {
+        "List-Id": f"{name} <newsletter.{mail_domain()}>",
+        "List-Archive": f"<{base_url()}/>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "Precedence": "bulk",
+    }
+
+
+def issue_context(
+    issue: Issue, theme_ids: frozenset[int], language: str, links: dict[str, str]
+) -> dict[str, Any]:
+    """Return the template context of an issue email for a set of chosen themes."""
+    chosen = db.session.scalars(
+        select(Theme.name)
+        .where(Theme.id.in_(theme_ids))
+        .order_by(Theme.position, Theme.id)
+    ).all()
+    return {
+        "issue": issue,
+        "sections": [s for s in sections(issue) if s.theme.id in theme_ids],
+        "language": language,
+        "web_url": f"{base_url()}/archive/{issue.slug}",
+        "archive_url": f"{base_url()}/",
+        "subscribed_themes": chosen,
+        "site_name": current_app.config["SITE_NAME"],
+        "organisation": current_app.config["ORGANISATION"],
+        **links,
+    }
+
+
+def build_issue_template(
+    issue: Issue, theme_ids: frozenset[int], language: str
+) -> MessageTemplate:
+    """Render and compile an issue for one theme combination, links left as slots."""
+    links = {name: slot(name) for name in LINK_SLOTS}
+    context = issue_context(issue, theme_ids, language, links)
+    rendered = render_email("issue", locale=language, **context)
+    return MessageTemplate(
+        rendered,
+        sender=current_app.config["MAIL_FROM"],
+        headers=list_headers(),
+        slots=LINK_SLOTS,
+    )
+
+
+class TemplateCache:
+    """Compiled issue templates of one worker, least recently used dropped first."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[int, frozenset[int], str], MessageTemplate] = (
+            OrderedDict()
+        )
+        self.compiled = 0
+
+    def get(
+        self, issue: Issue, theme_ids: frozenset[int], language: str
+    ) -> MessageTemplate:
+        """Return the template for this combination, compiling it on first use."""
+        key = (issue.id, theme_ids, language)
+        template = self._items.get(key)
+        if template is None:
+            template = build_issue_template(issue, theme_ids, language)
+            self.compiled += 1
+            self._items[key] = template
+            if len(self._items) > self.size:
+                self._items.popitem(last=False)
+        else:
+            self._items.move_to_end(key)
+        return template
+
+
+def _issue_test_context(message: OutboundMessage) -> dict[str, Any]:
+    """A test copy: every section, links that lead to the site, not to a person."""
+    issue = db.get_or_404(Issue, message.context["issue_id"])
+    theme_ids = frozenset(s.theme.id for s in sections(issue))
+    links = dict.fromkeys(LINK_SLOTS, f"{base_url()}/")
+    return issue_context(issue, theme_ids, message.language, links)
+
+
+TRANSACTIONAL: dict[str, Callable[[OutboundMessage], dict[str, Any]]] = {
+    "issue_test": _issue_test_context,
+}
+
+
+def build_transactional(message: OutboundMessage) -> bytes:
+    """Render a queued transactional message into its final bytes."""
+    context = TRANSACTIONAL[message.template](message)
+    rendered = render_email(message.template, locale=message.language, **context)
+    template = MessageTemplate(rendered, sender=current_app.config["MAIL_FROM"])
+    return template.personalise(
+        to_address=message.to_address,
+        to_name=message.to_name,
+        message_id=message_id("m", message.id),
+        date=utcnow(),
+    )

@@ -1,0 +1,183 @@
+"""The database is the queue: claim due rows with a lease, then record outcomes.
+
+Every status change of a Delivery or an OutboundMessage happens here, guarded by the
+row's current status (and, once claimed, by the claiming worker's id).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, bindparam, or_, select, update
+
+from newsletter.extensions import db
+from newsletter.models import Delivery, Issue, OutboundMessage, Subscriber
+from newsletter.models.types import UTCDateTime
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one claimed row."""
+
+    row_id: int
+    status: str  # sent, retry, failed, skipped
+    message_id: str | None = None
+    error: str = ""
+
+
+def _claimable(model: type[Delivery] | type[OutboundMessage], now: datetime):  # noqa: ANN202
+    """SQL: due queued rows, or rows whose worker's lease ran out."""
+    return or_(
+        and_(model.status == "queued", model.next_attempt_at <= now),
+        and_(model.status == "sending", model.lease_expires_at < now),
+    )
+
+
+def _claim(
+    model: type[Delivery] | type[OutboundMessage],
+    condition,  # noqa: ANN001 - a SQL expression
+    worker: str,
+    limit: int,
+    lease_seconds: float,
+    now: datetime,
+) -> list[int]:
+    """Lease up to `limit` rows to this worker in one statement and return their ids."""
+    candidates = select(model.id).where(condition).order_by(model.id).limit(limit)
+    if db.engine.dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    # SQLite runs the sub-select and the UPDATE as one write transaction: two
+    # workers can never claim the same row, they only take turns.
+    statement = (
+        update(model)
+        .where(model.id.in_(candidates.scalar_subquery()), condition)
+        .values(
+            status="sending",
+            leased_by=worker,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            attempts=model.attempts + 1,
+        )
+        .returning(model.id)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(db.session.scalars(statement))
+
+
+def claim_deliveries(
+    worker: str, limit: int, lease_seconds: float, now: datetime
+) -> list[int]:
+    """Lease due deliveries of issues that are sending (not paused or cancelled)."""
+    sending = select(Issue.id).where(Issue.status == "sending").scalar_subquery()
+    condition = and_(_claimable(Delivery, now), Delivery.issue_id.in_(sending))
+    return _claim(Delivery, condition, worker, limit, lease_seconds, now)
+
+
+def claim_messages(
+    worker: str, limit: int, lease_seconds: float, now: datetime
+) -> list[int]:
+    """Lease due transactional messages."""
+    condition = _claimable(OutboundMessage, now)
+    return _claim(OutboundMessage, condition, worker, limit, lease_seconds, now)
+
+
+def backoff(attempts: int, base: float, cap: float) -> timedelta:
+    """Exponential backoff with jitter: base, 2*base, 4*base ... up to cap."""
+    delay = min(cap, base * (2 ** max(0, attempts - 1)))
+    return timedelta(seconds=delay * random.uniform(0.8, 1.2))
+
+
+def record(
+    model: type[Delivery] | type[OutboundMessage],
+    worker: str,
+    outcomes: Sequence[Outcome],
+    now: datetime,
+    *,
+    max_attempts: int,
+    backoff_base: float,
+    backoff_cap: float,
+) -> None:
+    """Write the outcomes of claimed rows; rows no longer leased to us are left be."""
+    sent = [o for o in outcomes if o.status == "sent"]
+    if sent:
+        table = model.__table__
+        # One executemany UPDATE for the whole group of accepted messages.
+        db.session.connection().execute(
+            update(table)
+            .where(
+                table.c.id == bindparam("b_id"),
+                table.c.status == "sending",
+                table.c.leased_by == worker,
+            )
+            .values(
+                status="sent",
+                sent_at=bindparam("b_sent_at", type_=UTCDateTime()),
+                message_id=bindparam("b_message_id"),
+                last_error="",
+                lease_expires_at=None,
+                leased_by=None,
+            ),
+            [
+                {"b_id": o.row_id, "b_message_id": o.message_id, "b_sent_at": now}
+                for o in sent
+            ],
+        )
+    for outcome in outcomes:
+        if outcome.status == "sent":
+            continue
+        row = db.session.get(model, outcome.row_id, populate_existing=True)
+        if row is None or row.status != "sending" or row.leased_by != worker:
+            continue
+        row.lease_expires_at = None
+        row.leased_by = None
+        row.last_error = outcome.error[:2000]
+        if outcome.status == "retry" and row.attempts < max_attempts:
+            row.status = "queued"
+            row.next_attempt_at = now + backoff(row.attempts, backoff_base, backoff_cap)
+        elif outcome.status == "skipped":
+            row.status = "skipped"
+        else:
+            row.status = "failed"
+    db.session.flush()
+
+
+def release(
+    model: type[Delivery] | type[OutboundMessage], worker: str, row_ids: Sequence[int]
+) -> None:
+    """Give claimed rows back untouched (on shutdown), undoing the claim's attempt."""
+    if not row_ids:
+        return
+    db.session.execute(
+        update(model)
+        .where(
+            model.id.in_(row_ids), model.status == "sending", model.leased_by == worker
+        )
+        .values(
+            status="queued",
+            leased_by=None,
+            lease_expires_at=None,
+            attempts=model.attempts - 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def record_hard_bounces(subscriber_ids: Sequence[int], limit: int) -> None:
+    """Count permanent failures; at the limit the subscriber is marked bounced."""
+    for subscriber_id in subscriber_ids:
+        db.session.execute(
+            update(Subscriber)
+            .where(Subscriber.id == subscriber_id)
+            .values(bounce_count=Subscriber.bounce_count + 1)
+        )
+    if subscriber_ids:
+        db.session.execute(
+            update(Subscriber)
+            .where(
+                Subscriber.id.in_(subscriber_ids),
+                Subscriber.status == "confirmed",
+                Subscriber.bounce_count >= limit,
+            )
+            .values(status="bounced")
+        )

@@ -1,0 +1,130 @@
+"""Where mail leaves the service: one narrow interface, SMTP and in-memory."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+import threading
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class DeliveryFailure(Exception):
+    """The server did not accept a message."""
+
+    def __init__(self, reply: str, code: int | None = None) -> None:
+        super().__init__(reply)
+        self.reply = reply
+        self.code = code
+
+
+class TransientFailure(DeliveryFailure):
+    """Try again later: a 4xx reply, a dropped connection, a timeout."""
+
+
+class PermanentFailure(DeliveryFailure):
+    """Do not try again: a 5xx reply."""
+
+
+class Transport(Protocol):
+    """Sends one message to one recipient; keeps its connection between calls."""
+
+    def send(self, sender: str, recipient: str, message: bytes) -> None:
+        """Hand a message over, or raise TransientFailure or PermanentFailure."""
+
+    def close(self) -> None:
+        """Release the connection."""
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    """Format a server reply the way editors will see it."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return f"{code} {text}".strip()
+
+
+def _failure(code: int, text: bytes | str) -> DeliveryFailure:
+    """Classify a reply: 5xx is permanent, anything else transient."""
+    kind = PermanentFailure if 500 <= code < 600 else TransientFailure
+    return kind(_reply(code, text), code)
+
+
+@dataclass
+class SMTPTransport:
+    """A persistent SMTP connection with STARTTLS or TLS and optional login."""
+
+    host: str
+    port: int
+    security: str = "none"  # none, starttls, tls
+    username: str | None = None
+    password: str | None = None
+    timeout: float = 30.0
+    _smtp: smtplib.SMTP | None = field(default=None, init=False, repr=False)
+
+    def _connect(self) -> smtplib.SMTP:
+        """Open, secure and log in."""
+        context = ssl.create_default_context()
+        try:
+            if self.security == "tls":
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                    self.host, self.port, timeout=self.timeout, context=context
+                )
+            else:
+                smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                if self.security == "starttls":
+                    smtp.starttls(context=context)
+            if self.username:
+                smtp.login(self.username, self.password or "")
+        except smtplib.SMTPResponseException as exc:
+            raise _failure(exc.smtp_code, exc.smtp_error) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TransientFailure(
+                f"connection to {self.host}:{self.port}: {exc}"
+            ) from exc
+        return smtp
+
+    def send(self, sender: str, recipient: str, message: bytes) -> None:
+        """Send over the open connection, reconnecting once it has dropped."""
+        if self._smtp is None:
+            self._smtp = self._connect()
+        try:
+            self._smtp.sendmail(sender, [recipient], message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = exc.recipients.get(recipient, (550, b"recipient refused"))
+            raise _failure(code, text) from exc
+        except smtplib.SMTPServerDisconnected as exc:
+            self.close()
+            raise TransientFailure(f"connection dropped: {exc}") from exc
+        except smtplib.SMTPResponseException as exc:
+            if exc.smtp_code in (421, -1):
+                self.close()  # the server is closing the connection
+            raise _failure(exc.smtp_code, exc.smtp_error) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            self.close()
+            raise TransientFailure(f"connection error: {exc}") from exc
+
+    def close(self) -> None:
+        """Say QUIT if the connection still answers, then forget it."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (OSError, smtplib.SMTPException):
+            smtp.close()
+
+
+@dataclass
+class MemoryTransport:
+    """Keeps messages in a list; for tests and previews, never for delivery."""
+
+    sent: list[tuple[str, str, bytes]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def send(self, sender: str, recipient: str, message: bytes) -> None:
+        """Record the message."""
+        with self._lock:
+            self.sent.append((sender, recipient, message))
+
+    def close(self) -> None:
+        """Nothing to release."""

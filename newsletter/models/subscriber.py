@@ -1,0 +1,56 @@
+"""Subscribers and the themes they chose."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from newsletter.extensions import db
+from newsletter.models.issue import Theme
+from newsletter.models.types import UTCDateTime, utcnow
+
+SUBSCRIBER_STATUSES = ("pending", "confirmed", "unsubscribed", "bounced")
+
+subscriber_theme = Table(
+    "subscriber_theme",
+    db.metadata,
+    Column(
+        "subscriber_id",
+        ForeignKey("subscriber.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "theme_id",
+        ForeignKey("theme.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
+)
+
+
+class Subscriber(db.Model):
+    """A person on the list; only confirmed subscribers receive issues."""
+
+    __tablename__ = "subscriber"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN (" + ", ".join(f"'{s}'" for s in SUBSCRIBER_STATUSES) + ")",
+            name="status",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(120), default="")
+    language: Mapped[str] = mapped_column(String(5), default="sv")
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    # Bumped on unsubscribe and erase so that every earlier link stops working.
+    token_version: Mapped[int] = mapped_column(default=1)
+    bounce_count: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    themes: Mapped[list[Theme]] = relationship(secondary=subscriber_theme)

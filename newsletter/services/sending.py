@@ -1,0 +1,309 @@
+"""Sending an issue: schedule, start, fan out to deliveries, pause, resume, cancel."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import case, exists, func, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from newsletter.extensions import db
+from newsletter.models import (
+    DELIVERY_STATUSES,
+    Delivery,
+    Issue,
+    Item,
+    OutboundMessage,
+    Subscriber,
+    subscriber_theme,
+)
+from newsletter.models.types import UTCDateTime
+
+SKIPPED_NO_THEMES = "none of the subscriber's themes has items in this issue"
+SKIPPED_CANCELLED = "the issue was cancelled"
+
+
+class WrongState(Exception):
+    """The issue is not in a state that allows this step."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Delivery counts of one issue."""
+
+    counts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        """All delivery rows."""
+        return sum(self.counts.values())
+
+    @property
+    def done(self) -> int:
+        """Rows that need no more work."""
+        return self.total - self.counts["queued"] - self.counts["sending"]
+
+    @property
+    def percent(self) -> int:
+        """Share of rows done, 0-100 (100 for an empty fan-out)."""
+        return 100 if not self.total else round(100 * self.done / self.total)
+
+
+def _issue_themes(issue_id: int) -> Iterable:
+    """Select the ids of themes that have items in an issue."""
+    return select(Item.theme_id).where(Item.issue_id == issue_id)
+
+
+def _wants_this_issue(issue_id: int):  # noqa: ANN202 - a SQL expression
+    """SQL: the subscriber chose at least one theme with items in the issue."""
+    return exists().where(
+        subscriber_theme.c.subscriber_id == Subscriber.id,
+        subscriber_theme.c.theme_id.in_(_issue_themes(issue_id)),
+    )
+
+
+def recipient_count(issue_id: int) -> int:
+    """Count confirmed subscribers who would receive the issue now."""
+    return (
+        db.session.scalar(
+            select(func.count(Subscriber.id)).where(
+                Subscriber.status == "confirmed", _wants_this_issue(issue_id)
+            )
+        )
+        or 0
+    )
+
+
+def _require(issue: Issue, *allowed: str) -> None:
+    """Refuse a step when the issue is in another state."""
+    if issue.status not in allowed:
+        raise WrongState(issue.status)
+
+
+def start_sending(issue_id: int, now: datetime) -> Issue:
+    """Publish the issue and hand it to the workers, who fan out and send."""
+    issue = db.get_or_404(Issue, issue_id)
+    _require(issue, "draft", "scheduled")
+    issue.status = "sending"
+    issue.scheduled_at = None
+    issue.published_at = now
+    db.session.flush()
+    return issue
+
+
+def schedule(issue_id: int, at: datetime) -> Issue:
+    """Let the workers start sending at a given time."""
+    issue = db.get_or_404(Issue, issue_id)
+    _require(issue, "draft", "scheduled")
+    issue.status = "scheduled"
+    issue.scheduled_at = at
+    db.session.flush()
+    return issue
+
+
+def unschedule(issue_id: int) -> Issue:
+    """Turn a scheduled issue back into a draft."""
+    issue = db.get_or_404(Issue, issue_id)
+    _require(issue, "scheduled")
+    issue.status = "draft"
+    issue.scheduled_at = None
+    db.session.flush()
+    return issue
+
+
+def pause(issue_id: int) -> Issue:
+    """Stop claiming this issue's deliveries; messages in flight still finish."""
+    issue = db.get_or_404(Issue, issue_id)
+    _require(issue, "sending")
+    issue.status = "paused"
+    db.session.flush()
+    return issue
+
+
+def resume(issue_id: int) -> Issue:
+    """Let the workers claim this issue's deliveries again."""
+    issue = db.get_or_404(Issue, issue_id)
+    _require(issue, "paused")
+    issue.status = "sending"
+    db.session.flush()
+    return issue
+
+
+def cancel(issue_id: int, now: datetime) -> Issue:
+    """Stop sending for good: what is still queued is skipped, sent stays sent."""
+    issue = db.get_or_404(Issue, issue_id)
+    _require(issue, "scheduled", "sending", "paused")
+    issue.status = "cancelled"
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.issue_id == issue_id, Delivery.status == "queued")
+        .values(status="skipped", last_error=SKIPPED_CANCELLED)
+    )
+    db.session.flush()
+    return issue
+
+
+def retry_failed(issue_id: int, now: datetime) -> int:
+    """Queue the failed deliveries of an issue again; return how many."""
+    issue = db.get_or_404(Issue, issue_id)
+    _require(issue, "sending", "paused", "sent")
+    result = db.session.execute(
+        update(Delivery)
+        .where(Delivery.issue_id == issue_id, Delivery.status == "failed")
+        .values(status="queued", attempts=0, next_attempt_at=now, last_error="")
+    )
+    if result.rowcount and issue.status == "sent":
+        issue.status = "sending"
+        issue.sent_at = None
+    db.session.flush()
+    return result.rowcount
+
+
+def _insert_ignoring_duplicates(dialect: str):  # noqa: ANN202 - a SQL statement
+    """Return an INSERT that skips rows whose (issue, subscriber) already exists."""
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(Delivery).on_conflict_do_nothing(
+        index_elements=["issue_id", "subscriber_id"]
+    )
+
+
+def fan_out(issue_id: int, now: datetime) -> int | None:
+    """Write one delivery row per confirmed subscriber in one set-based INSERT.
+
+    Returns the number of rows written, or None when another worker already did it.
+    The claim (fanned_out_at) and the rows commit together: either every recipient
+    has a row or none has.
+    """
+    claimed = db.session.execute(
+        update(Issue)
+        .where(
+            Issue.id == issue_id,
+            Issue.status == "sending",
+            Issue.fanned_out_at.is_(None),
+        )
+        .values(fanned_out_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        return None
+    wants = _wants_this_issue(issue_id)
+    rows = select(
+        literal(issue_id),
+        Subscriber.id,
+        case((wants, "queued"), else_="skipped"),
+        case((wants, ""), else_=SKIPPED_NO_THEMES),
+        literal(0),
+        literal(now, UTCDateTime()),
+    ).where(Subscriber.status == "confirmed")
+    statement = _insert_ignoring_duplicates(db.engine.dialect.name).from_select(
+        [
+            "issue_id",
+            "subscriber_id",
+            "status",
+            "last_error",
+            "attempts",
+            "next_attempt_at",
+        ],
+        rows,
+    )
+    return db.session.execute(statement).rowcount
+
+
+def issues_to_fan_out() -> list[int]:
+    """Return issues that are sending but have no delivery rows yet."""
+    return list(
+        db.session.scalars(
+            select(Issue.id).where(
+                Issue.status == "sending", Issue.fanned_out_at.is_(None)
+            )
+        )
+    )
+
+
+def start_due_issues(now: datetime) -> list[int]:
+    """Start every scheduled issue whose time has come; return their ids."""
+    due = list(
+        db.session.scalars(
+            select(Issue.id).where(
+                Issue.status == "scheduled", Issue.scheduled_at <= now
+            )
+        )
+    )
+    for issue_id in due:
+        db.session.execute(
+            update(Issue)
+            .where(Issue.id == issue_id, Issue.status == "scheduled")
+            .values(status="sending", published_at=now, scheduled_at=None)
+        )
+    return due
+
+
+def finish_completed_issues(now: datetime) -> list[int]:
+    """Mark issues sent once none of their deliveries is queued or in flight."""
+    open_rows = exists().where(
+        Delivery.issue_id == Issue.id, Delivery.status.in_(("queued", "sending"))
+    )
+    done = list(
+        db.session.scalars(
+            select(Issue.id).where(
+                Issue.status == "sending",
+                Issue.fanned_out_at.is_not(None),
+                ~open_rows,
+            )
+        )
+    )
+    if done:
+        db.session.execute(
+            update(Issue)
+            .where(Issue.id.in_(done), Issue.status == "sending")
+            .values(status="sent", sent_at=now)
+        )
+    return done
+
+
+def progress(issue_id: int) -> Progress:
+    """Count an issue's deliveries by status."""
+    counts = dict.fromkeys(DELIVERY_STATUSES, 0)
+    rows = db.session.execute(
+        select(Delivery.status, func.count(Delivery.id))
+        .where(Delivery.issue_id == issue_id)
+        .group_by(Delivery.status)
+    )
+    counts.update({status: n for status, n in rows})
+    return Progress(counts)
+
+
+def failures(issue_id: int, limit: int = 200) -> list[tuple[str, int, str]]:
+    """Return (address, attempts, server reply) of failed deliveries."""
+    rows = db.session.execute(
+        select(Subscriber.email, Delivery.attempts, Delivery.last_error)
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(Delivery.issue_id == issue_id, Delivery.status == "failed")
+        .order_by(Delivery.id)
+        .limit(limit)
+    )
+    return [tuple(row) for row in rows]
+
+
+def queue_test_send(issue_id: int, addresses: Iterable[str], language: str) -> int:
+    """Queue a test copy of the issue (every theme) to each address."""
+    db.get_or_404(Issue, issue_id)
+    count = 0
+    for address in addresses:
+        db.session.add(
+            OutboundMessage(
+                template="issue_test",
+                context={"issue_id": issue_id},
+                language=language,
+                to_address=address,
+            )
+        )
+        count += 1
+    db.session.flush()
+    return count

@@ -1,0 +1,63 @@
+"""Signed, purpose-bound links for subscribers (itsdangerous)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+# Maximum age per purpose in seconds; None means the link lives until the
+# subscriber's token version changes (unsubscribe, erase).
+MAX_AGE = {
+    "confirm": 48 * 3600,
+    "unsubscribe": None,
+    "preferences": None,
+}
+
+
+class InvalidToken(Exception):
+    """The link is tampered with, for another purpose, or too old."""
+
+    def __init__(self, expired: bool = False) -> None:
+        super().__init__("expired" if expired else "invalid")
+        self.expired = expired
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    """What a valid token says: whose it is and which token version it carries."""
+
+    subscriber_id: int
+    version: int
+
+
+def _serializer(purpose: str) -> URLSafeTimedSerializer:
+    """Return a serializer salted for one purpose, so tokens never cross purposes."""
+    if purpose not in MAX_AGE:
+        raise ValueError(f"unknown token purpose {purpose!r}")
+    return URLSafeTimedSerializer(
+        current_app.config["SECRET_KEY"], salt=f"newsletter.{purpose}"
+    )
+
+
+def make_token(purpose: str, subscriber_id: int, version: int) -> str:
+    """Sign a subscriber id and token version for one purpose."""
+    return _serializer(purpose).dumps([subscriber_id, version])
+
+
+def read_token(purpose: str, token: str) -> TokenClaims:
+    """Verify a token for a purpose and return its claims, or raise InvalidToken."""
+    try:
+        data = _serializer(purpose).loads(token, max_age=MAX_AGE[purpose])
+    except SignatureExpired as exc:
+        raise InvalidToken(expired=True) from exc
+    except BadSignature as exc:
+        raise InvalidToken() from exc
+    if (
+        not isinstance(data, list)
+        or len(data) != 2
+        or not all(isinstance(v, int) for v in data)
+    ):
+        raise InvalidToken()
+    return TokenClaims(subscriber_id=data[0], version=data[1])
