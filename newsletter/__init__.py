@@ -28,7 +28,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     load_config(app, test_config)
 
-    from newsletter import cli, database, i18n, web
+    from newsletter import cli, database, devmail, i18n, web
     from newsletter.archive import bp as archive_bp
     from newsletter.editor import bp as editor_bp
     from newsletter.extensions import csrf, db, limiter, login_manager, migrate
@@ -52,6 +52,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(archive_bp)
     app.register_blueprint(editor_bp)
+    devmail.init_app(app)
     app.after_request(_security_headers)
     return app
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import subprocess
+import sys
 
 import click
 from flask import Flask
@@ -170,16 +173,43 @@ def worker_command(once: bool) -> None:
 
 
 @click.command("dev")
-@with_appcontext
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-def dev_command(host: str, port: int) -> None:
-    """Run the site for local use (not for production: use gunicorn)."""
+@click.option("--smtp-port", default=8025, show_default=True, type=int)
+@with_appcontext
+def dev_command(host: str, port: int, smtp_port: int) -> None:
+    """Run web, worker and a local mail catcher together (not for production)."""
     from flask import current_app
     from werkzeug.serving import run_simple
 
-    click.echo(f"Serving on http://{host}:{port}/ (editor: /editor/)")
-    run_simple(host, port, current_app._get_current_object(), threaded=True)
+    from newsletter.devmail_server import MailCatcher
+
+    app = current_app._get_current_object()
+    catcher = MailCatcher(app.config["MAILBOX_PATH"], port=smtp_port)
+    catcher.start()
+    env = {
+        **os.environ,
+        "NEWSLETTER_SMTP_HOST": "127.0.0.1",
+        "NEWSLETTER_SMTP_PORT": str(smtp_port),
+        "NEWSLETTER_SMTP_SECURITY": "none",
+        "NEWSLETTER_SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+        "NEWSLETTER_BASE_URL": f"http://{host}:{port}",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "worker"], env=env
+    )
+    app.config["BASE_URL"] = env["NEWSLETTER_BASE_URL"]
+    click.echo(f"Site:         http://{host}:{port}/")
+    click.echo(f"Editor:       http://{host}:{port}/editor/")
+    click.echo(
+        f"Mail catcher: http://{host}:{port}/dev/mail/ (SMTP on port {smtp_port})"
+    )
+    try:
+        run_simple(host, port, app, threaded=True)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        catcher.stop()
 
 
 def init_app(app: Flask) -> None:

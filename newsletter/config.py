@@ -118,6 +118,8 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
                 'e.g. python -c "import secrets; print(secrets.token_hex(32))", '
                 "or set NEWSLETTER_ENV=development for a local trial."
             )
+    if app.config["ENV"] == "development" and not app.config["MAILBOX_PATH"]:
+        app.config["MAILBOX_PATH"] = str(Path(app.instance_path) / "maildir")
     if app.config["SESSION_COOKIE_SECURE"] is None:
         secure = str(app.config["BASE_URL"]).startswith("https://")
         app.config["SESSION_COOKIE_SECURE"] = secure

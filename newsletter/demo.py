@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from newsletter.extensions import db
 from newsletter.models import Issue, Theme
 from newsletter.services.issues import ItemData, LinkData, add_item, create_issue
+from newsletter.services.subscribers import ImportRow, add_subscribers
 
 EDITOR = "Demoredaktör"
 
@@ -127,6 +128,21 @@ DECEMBER = {
 }
 
 
+DEMO_SUBSCRIBERS = (
+    (
+        "elevhalsan@example.se",
+        "Elevhälsan Norra skolan",
+        ("barn-och-unga", "psykisk-halsa"),
+    ),
+    ("hemtjansten@example.se", "Hemtjänsten Centrum", ("aldre",)),
+    (
+        "samordnare@example.se",
+        "Åsa Samordnare",
+        ("barn-och-unga", "psykisk-halsa", "aldre"),
+    ),
+)
+
+
 def _load_issue(spec: dict, status: str, published: datetime | None) -> None:
     """Create one demo issue with its items."""
     themes = {t.slug: t.id for t in db.session.scalars(select(Theme))}
@@ -151,5 +167,13 @@ def load_demo_content() -> int:
         return 0
     _load_issue(SEPTEMBER, "sent", datetime(2026, 9, 15, 7, 0, tzinfo=UTC))
     _load_issue(DECEMBER, "draft", None)
+    themes = {t.slug: t.id for t in db.session.scalars(select(Theme))}
+    add_subscribers(
+        [
+            ImportRow(0, email, name, frozenset(themes[s] for s in slugs))
+            for email, name, slugs in DEMO_SUBSCRIBERS
+        ],
+        "confirmed",
+    )
     db.session.flush()
     return 2

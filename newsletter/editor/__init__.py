@@ -26,4 +26,4 @@ def no_store(response: Response) -> Response:
     return response
 
 
-from newsletter.editor import admin, auth, issues  # noqa: E402,F401
+from newsletter.editor import admin, auth, issues, sending  # noqa: E402,F401

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    DateTimeLocalField,
     EmailField,
     FieldList,
     Form,
@@ -30,10 +35,13 @@ from wtforms.validators import (
 
 from newsletter.content import is_allowed_url
 from newsletter.services.editors import MIN_PASSWORD_LENGTH
+from newsletter.services.subscribers import InvalidAddress, normalise_address
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 PHONE_PATTERN = r"^[0-9 +()\-–]*$"
 EXTRA_LINK_ROWS = 2
+MAX_TEST_ADDRESSES = 10
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
 def _strip(value: str | None) -> str:
@@ -226,6 +234,61 @@ class EditorRoleForm(FlaskForm):
 
     is_admin = BooleanField(_l("Administrator"))
     active = BooleanField(_l("Active"))
+
+
+class TestSendForm(FlaskForm):
+    """Addresses that get a test copy of the issue."""
+
+    addresses = TextAreaField(
+        _l("Send a test to"),
+        validators=[
+            DataRequired(_l("Enter at least one email address.")),
+            Length(max=2000),
+        ],
+        filters=[_strip],
+        description=_l("Up to 10 addresses, separated by commas or new lines."),
+    )
+
+    def validate_addresses(self, field: TextAreaField) -> None:
+        """Check every address and keep the normalised list in field.addresses."""
+        raw = [a for a in re.split(r"[\s,;]+", field.data or "") if a]
+        if len(raw) > MAX_TEST_ADDRESSES:
+            raise ValidationError(
+                _l("At most %(num)d addresses at a time.", num=MAX_TEST_ADDRESSES)
+            )
+        try:
+            field.addresses = sorted({normalise_address(a) for a in raw})
+        except InvalidAddress:
+            bad = next(a for a in raw if not _valid(a))
+            raise ValidationError(
+                _l("%(address)s is not a valid email address.", address=bad)
+            ) from None
+
+
+def _valid(address: str) -> bool:
+    """Return whether an address passes validation."""
+    try:
+        normalise_address(address)
+    except InvalidAddress:
+        return False
+    return True
+
+
+class ScheduleForm(FlaskForm):
+    """When to start sending, in Stockholm time."""
+
+    send_at = DateTimeLocalField(
+        _l("Send at (Swedish time)"),
+        format="%Y-%m-%dT%H:%M",
+        validators=[DataRequired(_l("Choose a date and time."))],
+    )
+
+    def validate_send_at(self, field: DateTimeLocalField) -> None:
+        """Interpret the time in Stockholm and require it to be in the future."""
+        local = field.data.replace(tzinfo=STOCKHOLM)
+        field.utc = local.astimezone(UTC)
+        if field.utc <= datetime.now(UTC):
+            raise ValidationError(_l("Choose a time in the future."))
 
 
 class ActionForm(FlaskForm):

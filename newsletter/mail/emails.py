@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from newsletter.extensions import db
 from newsletter.mail.message import MessageTemplate, slot
-from newsletter.mail.render import render_email
+from newsletter.mail.render import RenderedEmail, render_email
 from newsletter.models import Issue, OutboundMessage, Theme
 from newsletter.models.types import utcnow
 from newsletter.services.issues import sections
@@ -172,3 +172,11 @@ def build_transactional(message: OutboundMessage) -> bytes:
         message_id=message_id("m", message.id),
         date=utcnow(),
     )
+
+
+def preview_email(issue: Issue, language: str) -> RenderedEmail:
+    """Render an issue as a reader with every theme would get it, without links."""
+    theme_ids = frozenset(s.theme.id for s in sections(issue))
+    links = dict.fromkeys(LINK_SLOTS, f"{base_url()}/")
+    context = issue_context(issue, theme_ids, language, links)
+    return render_email("issue", locale=language, **context)

@@ -45,3 +45,35 @@
     });
   });
 })();
+
+// Refresh the counts of a send in progress every few seconds.
+(function () {
+  "use strict";
+  var box = document.querySelector("[data-progress-url]");
+  if (!box) {
+    return;
+  }
+  var bar = document.getElementById("send-progress");
+  function refresh() {
+    fetch(box.dataset.progressUrl, { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (data) {
+        if (!data) {
+          return;
+        }
+        ["queued", "sending", "sent", "failed", "skipped", "percent"].forEach(function (key) {
+          var el = box.querySelector('[data-field="' + key + '"]');
+          if (el) {
+            el.textContent = data[key];
+          }
+        });
+        if (bar) {
+          bar.value = data.percent;
+        }
+        if (data.status === "sending") {
+          window.setTimeout(refresh, 3000);
+        }
+      });
+  }
+  window.setTimeout(refresh, 3000);
+})();

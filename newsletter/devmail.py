@@ -1,0 +1,80 @@
+"""The local mail catcher's inbox, readable in the browser (development only)."""
+
+from __future__ import annotations
+
+import mailbox
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+
+from flask import Blueprint, Flask, abort, current_app, render_template
+from werkzeug.wrappers import Response
+
+from newsletter.devmail_server import ensure_maildir
+
+bp = Blueprint("devmail", __name__, url_prefix="/dev/mail")
+
+PREVIEW_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
+    "frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
+)
+
+
+def _maildir() -> mailbox.Maildir:
+    """Open the catcher's Maildir, creating it if needed."""
+    path = current_app.config["MAILBOX_PATH"]
+    ensure_maildir(path)
+    return mailbox.Maildir(path, factory=None, create=False)
+
+
+def _parse(box: mailbox.Maildir, key: str) -> EmailMessage:
+    """Read one message with the modern email API."""
+    try:
+        with box.get_file(key) as handle:
+            return BytesParser(policy=policy.default).parse(handle)  # type: ignore[return-value]
+    except KeyError:
+        abort(404)
+
+
+def _part(message: EmailMessage, subtype: str) -> str:
+    """Return the decoded text of a text/<subtype> part, or ''."""
+    part = message.get_body(preferencelist=(subtype,))
+    return part.get_content() if part is not None else ""
+
+
+@bp.get("/")
+def inbox() -> str:
+    """List caught messages, newest first."""
+    box = _maildir()
+    rows = []
+    for key in box.keys():
+        message = _parse(box, key)
+        rows.append(
+            (message["Date"].datetime if message["Date"] else None, key, message)
+        )
+    rows.sort(key=lambda row: (row[0] is not None, row[0]), reverse=True)
+    return render_template("devmail/inbox.html", rows=rows)
+
+
+@bp.get("/<key>")
+def show(key: str) -> str:
+    """Show one message: headers, text part and the HTML in a frame."""
+    message = _parse(_maildir(), key)
+    return render_template(
+        "devmail/message.html", key=key, message=message, text=_part(message, "plain")
+    )
+
+
+@bp.get("/<key>/html")
+def html(key: str) -> Response:
+    """Serve the HTML part for the frame, with scripts and forms disabled."""
+    response = Response(_part(_parse(_maildir(), key), "html"))
+    response.headers["Content-Security-Policy"] = PREVIEW_POLICY
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Register the inbox when a catcher Maildir is configured."""
+    if app.config.get("MAILBOX_PATH"):
+        app.register_blueprint(bp)
