@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from newsletter.config import load_config
@@ -54,6 +55,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(editor_bp)
     devmail.init_app(app)
     app.after_request(_security_headers)
+    proxies = int(app.config["PROXY_FIX_X_FOR"])
+    if proxies:
+        # Behind a reverse proxy: take the client address and scheme from it.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+        )
     return app
 
 

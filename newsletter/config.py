@@ -50,7 +50,10 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": None,  # None: follows whether BASE_URL is https
     "REMEMBER_COOKIE_SAMESITE": "Lax",
-    "WTF_CSRF_TIME_LIMIT": 8 * 3600,  # editors keep a form open for a working day
+    # Tokens live as long as the session: an editor may keep a form open for days.
+    "WTF_CSRF_TIME_LIMIT": None,
+    "REMEMBER_COOKIE_DURATION": 14 * 24 * 3600,
+    "PROXY_FIX_X_FOR": 0,  # number of reverse proxies in front (0: none)
     "BABEL_DEFAULT_LOCALE": "sv",
     "BABEL_DEFAULT_TIMEZONE": "Europe/Stockholm",
     "LANGUAGES": ["sv", "en"],
@@ -62,6 +65,9 @@ _INT_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, int | float)} | {
     "SMTP_PORT",
     "SMTP_CONNECTIONS",
 }
+
+
+_BOOL_KEYS = {"SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE", "RATELIMIT_ENABLED"}
 
 
 class ConfigError(RuntimeError):
@@ -76,7 +82,7 @@ def _from_environment(environ: os._Environ[str] | dict[str, str]) -> dict[str, A
             continue
         key = name.removeprefix(ENV_PREFIX)
         default = DEFAULTS.get(key)
-        if isinstance(default, bool) or key.startswith("SESSION_COOKIE_"):
+        if isinstance(default, bool) or key in _BOOL_KEYS:
             values[key] = raw.strip().lower() in {"1", "true", "yes", "on"}
         elif key in _INT_KEYS:
             try:
@@ -123,7 +129,8 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
     if app.config["SESSION_COOKIE_SECURE"] is None:
         secure = str(app.config["BASE_URL"]).startswith("https://")
         app.config["SESSION_COOKIE_SECURE"] = secure
-        app.config["REMEMBER_COOKIE_SECURE"] = secure
+    if app.config.get("REMEMBER_COOKIE_SECURE") is None:
+        app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
     if app.config["SMTP_SECURITY"] not in {"none", "starttls", "tls"}:
         raise ConfigError("NEWSLETTER_SMTP_SECURITY must be none, starttls or tls")
     app.config["BASE_URL"] = str(app.config["BASE_URL"]).rstrip("/")

@@ -2,41 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
+from typing import Any
 
 import nh3
 from markdown_it import MarkdownIt
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 ALLOWED_TAGS = {
     "a", "p", "br", "strong", "em", "b", "i", "ul", "ol", "li", "blockquote",
-    "h3", "h4", "code", "pre", "hr",
+    "h3", "h4", "h5", "h6", "code", "pre", "hr",
 }  # fmt: skip
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
 ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
-
-
-@cache
-def _markdown() -> MarkdownIt:
-    """Return a CommonMark renderer that escapes raw HTML instead of passing it on."""
-    return MarkdownIt("commonmark", {"html": False, "linkify": False}).disable("image")
-
-
-def render_markdown(text: str) -> Markup:
-    """Render Markdown and keep only allowlisted tags, attributes and URL schemes."""
-    html = _markdown().render(text or "")
-    clean = nh3.clean(
-        html,
-        tags=ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
-        url_schemes=ALLOWED_URL_SCHEMES,
-        link_rel="noopener noreferrer",
-    )
-    return Markup(clean)
+HEADING = re.compile(r"<(/?)h([1-6])\b")
 
 
 def is_allowed_url(url: str) -> bool:
-    """Return whether a resource URL uses a scheme we publish (http, https, mailto)."""
+    """Return whether a URL is absolute http(s) or mailto, the only links we publish."""
     scheme, sep, rest = url.partition(":")
     if not sep or not rest:
         return False
@@ -44,3 +28,45 @@ def is_allowed_url(url: str) -> bool:
     if scheme == "mailto":
         return "@" in rest
     return scheme in ("http", "https") and rest.startswith("//") and len(rest) > 2
+
+
+def _image_as_link(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+    """Render ![text](url) as a link: the service publishes no images."""
+    token = tokens[idx]
+    src = token.attrGet("src") or ""
+    label = renderer.renderInline(token.children or [], options, env) or escape(src)
+    return f'<a href="{escape(src)}">{label}</a>'
+
+
+@cache
+def _markdown() -> MarkdownIt:
+    """Return a CommonMark renderer that escapes raw HTML instead of passing it on."""
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False})
+    md.add_render_rule("image", _image_as_link)
+    return md
+
+
+def _absolute_links_only(tag: str, attribute: str, value: str) -> str | None:
+    """Drop relative and protocol-relative hrefs: they break in email and feeds."""
+    if tag == "a" and attribute == "href" and not is_allowed_url(value):
+        return None
+    return value
+
+
+def _demote_headings(html: str) -> str:
+    """Put # and ## below an item's own title (h3) instead of dropping them."""
+    return HEADING.sub(lambda m: f"<{m[1]}h{min(6, int(m[2]) + 2)}", html)
+
+
+def render_markdown(text: str) -> Markup:
+    """Render Markdown and keep only allowlisted tags, attributes and URL schemes."""
+    html = _demote_headings(_markdown().render(text or ""))
+    clean = nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=ALLOWED_URL_SCHEMES,
+        attribute_filter=_absolute_links_only,
+        link_rel="noopener noreferrer",
+    )
+    return Markup(clean)

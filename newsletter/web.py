@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Flask, render_template, request
+from flask import Flask, abort, render_template, request
 from flask_babel import format_date, format_datetime
 from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
 from jinja2 import select_autoescape
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
@@ -59,8 +60,38 @@ def _error_page(error: HTTPException) -> tuple[str, int]:
     return render_template("error.html", code=code, message=message), code
 
 
+def _refuse_nul_bytes() -> None:
+    """Refuse input with NUL bytes: no text column (PostgreSQL) can store them."""
+    if "\x00" in request.path or any(
+        "\x00" in value
+        for source in (request.args, request.form)
+        for values in source.listvalues()
+        for value in values
+    ):
+        abort(400)
+
+
+def _csrf_error(error: CSRFError) -> tuple[str, int]:
+    """Explain a missing or stale form token instead of a bare 400."""
+    message = _(
+        "The form had expired or was sent from elsewhere, so nothing was saved. "
+        "Go back, reload the page and send the form again."
+    )
+    return render_template("error.html", code=400, message=message), 400
+
+
+def tel_href(phone: str) -> str:
+    """Turn a written phone number into a tel: target (+46 (0)10-12 → +4610 12)."""
+    number = phone.replace("(0)", "")
+    plus = "+" if number.strip().startswith("+") else ""
+    return "tel:" + plus + "".join(ch for ch in number if ch.isdigit())
+
+
 def init_app(app: Flask) -> None:
     """Register filters, globals, error pages and /healthz."""
+    app.before_request(_refuse_nul_bytes)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.jinja_env.filters["tel"] = tel_href
     # Email bodies are MJML (XML): escape editor text there as in HTML pages.
     app.jinja_env.autoescape = select_autoescape(
         ["html", "htm", "xml", "mjml"], default_for_string=True

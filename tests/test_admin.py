@@ -66,7 +66,10 @@ def test_admin_adds_renames_reorders_and_deactivates_themes(app, admin):
 def test_duplicate_theme_names_are_refused_with_a_message(app, admin):
     response = admin.post("/editor/themes", data={"name": "psykisk hälsa"})
     assert response.status_code == 422
-    assert "Det finns redan ett tema med det namnet." in response.get_data(as_text=True)
+    assert (
+        "Det finns redan ett tema med det namnet eller den adressen."
+        in response.get_data(as_text=True)
+    )
     assert len(theme_names(app)) == 3
 
 

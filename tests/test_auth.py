@@ -110,11 +110,42 @@ def test_changing_the_password_ends_other_sessions(app, editor):
     other = log_in(app.test_client(), "editor@example.se")
     response = editor.post(
         "/editor/account",
-        data={"password": "a brand new password", "confirm": "a brand new password"},
+        data={
+            "current_password": "correct horse battery",
+            "password": "a brand new password",
+            "confirm": "a brand new password",
+        },
     )
     assert response.status_code == 302
     assert editor.get("/editor/").status_code == 200
     assert other.get("/editor/").status_code == 302
+
+
+def test_changing_the_password_needs_the_current_one(app, editor):
+    response = editor.post(
+        "/editor/account",
+        data={
+            "current_password": "a guess",
+            "password": "a brand new password",
+            "confirm": "a brand new password",
+        },
+    )
+    assert response.status_code == 422
+    assert "Det nuvarande lösenordet är fel." in response.get_data(as_text=True)
+    log_in(app.test_client(), "editor@example.se")  # the old password still works
+
+
+def test_nul_bytes_are_refused_before_they_reach_the_database(app, client, editor):
+    assert client.get("/archive/a%00b").status_code == 400
+    token = csrf_token_from(client)
+    response = client.post(
+        "/editor/login",
+        data={"csrf_token": token, "email": "a\x00@x.se", "password": "x"},
+    )
+    assert response.status_code == 400
+    assert (
+        editor.post("/editor/issues/new", data={"title": "a\x00b"}).status_code == 400
+    )
 
 
 def test_repeated_login_attempts_are_throttled(make_app):

@@ -58,3 +58,30 @@ def test_healthz_reports_a_reachable_database(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json == {"status": "ok"}
+
+
+def test_cookie_settings_from_the_environment_keep_their_type(monkeypatch, tmp_path):
+    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", "x")
+    monkeypatch.setenv("NEWSLETTER_SESSION_COOKIE_SAMESITE", "Strict")
+    monkeypatch.setenv("NEWSLETTER_SESSION_COOKIE_SECURE", "true")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Strict"
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["REMEMBER_COOKIE_SECURE"] is True
+
+
+def test_behind_a_proxy_the_client_address_comes_from_the_proxy(monkeypatch, tmp_path):
+    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", "x")
+    monkeypatch.setenv("NEWSLETTER_PROXY_FIX_X_FOR", "1")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
+
+    @app.get("/whoami")
+    def whoami() -> str:
+        from flask import request
+
+        return request.remote_addr or ""
+
+    response = app.test_client().get(
+        "/whoami", headers={"X-Forwarded-For": "203.0.113.7"}
+    )
+    assert response.get_data(as_text=True) == "203.0.113.7"

@@ -274,7 +274,7 @@ def test_duplicating_an_issue_copies_items_and_links_into_a_new_draft(app, edito
         issue_id = issue.id
     response = editor.post(
         f"/editor/issues/{issue_id}/duplicate",
-        data={"title": "Nyhetsbrev december 2026"},
+        data={"copy-title": "Nyhetsbrev december 2026"},
     )
     assert response.status_code == 302
     with app.app_context():
@@ -380,3 +380,66 @@ def test_times_are_shown_in_stockholm_time(app, editor):
         make_issue(published_at=datetime(2026, 1, 15, 23, 30, tzinfo=UTC))
     page = editor.get("/editor/").get_data(as_text=True)
     assert "2026-01-16 00:30" in page
+
+
+def test_relative_links_and_images_in_markdown_do_not_become_site_links(app, editor):
+    with app.app_context():
+        make_item(
+            make_issue(),
+            body="[a](/editor/) [b](//evil.example) ![karta](https://k.example.se/k.png)",
+        )
+    page = editor.get("/editor/issues/1/preview").get_data(as_text=True)
+    assert 'href="/editor/"' not in page and 'href="//evil.example"' not in page
+    assert (
+        '<a href="https://k.example.se/k.png" rel="noopener noreferrer">karta</a>'
+        in page
+    )
+
+
+def test_contact_details_are_joined_without_stray_separators(app, editor):
+    with app.app_context():
+        make_item(make_issue(), contact_phone="+46 (0)10-123 45 67")
+    page = editor.get("/editor/issues/1/preview").get_data(as_text=True)
+    assert (
+        'Kontakt:</span> <a href="tel:+46101234567">+46 (0)10-123 45 67</a></p>' in page
+    )
+
+
+def test_item_changes_show_as_the_issues_last_change(app, editor):
+    with app.app_context():
+        issue = make_issue()
+        issue_id, section = issue.id, theme("aldre").id
+    editor.post(f"/editor/issues/{issue_id}/items/new", data=item_form(section))
+    with app.app_context():
+        assert db.session.get(Issue, issue_id).updated_by == "Eva Editor"
+    # ... without making the open header form conflict.
+    response = editor.post(
+        f"/editor/issues/{issue_id}", data={"title": "Ny rubrik", "version": "1"}
+    )
+    assert response.status_code == 302
+
+
+def test_a_typed_slug_that_is_taken_is_refused_on_create(app, editor):
+    with app.app_context():
+        make_issue("Första", slug="forsta")
+    response = editor.post(
+        "/editor/issues/new", data={"title": "Annat", "slug": "forsta"}
+    )
+    assert response.status_code == 422
+    assert "Ett annat nummer använder redan den adressen." in response.get_data(
+        as_text=True
+    )
+
+
+def test_more_links_than_allowed_are_refused_not_dropped(app, editor):
+    with app.app_context():
+        issue_id, section = make_issue().id, theme("aldre").id
+    links = {}
+    for n in range(51):
+        links[f"links-{n}-text"] = f"L{n}"
+        links[f"links-{n}-url"] = f"https://example.se/{n}"
+    response = editor.post(
+        f"/editor/issues/{issue_id}/items/new", data=item_form(section, **links)
+    )
+    assert response.status_code == 422
+    assert "högst 50 länkar" in response.get_data(as_text=True)

@@ -6,9 +6,8 @@ Create Date: 2026-11-25 12:04:41.013052
 
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "74d52a360354"

@@ -50,7 +50,9 @@ def theme_list() -> str | Response | tuple[str, int]:
             return redirect(url_for("editor.theme_list"))
         except themes.ThemeNameTaken:
             db.session.rollback()
-            form.name.errors.append(_("A theme with this name already exists."))
+            form.name.errors.append(
+                _("A theme with this name or address already exists.")
+            )
     return render_template(
         "editor/themes.html",
         themes=themes.list_themes(),
@@ -73,7 +75,9 @@ def theme(theme_id: int) -> str | Response | tuple[str, int]:
             return redirect(url_for("editor.theme_list"))
         except themes.ThemeNameTaken:
             db.session.rollback()
-            form.name.errors.append(_("A theme with this name already exists."))
+            form.name.errors.append(
+                _("A theme with this name or address already exists.")
+            )
     return render_template("editor/theme.html", theme=record, form=form), (
         422 if form.errors else 200
     )

@@ -10,7 +10,7 @@ from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from newsletter.editor import bp
-from newsletter.editor.forms import ActionForm, LoginForm, PasswordFields
+from newsletter.editor.forms import AccountPasswordForm, ActionForm, LoginForm
 from newsletter.extensions import db, limiter
 from newsletter.services import editors
 
@@ -52,13 +52,19 @@ def logout() -> Response:
 
 
 @bp.route("/account", methods=["GET", "POST"])
-def account() -> str | Response:
+def account() -> str | Response | tuple[str, int]:
     """Let an editor change their own password."""
-    form = PasswordFields()
-    if form.validate_on_submit():
+    form = AccountPasswordForm()
+    if form.validate_on_submit() and not current_user.check_password(
+        form.current_password.data
+    ):
+        form.current_password.errors.append(_("The current password is wrong."))
+    elif form.validate_on_submit():
         editors.set_password(current_user.id, form.password.data)
         db.session.commit()
         login_user(current_user._get_current_object())  # keep this session valid
         flash(_("Your password is changed."), "success")
         return redirect(url_for("editor.account"))
-    return render_template("editor/account.html", form=form)
+    return render_template("editor/account.html", form=form), (
+        422 if form.errors else 200
+    )

@@ -41,6 +41,7 @@ SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 PHONE_PATTERN = r"^[0-9 +()\-–]*$"
 EXTRA_LINK_ROWS = 2
 MAX_TEST_ADDRESSES = 10
+MAX_LINKS = 50
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
@@ -162,8 +163,16 @@ class ItemForm(FlaskForm):
         ],
         filters=[_strip],
     )
-    links = FieldList(FormField(LinkForm), min_entries=1, max_entries=50)
+    links = FieldList(FormField(LinkForm), min_entries=1)
     version = HiddenField()
+
+    def validate_links(self, field: FieldList) -> None:
+        """Refuse more links than an item can carry, rather than dropping some."""
+        used = [row for row in field if row.text.data or row.url.data]
+        if len(used) > MAX_LINKS:
+            raise ValidationError(
+                _l("An item can have at most %(num)d links.", num=MAX_LINKS)
+            )
 
 
 class DuplicateForm(FlaskForm):
@@ -198,14 +207,23 @@ class PasswordFields(FlaskForm):
             DataRequired(_l("Enter a password.")),
             Length(
                 min=MIN_PASSWORD_LENGTH,
-                max=200,
                 message=_l("Use at least %(num)d characters.", num=MIN_PASSWORD_LENGTH),
             ),
+            Length(max=200, message=_l("Use at most 200 characters.")),
         ],
     )
     confirm = PasswordField(
         _l("Repeat the password"),
         validators=[EqualTo("password", _l("The passwords do not match."))],
+    )
+
+
+class AccountPasswordForm(PasswordFields):
+    """Changing one's own password needs the current one."""
+
+    current_password = PasswordField(
+        _l("Current password"),
+        validators=[DataRequired(_l("Enter your current password.")), Length(max=200)],
     )
 
 

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
@@ -43,9 +44,7 @@ def new_issue() -> str | Response | tuple[str, int]:
     """Create a draft issue."""
     form = IssueForm()
     if form.validate_on_submit():
-        if form.slug.data and issues.slug_taken(form.slug.data):
-            form.slug.errors.append(_("Another issue already uses this address."))
-        else:
+        try:
             issue = issues.create_issue(
                 title=form.title.data,
                 intro=form.intro.data,
@@ -56,6 +55,9 @@ def new_issue() -> str | Response | tuple[str, int]:
             db.session.commit()
             flash(_("The issue is created."), "success")
             return redirect(url_for("editor.issue", issue_id=issue.id))
+        except issues.SlugTaken:
+            db.session.rollback()
+            form.slug.errors.append(_("Another issue already uses this address."))
     return render_template("editor/issue_new.html", form=form), (
         422 if form.errors else 200
     )
@@ -88,6 +90,9 @@ def issue(issue_id: int) -> str | Response | tuple[str, int]:
                 db.session.rollback()
                 conflict = db.session.get(Issue, issue_id)
                 form.version.data = str(conflict.version)
+            except IntegrityError:
+                db.session.rollback()
+                form.slug.errors.append(_("Another issue already uses this address."))
     status = 409 if conflict else (422 if form.errors else 200)
     return render_template(
         "editor/issue.html",
@@ -97,7 +102,9 @@ def issue(issue_id: int) -> str | Response | tuple[str, int]:
         sections=issues.sections(record),
         themes=themes.list_themes(active_only=True),
         action=ActionForm(),
-        duplicate_form=DuplicateForm(title=record.title),
+        duplicate_form=DuplicateForm(
+            prefix="copy", title=_("Copy of %(title)s", title=record.title)
+        ),
     ), status
 
 
@@ -204,7 +211,7 @@ def delete_item(item_id: int) -> Response:
     """Delete an item."""
     if not ActionForm().validate_on_submit():
         abort(400)
-    record = issues.delete_item(item_id)
+    record = issues.delete_item(item_id, current_user.name)
     db.session.commit()
     flash(_("The item is deleted."), "success")
     return redirect(url_for("editor.issue", issue_id=record.id))
@@ -216,7 +223,7 @@ def move_item(item_id: int) -> Response:
     form = MoveForm()
     if not form.validate_on_submit():
         abort(400)
-    record = issues.move_item(item_id, form.step.data)
+    record = issues.move_item(item_id, form.step.data, current_user.name)
     db.session.commit()
     return redirect(_item_anchor(record))
 
@@ -225,7 +232,7 @@ def move_item(item_id: int) -> Response:
 def duplicate_issue(issue_id: int) -> Response:
     """Copy an issue and its items into a new draft."""
     db.get_or_404(Issue, issue_id)
-    form = DuplicateForm()
+    form = DuplicateForm(prefix="copy")
     if not form.validate_on_submit():
         flash(_("Give the new issue a title."), "error")
         return redirect(url_for("editor.issue", issue_id=issue_id))

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from slugify import slugify
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from newsletter.extensions import db
 from newsletter.models import Issue, Item, Link, Theme
@@ -80,20 +81,36 @@ def slug_taken(slug: str, exclude_id: int | None = None) -> bool:
     return db.session.scalar(query) is not None
 
 
+class SlugTaken(Exception):
+    """Another issue uses the slug the editor asked for."""
+
+
 def create_issue(
     title: str, intro: str, preheader: str, slug: str, editor: str
 ) -> Issue:
-    """Create a draft issue; an empty slug is derived from the title."""
-    issue = Issue(
-        title=title,
-        intro=intro,
-        preheader=preheader,
-        slug=unique_slug(slug or title),
-        updated_by=editor,
-    )
-    db.session.add(issue)
-    db.session.flush()
-    return issue
+    """Create a draft issue; an empty slug is derived from the title.
+
+    Two editors creating issues with the same title at once both succeed: the
+    insert runs in a savepoint and a derived slug that was just taken gets the
+    next number. A slug the editor typed is never changed: SlugTaken is raised.
+    """
+    for _attempt in range(5):
+        issue = Issue(
+            title=title,
+            intro=intro,
+            preheader=preheader,
+            slug=slug if slug else unique_slug(title),
+            updated_by=editor,
+        )
+        try:
+            with db.session.begin_nested():
+                db.session.add(issue)
+        except IntegrityError:
+            if slug:
+                raise SlugTaken(slug) from None
+            continue
+        return issue
+    raise SlugTaken(title)
 
 
 def _check_version(record: Issue | Item, expected_version: int) -> None:
@@ -133,6 +150,16 @@ def update_issue(
     issue.updated_at = utcnow()
     db.session.flush()
     return issue
+
+
+def _touch_issue(issue_id: int, editor: str) -> None:
+    """Record that the issue's content changed, without bumping its header version."""
+    db.session.execute(
+        update(Issue)
+        .where(Issue.id == issue_id)
+        .values(updated_at=utcnow(), updated_by=editor)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _next_position(issue_id: int, theme_id: int) -> int:
@@ -178,6 +205,7 @@ def add_item(issue_id: int, data: ItemData, editor: str) -> Item:
     item = _new_item(issue, data, position, editor)
     db.session.add(item)
     db.session.flush()
+    _touch_issue(issue_id, editor)
     return item
 
 
@@ -202,20 +230,22 @@ def update_item(
     item.updated_at = utcnow()
     item.links = _links(data.links)
     db.session.flush()
+    _touch_issue(item.issue_id, editor)
     return item
 
 
-def delete_item(item_id: int) -> Issue:
+def delete_item(item_id: int, editor: str) -> Issue:
     """Delete an item and its links; return its issue."""
     item = db.get_or_404(Item, item_id)
     issue = item.issue
     _check_editable(issue)
     db.session.delete(item)
     db.session.flush()
+    _touch_issue(issue.id, editor)
     return issue
 
 
-def move_item(item_id: int, step: int) -> Item:
+def move_item(item_id: int, step: int, editor: str) -> Item:
     """Move an item one place up (-1) or down (+1) within its section."""
     item = db.get_or_404(Item, item_id)
     _check_editable(item.issue)
@@ -240,6 +270,7 @@ def move_item(item_id: int, step: int) -> Item:
                 .values(position=position)
                 .execution_options(synchronize_session=False)
             )
+    _touch_issue(item.issue_id, editor)
     db.session.expire_all()
     return item
 
@@ -251,7 +282,7 @@ def duplicate_issue(issue_id: int, title: str, editor: str) -> Issue:
         title=title,
         intro=source.intro,
         preheader=source.preheader,
-        slug=title,
+        slug="",
         editor=editor,
     )
     for item in source.items:

@@ -11,6 +11,19 @@
     });
   });
 
+  // A second click on a submit button while the page is loading sends nothing.
+  document.querySelectorAll("form").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (form.dataset.submitted) {
+        event.preventDefault();
+        return;
+      }
+      if (!event.defaultPrevented) {
+        form.dataset.submitted = "yes";
+      }
+    });
+  });
+
   // "Add another link": clone the last link row with the next index.
   document.querySelectorAll("fieldset.links").forEach(function (fieldset) {
     var list = fieldset.querySelector(".link-rows");
