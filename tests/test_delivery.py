@@ -2,34 +2,476 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
 from newsletter.extensions import db
 from newsletter.mail.worker import Worker
-from newsletter.models import Delivery, Issue
+from newsletter.models import Delivery, Issue, OutboundMessage, Subscriber
 from newsletter.models.types import utcnow
 from newsletter.services import sending
 from tests.factories import make_issue, make_item, make_subscriber
+from tests.smtp import Sink
 
 
-def send_issue(app, issue_id: int) -> None:
+def send_issue(app, issue_id: int) -> Worker:
     """Start sending and let one worker drain the queue."""
     with app.app_context():
         sending.start_sending(issue_id, utcnow())
         db.session.commit()
-    Worker(app).run(once=True)
+    worker = Worker(app)
+    worker.run(once=True)
+    return worker
 
 
-def test_smoke(mail_app, smtp_server):
+def three_section_issue(title: str = "Nyhetsbrev februari 2026") -> int:
+    """Create an issue with one item in each default theme."""
+    issue = make_issue(title, intro="Välkommen till vårens nummer!")
+    make_item(
+        issue,
+        "barn-och-unga",
+        "Utbildning om hedersrelaterat våld",
+        links=[("Till utbildningen", "https://utbildning.example.se/heder")],
+        contact_name="Amira Hassan",
+        contact_phone="010-123 45 67",
+        contact_email="amira.hassan@example.se",
+    )
+    make_item(issue, "psykisk-halsa", "Konferens om ungas psykiska hälsa")
+    make_item(issue, "aldre", "Ensamhet bland äldre", body="Ett **webbinarium**.")
+    return issue.id
+
+
+def delivery_statuses(app) -> dict[str, str]:
+    """Map each subscriber's address to the status of their delivery."""
+    with app.app_context():
+        rows = db.session.execute(
+            select(Subscriber.email, Delivery.status).join(
+                Delivery, Delivery.subscriber_id == Subscriber.id
+            )
+        )
+        return dict(rows.all())
+
+
+def test_issue_email_carries_the_list_headers_and_both_parts(mail_app, smtp_server):
+    with mail_app.app_context():
+        issue_id = three_section_issue()
+        make_subscriber("anna@example.se", "Åsa Öberg")
+    send_issue(mail_app, issue_id)
+    (message,) = smtp_server.sink.messages()
+    assert message["From"] == "Nyhetsbrevet Väst <nyhetsbrev@example.se>"
+    assert message["To"] == "Åsa Öberg <anna@example.se>"
+    assert message["Subject"] == "Nyhetsbrev februari 2026"
+    assert re.fullmatch(
+        r"\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d \+0000", message["Date"]
+    )
+    assert re.fullmatch(
+        r"<d\.\d+\.[0-9a-f]{16}@nyhetsbrev\.example\.se>", message["Message-ID"]
+    )
+    assert message["List-Id"] == "Nyhetsbrev <newsletter.nyhetsbrev.example.se>"
+    assert message["List-Archive"] == "<https://nyhetsbrev.example.se/>"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert re.fullmatch(
+        r"<https://nyhetsbrev\.example\.se/unsubscribe/[\w.-]+>",
+        message["List-Unsubscribe"],
+    )
+    text, html = message.iter_parts()
+    assert (
+        text.get_content_type() == "text/plain"
+        and html.get_content_type() == "text/html"
+    )
+    for part in (text, html):
+        assert part.get_content_charset() == "utf-8"
+        assert part["Content-Transfer-Encoding"] == "quoted-printable"
+    raw = smtp_server.sink.received[0].data
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+    assert b"=?utf-8?" in raw.split(b"\r\n\r\n")[0]  # RFC 2047 in the headers
+
+
+def test_the_html_is_responsive_inlined_swedish_and_has_the_links(
+    mail_app, smtp_server
+):
+    with mail_app.app_context():
+        issue_id = three_section_issue()
+        make_subscriber()
+    send_issue(mail_app, issue_id)
+    html = smtp_server.sink.messages()[0].get_body(("html",)).get_content()
+    assert '<html lang="sv"' in html
+    assert "max-width:600px" in html  # centred at 600 px on desktop
+    assert "@media only screen and (min-width:480px)" in html  # stacks below
+    assert 'style="color: #00507a;text-decoration: underline;"' in html  # inlined
+    assert "Läs i webbläsaren" in html
+    assert (
+        'href="https://nyhetsbrev.example.se/archive/nyhetsbrev-februari-2026"' in html
+    )
+    unsubscribe = smtp_server.sink.messages()[0]["List-Unsubscribe"][1:-1]
+    assert f'href="{unsubscribe}"' in html and "Avsluta prenumerationen" in html
+    assert 'href="https://nyhetsbrev.example.se/preferences/' in html
+    assert 'href="tel:0101234567"' in html
+    assert 'href="mailto:amira.hassan@example.se"' in html
+    assert "<strong>webbinarium</strong>" in html
+    assert "<img" not in html or 'alt="' in html
+
+
+def test_the_text_part_holds_the_whole_issue_with_links_as_urls(mail_app, smtp_server):
+    with mail_app.app_context():
+        issue_id = three_section_issue()
+        make_subscriber()
+    send_issue(mail_app, issue_id)
+    message = smtp_server.sink.messages()[0]
+    text = message.get_body(("plain",)).get_content()
+    for expected in (
+        "Nyhetsbrev februari 2026",
+        "Välkommen till vårens nummer!",
+        "BARN OCH UNGA",
+        "Utbildning om hedersrelaterat våld",
+        "* Till utbildningen: https://utbildning.example.se/heder",
+        "Kontakt: Amira Hassan, 010-123 45 67, amira.hassan@example.se",
+        "PSYKISK HÄLSA",
+        "ÄLDRE",
+        "Läs i webbläsaren: https://nyhetsbrev.example.se/archive/nyhetsbrev-februari-2026",
+        "Avsluta prenumerationen: " + message["List-Unsubscribe"][1:-1],
+    ):
+        assert expected in text, expected
+
+
+def test_each_subscriber_gets_only_the_sections_of_their_themes(mail_app, smtp_server):
+    with mail_app.app_context():
+        issue_id = three_section_issue()
+        make_subscriber("aldre@example.se", themes=("aldre",))
+        make_subscriber("unga@example.se", themes=("barn-och-unga", "psykisk-halsa"))
+    send_issue(mail_app, issue_id)
+    by_recipient = {
+        r.recipient: r.parse().get_body(("plain",)).get_content()
+        for r in smtp_server.sink.received
+    }
+    assert "ÄLDRE" in by_recipient["aldre@example.se"]
+    assert "BARN OCH UNGA" not in by_recipient["aldre@example.se"]
+    assert "prenumererar på: Äldre." in by_recipient["aldre@example.se"]
+    assert "BARN OCH UNGA" in by_recipient["unga@example.se"]
+    assert "PSYKISK HÄLSA" in by_recipient["unga@example.se"]
+    assert "ÄLDRE" not in by_recipient["unga@example.se"]
+
+
+def test_mjml_is_compiled_once_per_theme_combination(mail_app, smtp_server):
+    with mail_app.app_context():
+        issue_id = three_section_issue()
+        for n in range(6):
+            make_subscriber(f"a{n}@example.se", themes=("aldre",))
+        for n in range(4):
+            make_subscriber(f"b{n}@example.se")
+    worker = send_issue(mail_app, issue_id)
+    assert len(smtp_server.sink.received) == 10
+    assert worker.templates.compiled == 2
+    links = {r.parse()["List-Unsubscribe"] for r in smtp_server.sink.received}
+    assert len(links) == 10  # each copy has its own personal link
+
+
+def test_a_subscriber_whose_themes_have_no_items_is_skipped(mail_app, smtp_server):
     with mail_app.app_context():
         issue = make_issue()
-        make_item(issue, "psykisk-halsa", links=[("Program", "https://a.se")])
-        make_subscriber()
-        make_subscriber("bo@example.se", "Bo", themes=("aldre",))
+        make_item(issue, "aldre")
+        make_subscriber("aldre@example.se", themes=("aldre",))
+        make_subscriber("unga@example.se", themes=("barn-och-unga",))
+        make_subscriber("pending@example.se", status="pending")
         issue_id = issue.id
     send_issue(mail_app, issue_id)
+    assert smtp_server.sink.recipients() == ["aldre@example.se"]
+    assert delivery_statuses(mail_app) == {
+        "aldre@example.se": "sent",
+        "unga@example.se": "skipped",
+    }
+    with mail_app.app_context():
+        issue = db.session.get(Issue, issue_id)
+        assert issue.status == "sent" and issue.sent_at is not None
+        assert issue.published_at is not None
+
+
+def test_unsubscribing_after_the_fan_out_still_stops_the_copy(mail_app, smtp_server):
+    with mail_app.app_context():
+        issue = make_issue()
+        make_item(issue, "aldre")
+        leaving = make_subscriber("leaving@example.se")
+        make_subscriber("staying@example.se")
+        issue_id = issue.id
+        sending.start_sending(issue_id, utcnow())
+        sending.fan_out(issue_id, utcnow())
+        leaving.status = "unsubscribed"
+        db.session.commit()
+    Worker(mail_app).run(once=True)
+    assert smtp_server.sink.recipients() == ["staying@example.se"]
+    assert delivery_statuses(mail_app)["leaving@example.se"] == "skipped"
+
+
+def test_fan_out_happens_once_even_if_asked_twice(mail_app):
+    with mail_app.app_context():
+        issue = make_issue()
+        make_item(issue, "aldre")
+        for n in range(5):
+            make_subscriber(f"s{n}@example.se")
+        sending.start_sending(issue.id, utcnow())
+        assert sending.fan_out(issue.id, utcnow()) == 5
+        assert sending.fan_out(issue.id, utcnow()) is None
+        db.session.commit()
+        assert db.session.scalar(select(func.count(Delivery.id))) == 5
+
+
+def test_server_rejections_are_recorded_and_repeated_hard_bounces_mark_the_subscriber(
+    make_app,
+):
+    from tests.smtp import SMTPServer
+
+    sink = Sink(
+        fault=lambda rcpt, n: "550 5.1.1 No such user" if "gone" in rcpt else None
+    )
+    with SMTPServer(sink) as server:
+        app = make_app(SMTP_PORT=server.port, BOUNCE_LIMIT=2)
+        with app.app_context():
+            make_subscriber("gone@example.se")
+            make_subscriber("here@example.se")
+        for title in ("Första", "Andra"):
+            with app.app_context():
+                issue = make_issue(title)
+                make_item(issue, "aldre")
+                issue_id = issue.id
+            send_issue(app, issue_id)
+            with app.app_context():
+                assert sending.failures(issue_id) == [
+                    ("gone@example.se", 1, "550 5.1.1 No such user")
+                ]
+    assert server.sink.recipients() == ["here@example.se", "here@example.se"]
+    with app.app_context():
+        gone = db.session.scalar(select(Subscriber).filter_by(email="gone@example.se"))
+        assert (gone.status, gone.bounce_count) == ("bounced", 2)
+
+
+def test_temporary_failures_and_dropped_connections_are_retried_until_delivered(
+    make_app,
+):
+    from tests.smtp import SMTPServer
+
+    def flaky(recipient: str, attempt: int) -> str | None:
+        if attempt % 7 == 0:
+            return "drop"
+        if attempt % 3 == 0:
+            return "451 4.3.0 Temporary failure, try again"
+        if recipient == "never@example.se":
+            return "554 5.7.1 Rejected by policy"
+        return None
+
+    with SMTPServer(Sink(fault=flaky)) as server:
+        app = make_app(
+            SMTP_PORT=server.port,
+            RETRY_BASE_SECONDS=0.01,
+            RETRY_MAX_SECONDS=0.02,
+            WORKER_IDLE_SECONDS=0.02,
+            MAX_ATTEMPTS=20,
+        )
+        with app.app_context():
+            issue = make_issue()
+            make_item(issue, "aldre")
+            for n in range(40):
+                make_subscriber(f"s{n:02}@example.se")
+            make_subscriber("never@example.se")
+            issue_id = issue.id
+            sending.start_sending(issue_id, utcnow())
+            db.session.commit()
+        worker = Worker(app)
+        for _ in range(200):
+            worker.tick()
+            with app.app_context():
+                if db.session.get(Issue, issue_id).status == "sent":
+                    break
+        worker.close()
+    assert sorted(server.sink.recipients()) == [
+        f"s{n:02}@example.se" for n in range(40)
+    ]
+    assert server.sink.attempts > 41  # some refusals and drops really happened
+    with app.app_context():
+        (failure,) = sending.failures(issue_id)
+        assert failure[0] == "never@example.se"
+        assert failure[2] == "554 5.7.1 Rejected by policy"
+
+
+def test_retry_failed_queues_them_again(mail_app, smtp_server):
+    with mail_app.app_context():
+        issue = make_issue()
+        make_item(issue, "aldre")
+        subscriber = make_subscriber()
+        issue_id = issue.id
+        sending.start_sending(issue_id, utcnow())
+        sending.fan_out(issue_id, utcnow())
+        db.session.execute(db.update(Delivery).values(status="failed", last_error="x"))
+        db.session.commit()
+        assert sending.retry_failed(issue_id, utcnow()) == 1
+        db.session.commit()
+        assert subscriber.email == "anna@example.se"
+    Worker(mail_app).run(once=True)
+    assert smtp_server.sink.recipients() == ["anna@example.se"]
+
+
+def test_a_scheduled_issue_starts_by_itself_when_due(mail_app, smtp_server):
+    with mail_app.app_context():
+        issue = make_issue()
+        make_item(issue, "aldre")
+        make_subscriber()
+        later = make_issue("Senare")
+        make_item(later, "aldre")
+        sending.schedule(issue.id, utcnow() - timedelta(seconds=1))
+        sending.schedule(later.id, utcnow() + timedelta(hours=1))
+        db.session.commit()
+        issue_id, later_id = issue.id, later.id
+    Worker(mail_app).run(once=True)
     assert smtp_server.sink.recipients() == ["anna@example.se"]
     with mail_app.app_context():
         assert db.session.get(Issue, issue_id).status == "sent"
-        statuses = sorted(d.status for d in db.session.scalars(db.select(Delivery)))
-        assert statuses == ["sent", "skipped"]
+        assert db.session.get(Issue, later_id).status == "scheduled"
+
+
+def test_pause_resume_and_cancel_take_effect_mid_send(mail_app, smtp_server):
+    with mail_app.app_context():
+        issue = make_issue()
+        make_item(issue, "aldre")
+        for n in range(30):
+            make_subscriber(f"s{n:02}@example.se")
+        issue_id = issue.id
+        sending.start_sending(issue_id, utcnow())
+        db.session.commit()
+    mail_app.config["WORKER_BATCH_SIZE"] = 10
+    worker = Worker(mail_app)
+    worker.tick()  # fan out and send the first 10
+    assert len(smtp_server.sink.received) == 10
+    with mail_app.app_context():
+        sending.pause(issue_id)
+        db.session.commit()
+    worker.tick()
+    assert len(smtp_server.sink.received) == 10  # paused: nothing claimed
+    with mail_app.app_context():
+        sending.resume(issue_id)
+        db.session.commit()
+    worker.tick()
+    assert len(smtp_server.sink.received) == 20
+    with mail_app.app_context():
+        sending.cancel(issue_id, utcnow())
+        db.session.commit()
+    worker.run(once=True)  # closes the worker's connections at the end
+    assert len(smtp_server.sink.received) == 20
+    with mail_app.app_context():
+        counts = sending.progress(issue_id).counts
+        assert (counts["sent"], counts["skipped"]) == (20, 10)
+        assert db.session.get(Issue, issue_id).status == "cancelled"
+
+
+def test_dkim_signature_covers_the_list_headers_and_verifies(
+    make_app, smtp_server, tmp_path
+):
+    import base64
+
+    import dkim
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    (tmp_path / "dkim.pem").write_bytes(pem)
+    public = base64.b64encode(
+        key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    app = make_app(
+        SMTP_PORT=smtp_server.port,
+        DKIM_DOMAIN="example.se",
+        DKIM_SELECTOR="nyhetsbrev",
+        DKIM_PRIVATE_KEY_PATH=str(tmp_path / "dkim.pem"),
+    )
+    with app.app_context():
+        issue = make_issue("Äldreomsorg i förändring")
+        make_item(issue, "aldre")
+        make_subscriber()
+        issue_id = issue.id
+    send_issue(app, issue_id)
+    raw = smtp_server.sink.received[0].data
+
+    def dns(name: bytes, timeout: int = 5) -> bytes:
+        assert name == b"nyhetsbrev._domainkey.example.se."
+        return b"v=DKIM1; k=rsa; p=" + public
+
+    assert dkim.verify(raw, dnsfunc=dns)
+    signature = smtp_server.sink.messages()[0]["DKIM-Signature"]
+    signed = re.search(r"h=([^;]+)", signature.replace(" ", "")).group(1).lower()
+    for header in (
+        "from",
+        "to",
+        "subject",
+        "list-unsubscribe",
+        "list-unsubscribe-post",
+    ):
+        assert header in signed.split(":")
+    tampered = raw.replace(b"Subject:", b"Subject: Re:", 1)
+    assert not dkim.verify(tampered, dnsfunc=dns)
+
+
+def test_test_send_goes_through_the_queue_with_every_section(
+    mail_app, smtp_server, editor
+):
+    with mail_app.app_context():
+        issue_id = three_section_issue()
+    # editor fixture is bound to its own app; use the mail app's client instead.
+    from tests.conftest import log_in
+    from tests.factories import make_editor
+
+    with mail_app.app_context():
+        make_editor(email="redaktor@example.se")
+    session = log_in(mail_app.test_client(), "redaktor@example.se")
+    response = session.post(
+        f"/editor/issues/{issue_id}/test",
+        data={"addresses": "kollega@example.se, Chef@Example.se\nfel-adress"},
+    )
+    assert response.status_code == 422
+    assert "fel-adress är inte en giltig e-postadress." in response.get_data(
+        as_text=True
+    )
+    response = session.post(
+        f"/editor/issues/{issue_id}/test",
+        data={"addresses": "kollega@example.se, Chef@Example.se"},
+    )
+    assert response.status_code == 302
+    assert smtp_server.sink.received == []  # the web process never talks SMTP
+    Worker(mail_app).run(once=True)
+    assert sorted(smtp_server.sink.recipients()) == [
+        "chef@example.se",
+        "kollega@example.se",
+    ]
     message = smtp_server.sink.messages()[0]
-    print(message)
+    assert message["Subject"] == "[Test] Nyhetsbrev februari 2026"
+    text = message.get_body(("plain",)).get_content()
+    assert "BARN OCH UNGA" in text and "PSYKISK HÄLSA" in text and "ÄLDRE" in text
+    with mail_app.app_context():
+        assert db.session.scalar(select(func.count(Issue.id))) == 1
+        statuses = db.session.scalars(select(OutboundMessage.status)).all()
+        assert statuses == ["sent", "sent"]
+        assert db.session.get(Issue, issue_id).status == "draft"
+
+
+@pytest.mark.parametrize("connections", [1, 3])
+def test_several_connections_deliver_each_message_once(
+    make_app, smtp_server, connections
+):
+    app = make_app(SMTP_PORT=smtp_server.port, SMTP_CONNECTIONS=connections)
+    with app.app_context():
+        issue = make_issue()
+        make_item(issue, "aldre")
+        for n in range(50):
+            make_subscriber(f"s{n:02}@example.se")
+        issue_id = issue.id
+    send_issue(app, issue_id)
+    assert sorted(smtp_server.sink.recipients()) == [
+        f"s{n:02}@example.se" for n in range(50)
+    ]

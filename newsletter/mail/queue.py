@@ -47,12 +47,19 @@ def _claim(
     """Lease up to `limit` rows to this worker in one statement and return their ids."""
     candidates = select(model.id).where(condition).order_by(model.id).limit(limit)
     if db.engine.dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    # SQLite runs the sub-select and the UPDATE as one write transaction: two
-    # workers can never claim the same row, they only take turns.
+        # Lock the rows first: an IN (... LIMIT ... SKIP LOCKED) sub-select inside
+        # the UPDATE may be re-run by the planner and claim more than `limit`.
+        ids = list(db.session.scalars(candidates.with_for_update(skip_locked=True)))
+        if not ids:
+            return []
+        chosen = model.id.in_(ids)
+    else:
+        # SQLite runs the sub-select and the UPDATE as one write transaction: two
+        # workers can never claim the same row, they only take turns.
+        chosen = model.id.in_(candidates.scalar_subquery())
     statement = (
         update(model)
-        .where(model.id.in_(candidates.scalar_subquery()), condition)
+        .where(chosen, condition)
         .values(
             status="sending",
             leased_by=worker,

@@ -239,8 +239,12 @@ class Worker:
                 if not busy:
                     self.stopping.wait(self.idle_seconds)
         finally:
-            self.pool.close()
+            self.close()
             log.info("worker %s stopped", self.name)
+
+    def close(self) -> None:
+        """Close the SMTP connections."""
+        self.pool.close()
 
     def tick(self) -> bool:
         """Do one round of every duty; return whether there was anything to do."""

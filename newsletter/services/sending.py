@@ -212,7 +212,14 @@ def fan_out(issue_id: int, now: datetime) -> int | None:
         ],
         rows,
     )
-    return db.session.execute(statement).rowcount
+    db.session.execute(statement)
+    # Counted rather than taken from rowcount, which psycopg leaves at -1 here.
+    return (
+        db.session.scalar(
+            select(func.count(Delivery.id)).where(Delivery.issue_id == issue_id)
+        )
+        or 0
+    )
 
 
 def issues_to_fan_out() -> list[int]:
