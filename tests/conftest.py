@@ -57,7 +57,7 @@ def base_config(database_url: str, **overrides: Any) -> dict[str, Any]:
     }
 
 
-def _reset_schema(app: Flask) -> None:
+def reset_schema(app: Flask) -> None:
     """Create the tables, emptying them if they exist, and add the default themes."""
     with app.app_context():
         db.create_all()
@@ -86,7 +86,7 @@ def make_app(database_url: str) -> Iterator[Callable[..., Flask]]:
 
     def build(**overrides: Any) -> Flask:
         application = create_app(base_config(database_url, **overrides))
-        _reset_schema(application)
+        reset_schema(application)
         made.append(application)
         return application
 
@@ -107,7 +107,7 @@ def app(make_app: Callable[..., Flask]) -> Flask:
 def sqlite_app(tmp_path: Path) -> Iterator[Flask]:
     """Return an app on SQLite only, for tests about the process, not the engine."""
     application = create_app(base_config(f"sqlite:///{tmp_path / 'test.sqlite3'}"))
-    _reset_schema(application)
+    reset_schema(application)
     yield application
     with application.app_context():
         db.engine.dispose()

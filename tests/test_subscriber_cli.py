@@ -1,0 +1,90 @@
+"""Adding and importing confirmed subscribers from the command line."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from newsletter.extensions import db
+from newsletter.models import Subscriber
+
+
+def subscribers(app) -> dict[str, tuple[str, str, list[str]]]:
+    with app.app_context():
+        return {
+            s.email: (s.name, s.status, sorted(t.slug for t in s.themes))
+            for s in db.session.scalars(select(Subscriber))
+        }
+
+
+def test_add_a_confirmed_subscriber_with_themes(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=[
+            "subscribers",
+            "add",
+            "Kim@Example.SE",
+            "--name",
+            "Kim",
+            "--themes",
+            "aldre",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert subscribers(app) == {"kim@example.se": ("Kim", "confirmed", ["aldre"])}
+    result = runner.invoke(args=["subscribers", "add", "not-an-address"])
+    assert result.exit_code == 1 and "not-an-address" not in subscribers(app)
+
+
+def test_import_reads_semicolons_a_bom_and_theme_names(app, tmp_path):
+    path = tmp_path / "lista.csv"
+    path.write_text(
+        "\ufeffemail;name;themes\n"
+        "anna@example.se;Anna Åberg;Äldre|psykisk-halsa\n"
+        "bo@example.se;Bo;\n",
+        encoding="utf-8",
+    )
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["subscribers", "import", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "2 added, 0 already subscribed." in result.output
+    assert subscribers(app) == {
+        "anna@example.se": ("Anna Åberg", "confirmed", ["aldre", "psykisk-halsa"]),
+        "bo@example.se": (
+            "Bo",
+            "confirmed",
+            ["aldre", "barn-och-unga", "psykisk-halsa"],
+        ),
+    }
+    again = runner.invoke(args=["subscribers", "import", str(path)])
+    assert "0 added, 2 already subscribed." in again.output
+
+
+def test_an_import_with_a_bad_row_writes_nothing_and_names_the_line(app, tmp_path):
+    path = tmp_path / "lista.csv"
+    path.write_text(
+        "email,name,themes\nok@example.se,Ok,\nbad-address,Bad,\nx@example.se,X,okänt\n",
+        encoding="utf-8",
+    )
+    result = app.test_cli_runner().invoke(args=["subscribers", "import", str(path)])
+    assert result.exit_code == 1
+    assert "line 3: invalid address 'bad-address'" in result.output
+    assert "line 4: unknown theme okänt" in result.output
+    assert subscribers(app) == {}
+
+
+def test_issues_send_then_a_worker_run_delivers(mail_app, smtp_server):
+    from tests.factories import make_issue, make_item, make_subscriber
+
+    with mail_app.app_context():
+        issue = make_issue()
+        make_item(issue, "aldre")
+        make_subscriber()
+    runner = mail_app.test_cli_runner()
+    result = runner.invoke(args=["issues", "send", "nyhetsbrev-februari-2026"])
+    assert "queued for 1 recipient(s)" in result.output
+    assert runner.invoke(args=["worker", "--once"]).exit_code == 0
+    assert smtp_server.sink.recipients() == ["anna@example.se"]
+    status = runner.invoke(args=["issues", "status", "nyhetsbrev-februari-2026"])
+    assert "sent 1" in status.output
+    again = runner.invoke(args=["issues", "send", "nyhetsbrev-februari-2026"])
+    assert again.exit_code == 1 and "cannot be sent" in again.output
