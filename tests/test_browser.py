@@ -92,3 +92,44 @@ def test_editor_composes_an_issue_and_previews_it(
     expect(page.locator("strong", has_text="12 mars")).to_be_visible()
     page.screenshot(path=str(tmp_path / "preview.png"), full_page=True)
     assert re.search(r"/editor/issues/\d+/preview$", page.url)
+
+
+def test_the_issue_email_stacks_on_a_phone_and_is_centred_on_a_desktop(
+    sqlite_app, browser
+):
+    from newsletter.mail.emails import preview_email
+    from tests.factories import make_issue, make_item
+
+    with sqlite_app.app_context():
+        issue = make_issue()
+        for slug in ("barn-och-unga", "psykisk-halsa", "aldre"):
+            make_item(
+                issue,
+                slug,
+                f"En lång rubrik om {slug} som bryts på smala skärmar",
+                links=[("Läs mer", "https://example.se/las-mer")],
+                contact_name="Karin Ek",
+                contact_email="karin.ek@example.se",
+            )
+        html = preview_email(issue, "sv").html
+    widths = {}
+    for viewport in (375, 1280):
+        context = browser.new_context(viewport={"width": viewport, "height": 900})
+        page = context.new_page()
+        page.set_content(html)
+        widths[viewport] = page.evaluate(
+            """() => {
+                const box = document.querySelector('div[style*="max-width:600px"]')
+                    .getBoundingClientRect();
+                return {
+                    left: box.left, width: box.width,
+                    page: document.documentElement.scrollWidth,
+                };
+            }"""
+        )
+        context.close()
+    phone, desktop = widths[375], widths[1280]
+    assert phone["page"] <= 375  # nothing forces sideways scrolling
+    assert phone["width"] <= 375
+    assert desktop["width"] == 600
+    assert abs(desktop["left"] - (1280 - 600) / 2) <= 1  # centred

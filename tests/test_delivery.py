@@ -475,3 +475,26 @@ def test_several_connections_deliver_each_message_once(
     assert sorted(smtp_server.sink.recipients()) == [
         f"s{n:02}@example.se" for n in range(50)
     ]
+
+
+def test_the_rate_limit_spaces_messages_out(make_app):
+    import time
+
+    from newsletter.mail.transport import MemoryTransport
+
+    app = make_app(RATE_PER_SECOND=20)
+    with app.app_context():
+        issue = make_issue()
+        make_item(issue, "aldre")
+        for n in range(11):
+            make_subscriber(f"s{n:02}@example.se")
+        sending.start_sending(issue.id, utcnow())
+        sending.fan_out(issue.id, utcnow())
+        db.session.commit()
+    memory = MemoryTransport()
+    worker = Worker(app, transport_factory=lambda: memory)
+    started = time.monotonic()
+    worker.run(once=True)
+    elapsed = time.monotonic() - started
+    assert len(memory.sent) == 11
+    assert elapsed >= 0.5  # 11 messages at 20/s need at least 10 intervals of 50 ms

@@ -179,3 +179,5 @@ def test_two_workers_on_postgresql_deliver_ten_thousand_without_duplicates(
         leased_by = db.session.scalars(select(Delivery.leased_by).distinct()).all()
         assert leased_by == [None]
         assert sending.progress(issue_id).counts["sent"] == 10_000
+        db.session.remove()
+        db.engine.dispose()
