@@ -34,6 +34,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from newsletter.editor import bp as editor_bp
     from newsletter.extensions import csrf, db, limiter, login_manager, migrate
     from newsletter.models.types import render_migration_item
+    from newsletter.subscribe import bp as subscribe_bp
 
     database.init_app(app)
     migrate.init_app(
@@ -53,6 +54,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(archive_bp)
     app.register_blueprint(editor_bp)
+    app.register_blueprint(subscribe_bp)
     devmail.init_app(app)
     app.after_request(_security_headers)
     proxies = int(app.config["PROXY_FIX_X_FOR"])

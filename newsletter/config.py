@@ -41,6 +41,10 @@ DEFAULTS: dict[str, Any] = {
     "RETRY_MAX_SECONDS": 3600.0,
     "BOUNCE_LIMIT": 3,  # permanent failures before a subscriber counts as bounced
     "MAILBOX_PATH": None,  # development: Maildir of the local mail catcher
+    "SIGNUP_RATE_LIMIT": "5 per minute; 30 per hour",  # per client IP
+    "CONFIRM_EMAIL_INTERVAL_MINUTES": 15,  # per address
+    "CONFIRM_EMAILS_PER_DAY": 3,  # per address
+    "PENDING_DAYS": 30,  # unconfirmed sign-ups are deleted after this
     "DKIM_DOMAIN": None,
     "DKIM_SELECTOR": None,
     "DKIM_PRIVATE_KEY_PATH": None,

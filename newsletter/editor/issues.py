@@ -10,6 +10,7 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice
 
 from newsletter.editor import bp
 from newsletter.editor.forms import (
@@ -143,9 +144,9 @@ def _item_form(item: Item | None, theme_id: int | None) -> ItemForm:
         )
     else:
         form = ItemForm()
-    choices = [(t.id, t.name) for t in themes.list_themes(active_only=True)]
-    if item is not None and item.theme_id not in {c[0] for c in choices}:
-        choices.append((item.theme_id, item.theme.name))
+    choices = [SelectChoice(t.id, t.name) for t in themes.list_themes(active_only=True)]
+    if item is not None and item.theme_id not in {c.value for c in choices}:
+        choices.append(SelectChoice(item.theme_id, item.theme.name))
     form.theme_id.choices = choices
     if request.method == "GET":
         if theme_id is not None:

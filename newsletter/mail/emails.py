@@ -20,7 +20,7 @@ from sqlalchemy import select
 from newsletter.extensions import db
 from newsletter.mail.message import MessageTemplate, slot
 from newsletter.mail.render import RenderedEmail, render_email
-from newsletter.models import Issue, OutboundMessage, Theme
+from newsletter.models import Issue, OutboundMessage, Subscriber, Theme
 from newsletter.models.types import utcnow
 from newsletter.services.issues import sections
 from newsletter.services.tokens import make_token
@@ -156,8 +156,40 @@ def _issue_test_context(message: OutboundMessage) -> dict[str, Any]:
     return issue_context(issue, theme_ids, message.language, links)
 
 
+def _subscriber_context(message: OutboundMessage) -> dict[str, Any]:
+    """Context shared by the emails about a subscription."""
+    subscriber = db.session.get(Subscriber, message.context["subscriber_id"])
+    if subscriber is None:
+        raise LookupError("the subscriber no longer exists")
+    return {
+        "subscriber": subscriber,
+        "address": subscriber.email,
+        "language": message.language,
+        "site_name": current_app.config["SITE_NAME"],
+        "organisation": current_app.config["ORGANISATION"],
+    }
+
+
+def _confirm_context(message: OutboundMessage) -> dict[str, Any]:
+    """A confirmation link signed now, valid for 48 hours, usable once."""
+    context = _subscriber_context(message)
+    subscriber = context["subscriber"]
+    token = make_token("confirm", subscriber.id, subscriber.token_version)
+    return {**context, "confirm_url": f"{base_url()}/confirm/{token}"}
+
+
+def _already_subscribed_context(message: OutboundMessage) -> dict[str, Any]:
+    """No content, only the way to the preferences."""
+    context = _subscriber_context(message)
+    subscriber = context["subscriber"]
+    links = subscriber_links(subscriber.id, subscriber.token_version)
+    return {**context, "preferences_url": links["preferences_url"]}
+
+
 TRANSACTIONAL: dict[str, Callable[[OutboundMessage], dict[str, Any]]] = {
     "issue_test": _issue_test_context,
+    "confirm_subscription": _confirm_context,
+    "already_subscribed": _already_subscribed_context,
 }
 
 

@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask
@@ -43,7 +44,7 @@ from newsletter.mail.transport import (
 from newsletter.models import Delivery, Issue, OutboundMessage, Subscriber
 from newsletter.models import subscriber_theme as st
 from newsletter.models.types import utcnow
-from newsletter.services import sending
+from newsletter.services import sending, subscriptions
 
 log = logging.getLogger("newsletter.worker")
 
@@ -213,6 +214,7 @@ class Worker:
         self.bounce_limit = int(config["BOUNCE_LIMIT"])
         self.stopping = threading.Event()
         self.templates = TemplateCache()
+        self.last_purge: datetime | None = None
         self.signer: DKIMSigner | None = signer_for(app)
         self.pool = SenderPool(
             transport_factory or smtp_transport_factory(app),
@@ -256,10 +258,20 @@ class Worker:
                 now = utcnow()
                 for issue_id in sending.finish_completed_issues(now):
                     log.info("issue %s is sent", issue_id)
+                self._purge(now)
                 db.session.commit()
                 return busy
             finally:
                 db.session.remove()
+
+    def _purge(self, now: datetime) -> None:
+        """Delete stale unconfirmed sign-ups, at most every ten minutes."""
+        if self.last_purge and now - self.last_purge < timedelta(minutes=10):
+            return
+        self.last_purge = now
+        purged = subscriptions.purge_unconfirmed(now)
+        if purged:
+            log.info("deleted %s sign-ups that were never confirmed", purged)
 
     def _start_and_fan_out(self) -> bool:
         """Start due scheduled issues and write delivery rows for new sends."""

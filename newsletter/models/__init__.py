@@ -1,5 +1,11 @@
 """Database models, one module per aggregate."""
 
+from newsletter.models.consent import (
+    CONSENT_KINDS,
+    ConsentEvent,
+    ImportDraft,
+    Suppression,
+)
 from newsletter.models.delivery import (
     DELIVERY_STATUSES,
     MESSAGE_STATUSES,
@@ -15,6 +21,10 @@ from newsletter.models.subscriber import (
 )
 
 __all__ = [
+    "CONSENT_KINDS",
+    "ConsentEvent",
+    "ImportDraft",
+    "Suppression",
     "DELIVERY_STATUSES",
     "ISSUE_STATUSES",
     "MESSAGE_STATUSES",

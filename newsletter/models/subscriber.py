@@ -8,6 +8,7 @@ from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from newsletter.extensions import db
+from newsletter.models.consent import ConsentEvent
 from newsletter.models.issue import Theme
 from newsletter.models.types import UTCDateTime, utcnow
 
@@ -52,5 +53,11 @@ class Subscriber(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    themes: Mapped[list[Theme]] = relationship(secondary=subscriber_theme)
+    themes: Mapped[list[Theme]] = relationship(
+        secondary=subscriber_theme, order_by="Theme.position"
+    )
+    events: Mapped[list[ConsentEvent]] = relationship(
+        order_by="ConsentEvent.id", viewonly=True
+    )

@@ -1,0 +1,343 @@
+"""Double opt-in, preferences, unsubscribe, erase: the subscriber's own workflows.
+
+A sign-up runs the same statements whatever state the address is in, so that neither
+the answer nor the work done reveals whether somebody is subscribed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import delete, exists, func, insert, literal, or_, select
+
+from newsletter import consent_text
+from newsletter.extensions import db
+from newsletter.models import (
+    ConsentEvent,
+    Delivery,
+    Issue,
+    OutboundMessage,
+    Subscriber,
+    Suppression,
+    Theme,
+    subscriber_theme,
+)
+from newsletter.services.tokens import InvalidToken, read_token
+
+CONFIRMATION_TEMPLATES = ("confirm_subscription", "already_subscribed")
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a request came from, as recorded in the consent history."""
+
+    ip: str = ""
+    user_agent: str = ""
+    how: str = "web form"
+
+
+def address_hash(email: str) -> str:
+    """Return the suppression hash of a normalised address."""
+    return hashlib.sha256(email.encode("utf-8")).hexdigest()
+
+
+def record_event(
+    subscriber_id: int, kind: str, origin: Origin, now: datetime, **extra: str
+) -> None:
+    """Append one consent event."""
+    db.session.add(
+        ConsentEvent(
+            subscriber_id=subscriber_id,
+            kind=kind,
+            at=now,
+            ip=origin.ip[:45],
+            user_agent=origin.user_agent[:300],
+            how=origin.how[:120],
+            **extra,
+        )
+    )
+
+
+def _throttled(address: str, now: datetime) -> bool:
+    """At most one confirmation email per 15 minutes and three per day per address."""
+    recent = select(OutboundMessage.created_at).where(
+        OutboundMessage.to_address == address,
+        OutboundMessage.template.in_(CONFIRMATION_TEMPLATES),
+        OutboundMessage.created_at > now - timedelta(days=1),
+    )
+    times = list(db.session.scalars(recent))
+    window = timedelta(
+        minutes=int(current_app.config["CONFIRM_EMAIL_INTERVAL_MINUTES"])
+    )
+    return len(times) >= int(current_app.config["CONFIRM_EMAILS_PER_DAY"]) or any(
+        t > now - window for t in times
+    )
+
+
+def request_subscription(
+    address: str,
+    name: str,
+    theme_ids: Iterable[int],
+    language: str,
+    origin: Origin,
+    now: datetime,
+) -> None:
+    """Record a sign-up and queue the right email, the same way for every address.
+
+    New, pending, unsubscribed and bounced addresses get a confirmation email (a
+    confirmed subscriber's settings are never changed by an anonymous request);
+    confirmed ones get a neutral "you are already subscribed" email.
+    """
+    subscriber = db.session.scalar(
+        select(Subscriber).where(Subscriber.email == address)
+    )
+    if subscriber is None:
+        subscriber = Subscriber(email=address, status="pending", created_at=now)
+        db.session.add(subscriber)
+    was_confirmed = subscriber.status == "confirmed"
+    if not was_confirmed:
+        subscriber.status = "pending"
+        subscriber.name = name
+        subscriber.language = language
+    subscriber.last_requested_at = now
+    db.session.flush()
+    # Replace the themes of an unconfirmed subscriber; the same two statements run
+    # for a confirmed one, where they change nothing.
+    unconfirmed = exists().where(
+        Subscriber.id == subscriber.id, Subscriber.status != "confirmed"
+    )
+    db.session.execute(
+        delete(subscriber_theme).where(
+            subscriber_theme.c.subscriber_id == subscriber.id, unconfirmed
+        )
+    )
+    db.session.execute(
+        insert(subscriber_theme).from_select(
+            ["subscriber_id", "theme_id"],
+            select(literal(subscriber.id), Theme.id).where(
+                Theme.id.in_(list(theme_ids)), Theme.active.is_(True), unconfirmed
+            ),
+        )
+    )
+    record_event(
+        subscriber.id,
+        "requested",
+        origin,
+        now,
+        consent_version=consent_text.VERSION,
+        consent_text=consent_text.consent_text(language),
+    )
+    if not _throttled(address, now):
+        db.session.add(
+            OutboundMessage(
+                template="already_subscribed"
+                if was_confirmed
+                else "confirm_subscription",
+                context={"subscriber_id": subscriber.id},
+                language=subscriber.language,
+                to_address=address,
+                to_name=subscriber.name,
+                subscriber_id=subscriber.id,
+                created_at=now,
+            )
+        )
+    db.session.flush()
+
+
+def resend_confirmation(address: str, origin: Origin, now: datetime) -> None:
+    """Send a new confirmation link to a pending address; answer the same otherwise."""
+    subscriber = db.session.scalar(
+        select(Subscriber).where(Subscriber.email == address)
+    )
+    if subscriber is None or subscriber.status != "pending" or _throttled(address, now):
+        return
+    db.session.add(
+        OutboundMessage(
+            template="confirm_subscription",
+            context={"subscriber_id": subscriber.id},
+            language=subscriber.language,
+            to_address=address,
+            to_name=subscriber.name,
+            subscriber_id=subscriber.id,
+            created_at=now,
+        )
+    )
+    db.session.flush()
+
+
+def subscriber_for(purpose: str, token: str, *statuses: str) -> Subscriber:
+    """Return the subscriber a token is for, if its version and status still match."""
+    claims = read_token(purpose, token)
+    subscriber = db.session.get(Subscriber, claims.subscriber_id)
+    if subscriber is None or subscriber.token_version != claims.version:
+        raise InvalidToken()
+    if statuses and subscriber.status not in statuses:
+        raise InvalidToken()
+    return subscriber
+
+
+def confirm(token: str, origin: Origin, now: datetime) -> Subscriber:
+    """Confirm a pending subscription; the link then stops working."""
+    subscriber = subscriber_for("confirm", token, "pending")
+    subscriber.status = "confirmed"
+    subscriber.confirmed_at = now
+    subscriber.unsubscribed_at = None
+    subscriber.bounce_count = 0
+    subscriber.token_version += 1
+    db.session.execute(
+        delete(Suppression).where(
+            Suppression.email_hash == address_hash(subscriber.email)
+        )
+    )
+    record_event(
+        subscriber.id,
+        "confirmed",
+        origin,
+        now,
+        consent_version=consent_text.VERSION,
+    )
+    db.session.flush()
+    return subscriber
+
+
+def update_preferences(
+    subscriber: Subscriber,
+    name: str,
+    theme_ids: Iterable[int],
+    language: str,
+    origin: Origin,
+    now: datetime,
+) -> None:
+    """Change name, themes and language, and record what changed."""
+    chosen = list(
+        db.session.scalars(
+            select(Theme).where(Theme.id.in_(list(theme_ids))).order_by(Theme.position)
+        )
+    )
+    subscriber.name = name
+    subscriber.language = language
+    subscriber.themes = chosen
+    record_event(
+        subscriber.id,
+        "preferences_changed",
+        origin,
+        now,
+        detail=f"themes: {', '.join(t.slug for t in chosen)}; language: {language}",
+    )
+    db.session.flush()
+
+
+def unsubscribe(subscriber: Subscriber, origin: Origin, now: datetime) -> bool:
+    """Withdraw consent; every earlier link stops working. Return whether it changed."""
+    if subscriber.status not in ("confirmed", "pending", "bounced"):
+        return False
+    subscriber.status = "unsubscribed"
+    subscriber.unsubscribed_at = now
+    subscriber.token_version += 1
+    record_event(subscriber.id, "unsubscribed", origin, now)
+    db.session.flush()
+    return True
+
+
+def unsubscribe_by_token(token: str, origin: Origin, now: datetime) -> None:
+    """One-click unsubscribe: idempotent for any link we signed, even an old one."""
+    claims = read_token("unsubscribe", token)
+    subscriber = db.session.get(Subscriber, claims.subscriber_id)
+    if subscriber is not None and subscriber.token_version == claims.version:
+        unsubscribe(subscriber, origin, now)
+
+
+def erase(subscriber: Subscriber, by: str) -> None:
+    """Delete everything about a subscriber, keeping only a suppression hash."""
+    digest = address_hash(subscriber.email)
+    if db.session.get(Suppression, digest) is None:
+        db.session.add(Suppression(email_hash=digest, reason=f"erased by {by}"[:30]))
+    db.session.execute(
+        delete(OutboundMessage).where(
+            or_(
+                OutboundMessage.subscriber_id == subscriber.id,
+                OutboundMessage.to_address == subscriber.email,
+            )
+        )
+    )
+    db.session.delete(subscriber)
+    db.session.flush()
+
+
+def export_data(subscriber: Subscriber) -> dict[str, Any]:
+    """Return everything stored about a subscriber, for "download my data"."""
+    deliveries = db.session.execute(
+        select(Issue.title, Delivery.status, Delivery.sent_at, Delivery.attempts)
+        .join(Issue, Issue.id == Delivery.issue_id)
+        .where(Delivery.subscriber_id == subscriber.id)
+        .order_by(Delivery.id)
+    )
+    stamp = lambda value: value.isoformat() if value else None  # noqa: E731
+    return {
+        "profile": {
+            "email": subscriber.email,
+            "name": subscriber.name,
+            "language": subscriber.language,
+            "status": subscriber.status,
+            "created_at": stamp(subscriber.created_at),
+            "confirmed_at": stamp(subscriber.confirmed_at),
+            "unsubscribed_at": stamp(subscriber.unsubscribed_at),
+        },
+        "themes": [theme.name for theme in subscriber.themes],
+        "consent_history": [
+            {
+                "kind": event.kind,
+                "at": stamp(event.at),
+                "ip": event.ip,
+                "user_agent": event.user_agent,
+                "how": event.how,
+                "consent_version": event.consent_version,
+                "consent_text": event.consent_text,
+                "detail": event.detail,
+            }
+            for event in subscriber.events
+        ],
+        "deliveries": [
+            {"issue": title, "status": status, "sent_at": stamp(sent), "attempts": n}
+            for title, status, sent, n in deliveries
+        ],
+    }
+
+
+def purge_unconfirmed(now: datetime) -> int:
+    """Delete sign-ups never confirmed within PENDING_DAYS; return how many."""
+    cutoff = now - timedelta(days=int(current_app.config["PENDING_DAYS"]))
+    stale = select(Subscriber.id).where(
+        Subscriber.status == "pending",
+        Subscriber.confirmed_at.is_(None),
+        func.coalesce(Subscriber.last_requested_at, Subscriber.created_at) < cutoff,
+    )
+    ids = list(db.session.scalars(stale))
+    if not ids:
+        return 0
+    db.session.execute(
+        delete(OutboundMessage).where(OutboundMessage.subscriber_id.in_(ids))
+    )
+    db.session.execute(delete(Subscriber).where(Subscriber.id.in_(ids)))
+    return len(ids)
+
+
+def is_suppressed(addresses: Iterable[str]) -> set[str]:
+    """Return which of the addresses were erased and may not be imported."""
+    by_hash = {address_hash(a): a for a in addresses}
+    found: set[str] = set()
+    keys = list(by_hash)
+    for start in range(0, len(keys), 5000):
+        chunk = keys[start : start + 5000]
+        found.update(
+            by_hash[h]
+            for h in db.session.scalars(
+                select(Suppression.email_hash).where(Suppression.email_hash.in_(chunk))
+            )
+        )
+    return found

@@ -1,0 +1,263 @@
+"""The subscriber's pages: sign up, confirm, preferences, unsubscribe, erase."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    json,
+    render_template,
+    request,
+)
+from flask_babel import get_locale
+from flask_wtf.csrf import CSRFError, validate_csrf
+from wtforms import ValidationError
+from wtforms.fields.choices import SelectChoice
+
+from newsletter import consent_text
+from newsletter.extensions import csrf, db, limiter
+from newsletter.mail.emails import subscriber_links
+from newsletter.models import Subscriber
+from newsletter.models.types import utcnow
+from newsletter.services import subscriptions, themes
+from newsletter.services.subscriptions import Origin
+from newsletter.services.tokens import InvalidToken, read_token
+from newsletter.subscribe.forms import (
+    EraseForm,
+    PreferencesForm,
+    ResendForm,
+    SubscribeForm,
+)
+
+bp = Blueprint("subscribe", __name__)
+
+
+def _origin(how: str) -> Origin:
+    """Describe where this request came from, for the consent history."""
+    return Origin(
+        ip=request.remote_addr or "",
+        user_agent=request.user_agent.string or "",
+        how=how,
+    )
+
+
+def _signup_limit() -> str:
+    return str(current_app.config["SIGNUP_RATE_LIMIT"])
+
+
+def _theme_choices(form: SubscribeForm | PreferencesForm) -> None:
+    """Offer the active themes."""
+    form.themes.choices = [
+        SelectChoice(t.id, t.name) for t in themes.list_themes(active_only=True)
+    ]
+
+
+def _csrf_token_is_valid() -> bool:
+    """Whether the POST carries our own form's token (an embedded form has none)."""
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except (ValidationError, CSRFError):
+        return False
+    return True
+
+
+def _language() -> str:
+    return str(get_locale())
+
+
+@bp.route("/subscribe", methods=["GET", "POST"])
+@csrf.exempt
+@limiter.limit(_signup_limit, methods=["POST"])
+def subscribe() -> tuple[str, int]:
+    """Show the sign-up form; a valid POST answers the same for every address."""
+    if request.method == "GET":
+        form = SubscribeForm(formdata=request.args or None, meta={"csrf": False})
+    else:
+        form = SubscribeForm(meta={"csrf": False})
+    _theme_choices(form)
+    if request.method == "GET" and not request.args.getlist("themes"):
+        form.themes.data = [choice.value for choice in form.themes.choices]
+    if request.method == "GET":
+        return _signup_page(form, from_elsewhere=False), 200
+    if not _csrf_token_is_valid():
+        # A form embedded on another site (or an expired page): show ours, filled in,
+        # and change nothing until the visitor presses our button.
+        return _signup_page(form, from_elsewhere=True), 200
+    if not form.validate():
+        return _signup_page(form, from_elsewhere=False), 422
+    if not form.website.data:
+        subscriptions.request_subscription(
+            form.email.data,
+            form.name.data,
+            form.themes.data,
+            _language(),
+            _origin("web form"),
+            utcnow(),
+        )
+        db.session.commit()
+    return render_template("public/check_inbox.html"), 200
+
+
+def _signup_page(form: SubscribeForm, from_elsewhere: bool) -> str:
+    return render_template(
+        "public/subscribe.html",
+        form=form,
+        from_elsewhere=from_elsewhere,
+        consent=consent_text.consent_text(_language()),
+    )
+
+
+def _invalid_link(expired: bool = False) -> tuple[str, int]:
+    """A link that is tampered with, too old or already used: offer a new one."""
+    return render_template(
+        "public/link_invalid.html", form=ResendForm(), expired=expired
+    ), 410
+
+
+@bp.route("/confirm/<token>", methods=["GET", "POST"])
+def confirm(token: str) -> tuple[str, int]:
+    """Show a confirm button (a GET changes nothing); the POST confirms."""
+    try:
+        if request.method == "GET":
+            subscriptions.subscriber_for("confirm", token, "pending")
+            return render_template("public/confirm.html", token=token), 200
+        subscriber = subscriptions.confirm(
+            token, _origin("confirmation link"), utcnow()
+        )
+    except InvalidToken as error:
+        db.session.rollback()
+        return _invalid_link(error.expired)
+    db.session.commit()
+    links = subscriber_links(subscriber.id, subscriber.token_version)
+    return render_template(
+        "public/confirmed.html", subscriber=subscriber, links=links
+    ), 200
+
+
+@bp.post("/confirm/resend")
+@limiter.limit(_signup_limit)
+def resend() -> tuple[str, int]:
+    """Send a new confirmation link; the answer is the same for every address."""
+    form = ResendForm()
+    if not form.validate_on_submit():
+        return render_template(
+            "public/link_invalid.html", form=form, expired=False
+        ), 422
+    subscriptions.resend_confirmation(form.email.data, _origin("new link"), utcnow())
+    db.session.commit()
+    return render_template("public/check_inbox.html"), 200
+
+
+def _preferences_subscriber(token: str) -> Subscriber:
+    return subscriptions.subscriber_for("preferences", token, "confirmed", "bounced")
+
+
+@bp.route("/preferences/<token>", methods=["GET", "POST"])
+def preferences(token: str) -> tuple[str, int]:
+    """Change name, themes and language; links to unsubscribe, download and erase."""
+    try:
+        subscriber = _preferences_subscriber(token)
+    except InvalidToken as error:
+        return _invalid_link(error.expired)
+    form = PreferencesForm(obj=subscriber if request.method == "GET" else None)
+    _theme_choices(form)
+    if request.method == "GET":
+        form.themes.data = [t.id for t in subscriber.themes]
+    status = 200
+    saved = False
+    if form.validate_on_submit():
+        subscriptions.update_preferences(
+            subscriber,
+            form.name.data,
+            form.themes.data,
+            form.language.data,
+            _origin("preference page"),
+            utcnow(),
+        )
+        db.session.commit()
+        saved = True
+    elif form.errors:
+        status = 422
+    return render_template(
+        "public/preferences.html",
+        form=form,
+        token=token,
+        subscriber=subscriber,
+        saved=saved,
+        erase_form=EraseForm(),
+    ), status
+
+
+@bp.post("/preferences/<token>/unsubscribe")
+def unsubscribe_from_preferences(token: str) -> tuple[str, int]:
+    """Unsubscribe from the preference page."""
+    try:
+        subscriber = _preferences_subscriber(token)
+    except InvalidToken as error:
+        return _invalid_link(error.expired)
+    subscriptions.unsubscribe(subscriber, _origin("preference page"), utcnow())
+    db.session.commit()
+    return render_template("public/unsubscribed.html"), 200
+
+
+@bp.get("/preferences/<token>/data.json")
+def download(token: str) -> Response | tuple[str, int]:
+    """Everything stored about the subscriber, as a JSON download."""
+    try:
+        subscriber = _preferences_subscriber(token)
+    except InvalidToken as error:
+        return _invalid_link(error.expired)
+    body = json.dumps(
+        subscriptions.export_data(subscriber), ensure_ascii=False, indent=2
+    )
+    return Response(
+        body,
+        mimetype="application/json",
+        headers={
+            "Content-Disposition": 'attachment; filename="mina-uppgifter.json"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@bp.post("/preferences/<token>/erase")
+def erase(token: str) -> tuple[str, int]:
+    """Delete everything about the subscriber once the box is ticked."""
+    try:
+        subscriber = _preferences_subscriber(token)
+    except InvalidToken as error:
+        return _invalid_link(error.expired)
+    form = EraseForm()
+    if not form.validate_on_submit():
+        return preferences(token)[0], 422
+    subscriptions.erase(subscriber, by="the subscriber")
+    db.session.commit()
+    return render_template("public/erased.html"), 200
+
+
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+@csrf.exempt  # RFC 8058: mail clients POST with no cookies and no form token
+def unsubscribe(token: str) -> Response | tuple[str, int]:
+    """GET shows a button; any POST unsubscribes (also the RFC 8058 one-click POST)."""
+    try:
+        claims = read_token("unsubscribe", token)
+    except InvalidToken as error:
+        return _invalid_link(error.expired)
+    if request.method == "GET":
+        subscriber = db.session.get(Subscriber, claims.subscriber_id)
+        active = (
+            subscriber is not None
+            and subscriber.token_version == claims.version
+            and subscriber.status != "unsubscribed"
+        )
+        return render_template(
+            "public/unsubscribe.html", token=token, active=active
+        ), 200
+    one_click = request.form.get("List-Unsubscribe") == "One-Click"
+    how = "one-click (RFC 8058)" if one_click else "unsubscribe page"
+    subscriptions.unsubscribe_by_token(token, _origin(how), utcnow())
+    db.session.commit()
+    if one_click:
+        return Response("Unsubscribed\n", mimetype="text/plain")
+    return render_template("public/unsubscribed.html"), 200

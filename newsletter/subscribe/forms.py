@@ -1,0 +1,98 @@
+"""Public forms: sign-up, preferences, a new confirmation link."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    EmailField,
+    RadioField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from newsletter.services.subscribers import InvalidAddress, normalise_address
+
+
+def _strip(value: str | None) -> str:
+    """Trim text input; a missing field is empty."""
+    return value.strip() if isinstance(value, str) else ""
+
+
+class ThemeChoices(SelectMultipleField):
+    """Themes as a list of checkboxes."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class AddressField(EmailField):
+    """An email address, normalised (domain lower-cased) once valid."""
+
+    def pre_validate(self, form: FlaskForm) -> None:
+        """Validate with email-validator; keep the normalised address."""
+        if not self.data:
+            return
+        try:
+            self.data = normalise_address(self.data)
+        except InvalidAddress:
+            raise ValidationError(_l("Enter a valid email address.")) from None
+
+
+class SubscribeForm(FlaskForm):
+    """Email, optional name, themes; plus a field only robots fill in."""
+
+    email = AddressField(
+        _l("Email address"),
+        validators=[DataRequired(_l("Enter your email address.")), Length(max=254)],
+        filters=[_strip],
+    )
+    name = StringField(
+        _l("Name (optional)"), validators=[Length(max=120)], filters=[_strip]
+    )
+    themes = ThemeChoices(
+        _l("Themes"),
+        coerce=int,
+        validators=[DataRequired(_l("Choose at least one theme."))],
+    )
+    # Hidden from people with CSS and from assistive technology; robots fill it in.
+    website = StringField(_l("Leave this field empty"), filters=[_strip])
+
+
+class PreferencesForm(FlaskForm):
+    """A subscriber's name, themes and language."""
+
+    name = StringField(_l("Name"), validators=[Length(max=120)], filters=[_strip])
+    themes = ThemeChoices(
+        _l("Themes"),
+        coerce=int,
+        validators=[DataRequired(_l("Choose at least one theme, or unsubscribe."))],
+    )
+    language = RadioField(
+        _l("Language of the emails"),
+        choices=[SelectChoice("sv", "Svenska"), SelectChoice("en", "English")],
+        default="sv",
+    )
+
+
+class ResendForm(FlaskForm):
+    """Ask for a new confirmation link."""
+
+    email = AddressField(
+        _l("Email address"),
+        validators=[DataRequired(_l("Enter your email address.")), Length(max=254)],
+        filters=[_strip],
+    )
+
+
+class EraseForm(FlaskForm):
+    """Erasing needs a ticked box, so it never happens by a stray click."""
+
+    sure = BooleanField(
+        _l("Yes, delete everything stored about me"),
+        validators=[DataRequired(_l("Tick the box to confirm."))],
+    )

@@ -1,0 +1,371 @@
+"""Double opt-in, the same answer for every address, tokens, unsubscribe, erase."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event, func, select
+
+from newsletter.extensions import db
+from newsletter.mail.worker import Worker
+from newsletter.models import ConsentEvent, OutboundMessage, Subscriber, Suppression
+from newsletter.models.types import utcnow
+from newsletter.services.tokens import make_token
+from tests.conftest import csrf_token_from
+from tests.factories import make_issue, make_item, make_subscriber, theme
+
+CSRF_VALUE = re.compile(r'(name="csrf_token"[^>]*value=")[^"]+"')
+
+
+def sign_up(client, email: str, themes=None, **extra) -> object:
+    """Post the sign-up form the way a browser would."""
+    token = csrf_token_from(client, "/subscribe")
+    data = {"csrf_token": token, "email": email, "name": "Anna", **extra}
+    data["themes"] = themes or ["1", "2", "3"]
+    return client.post("/subscribe", data=data)
+
+
+def outbound(app, template: str | None = None) -> list[OutboundMessage]:
+    with app.app_context():
+        query = select(OutboundMessage).order_by(OutboundMessage.id)
+        if template:
+            query = query.where(OutboundMessage.template == template)
+        rows = db.session.scalars(query).all()
+        db.session.expunge_all()
+        return rows
+
+
+def confirmation_link(smtp_server) -> str:
+    text = smtp_server.sink.messages()[-1].get_body(("plain",)).get_content()
+    return re.search(r"https://nyhetsbrev\.example\.se(/confirm/\S+)", text).group(1)
+
+
+def test_sign_up_confirm_by_email_then_get_issues(mail_app, smtp_server):
+    client = mail_app.test_client()
+    response = sign_up(client, "Ny.Person@Example.SE", themes=["3"])
+    assert response.status_code == 200
+    assert "Titta i din inkorg" in response.get_data(as_text=True)
+    assert smtp_server.sink.received == []  # the web process never sends
+    Worker(mail_app).run(once=True)
+    message = smtp_server.sink.messages()[0]
+    assert message["To"] == "Anna <ny.person@example.se>"
+    assert message["Subject"] == "Bekräfta din prenumeration på Nyhetsbrev"
+    link = confirmation_link(smtp_server)
+    page = client.get(link)  # what a mail scanner's prefetch does
+    assert page.status_code == 200 and "Bekräfta min prenumeration" in page.get_data(
+        as_text=True
+    )
+    with mail_app.app_context():
+        assert db.session.scalar(select(Subscriber.status)) == "pending"
+    token = csrf_token_from(client, link)
+    done = client.post(link, data={"csrf_token": token})
+    assert done.status_code == 200 and "Du prenumererar nu" in done.get_data(
+        as_text=True
+    )
+    with mail_app.app_context():
+        subscriber = db.session.scalar(select(Subscriber))
+        assert subscriber.status == "confirmed"
+        assert [t.slug for t in subscriber.themes] == ["aldre"]
+        kinds = [e.kind for e in subscriber.events]
+        assert kinds == ["requested", "confirmed"]
+        request = subscriber.events[0]
+        assert request.ip == "127.0.0.1" and request.consent_version
+        assert "Jag vill få nyhetsbrevet" in request.consent_text
+    # Used once: the same link now offers a new one.
+    again = client.get(link)
+    assert again.status_code == 410
+    assert "Länken fungerar inte längre" in again.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("state", ["new", "pending", "confirmed", "unsubscribed"])
+def test_every_address_state_gets_the_same_answer(app, client, state):
+    if state != "new":
+        with app.app_context():
+            make_subscriber("person@example.se", status=state)
+    response = sign_up(client, "person@example.se")
+    body = CSRF_VALUE.sub(r"\1X", response.get_data(as_text=True))
+    reference = sign_up(app.test_client(), "someone.else@example.se")
+    expected = CSRF_VALUE.sub(r"\1X", reference.get_data(as_text=True))
+    assert (response.status_code, body) == (reference.status_code, expected)
+
+
+def count_statements(app, action) -> int:
+    """Count the SQL statements an action runs."""
+    seen = []
+    with app.app_context():
+        engine = db.engine
+    listener = lambda *args: seen.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        action()
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    return len(seen)
+
+
+def test_no_address_state_makes_the_sign_up_do_extra_work(app):
+    with app.app_context():
+        make_subscriber("pending@example.se", status="pending")
+        make_subscriber("confirmed@example.se", status="confirmed")
+        make_subscriber("gone@example.se", status="unsubscribed")
+    counts = {}
+    for address in ("new@example.se", "pending@example.se", "confirmed@example.se",
+                    "gone@example.se"):  # fmt: skip
+        client = app.test_client()
+        token = csrf_token_from(client, "/subscribe")
+        data = {"csrf_token": token, "email": address, "themes": ["1"]}
+        counts[address] = count_statements(
+            app, lambda c=client, d=data: c.post("/subscribe", data=d)
+        )
+    assert len(set(counts.values())) == 1, counts
+
+
+def test_what_each_state_is_sent(app):
+    with app.app_context():
+        make_subscriber("pending@example.se", status="pending")
+        make_subscriber("confirmed@example.se", themes=("aldre",))
+        make_subscriber("gone@example.se", status="unsubscribed")
+    for address in ("new@example.se", "pending@example.se", "confirmed@example.se",
+                    "gone@example.se"):  # fmt: skip
+        sign_up(app.test_client(), address, themes=["1"])
+    sent = {m.to_address: m.template for m in outbound(app)}
+    assert sent == {
+        "new@example.se": "confirm_subscription",
+        "pending@example.se": "confirm_subscription",
+        "confirmed@example.se": "already_subscribed",
+        "gone@example.se": "confirm_subscription",
+    }
+    with app.app_context():
+        confirmed = db.session.scalar(
+            select(Subscriber).filter_by(email="confirmed@example.se")
+        )
+        # An anonymous request never changes a confirmed subscriber's choices.
+        assert [t.slug for t in confirmed.themes] == ["aldre"]
+        assert confirmed.status == "confirmed"
+        gone = db.session.scalar(select(Subscriber).filter_by(email="gone@example.se"))
+        assert gone.status == "pending"  # re-subscribing needs a new opt-in
+
+
+def test_confirmation_emails_to_one_address_are_throttled(app):
+    for _ in range(3):
+        assert sign_up(app.test_client(), "busy@example.se").status_code == 200
+    assert len(outbound(app)) == 1  # one per 15 minutes
+    with app.app_context():
+        for message in db.session.scalars(select(OutboundMessage)):
+            message.created_at = utcnow() - timedelta(minutes=16)
+        db.session.commit()
+    sign_up(app.test_client(), "busy@example.se")
+    with app.app_context():
+        for message in db.session.scalars(select(OutboundMessage)):
+            message.created_at = message.created_at - timedelta(minutes=16)
+        db.session.commit()
+    sign_up(app.test_client(), "busy@example.se")
+    assert len(outbound(app)) == 3
+    with app.app_context():
+        for message in db.session.scalars(select(OutboundMessage)):
+            message.created_at = message.created_at - timedelta(minutes=30)
+        db.session.commit()
+    sign_up(app.test_client(), "busy@example.se")
+    assert len(outbound(app)) == 3  # three per day
+
+
+def test_sign_ups_are_rate_limited_per_address_of_the_client(make_app):
+    app = make_app(RATELIMIT_ENABLED=True, SIGNUP_RATE_LIMIT="2 per minute")
+    client = app.test_client()
+    codes = [sign_up(client, f"p{n}@example.se").status_code for n in range(3)]
+    assert codes == [200, 200, 429]
+
+
+def test_the_honeypot_answers_the_same_and_stores_nothing(app, client):
+    response = sign_up(client, "robot@example.se", website="https://spam.example")
+    assert response.status_code == 200
+    assert "Titta i din inkorg" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Subscriber.id))) == 0
+
+
+def test_an_embedded_form_lands_on_our_form_filled_in_and_changes_nothing(app, client):
+    response = client.post(
+        "/subscribe", data={"email": "extern@example.se", "themes": ["2"]}
+    )
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'value="extern@example.se"' in body
+    assert "Kontrollera dina uppgifter" in body
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Subscriber.id))) == 0
+
+
+def test_invalid_sign_up_input_is_explained(app, client):
+    token = csrf_token_from(client, "/subscribe")
+    response = client.post(
+        "/subscribe", data={"csrf_token": token, "email": "inte en adress"}
+    )
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Fyll i en giltig e-postadress." in body
+    assert "Välj minst ett tema." in body
+
+
+def test_tampered_and_expired_confirmation_links_offer_a_new_one(app, client):
+    with app.app_context():
+        subscriber = make_subscriber("p@example.se", status="pending")
+        good = make_token("confirm", subscriber.id, subscriber.token_version)
+        other_purpose = make_token(
+            "preferences", subscriber.id, subscriber.token_version
+        )
+    assert client.get(f"/confirm/{good[:-2]}xx").status_code == 410
+    assert client.get(f"/confirm/{other_purpose}").status_code == 410
+    import time as time_module
+
+    real = time_module.time
+    try:
+        time_module.time = lambda: real() + 49 * 3600
+        response = client.get(f"/confirm/{good}")
+    finally:
+        time_module.time = real
+    assert response.status_code == 410
+    assert "äldre än 48 timmar" in response.get_data(as_text=True)
+    token = csrf_token_from(client, f"/confirm/{good[:-2]}xx")
+    response = client.post(
+        "/confirm/resend", data={"csrf_token": token, "email": "p@example.se"}
+    )
+    assert response.status_code == 200
+    assert [m.template for m in outbound(app)] == ["confirm_subscription"]
+
+
+@pytest.mark.parametrize("encoding", ["urlencoded", "multipart"])
+def test_one_click_unsubscribe_needs_no_cookie_and_is_idempotent(app, encoding):
+    with app.app_context():
+        subscriber = make_subscriber()
+        token = make_token("unsubscribe", subscriber.id, subscriber.token_version)
+    client = app.test_client(use_cookies=False)
+    kwargs = {"data": {"List-Unsubscribe": "One-Click"}}
+    if encoding == "multipart":
+        kwargs["content_type"] = "multipart/form-data"
+    for _ in range(2):
+        response = client.post(f"/unsubscribe/{token}", **kwargs)
+        assert response.status_code == 200
+        assert "Location" not in response.headers
+    with app.app_context():
+        subscriber = db.session.scalar(select(Subscriber))
+        assert subscriber.status == "unsubscribed"
+        assert [e.kind for e in subscriber.events] == ["unsubscribed"]
+        assert subscriber.events[0].how == "one-click (RFC 8058)"
+
+
+def test_the_unsubscribe_link_opens_a_page_whose_button_unsubscribes(app, client):
+    with app.app_context():
+        subscriber = make_subscriber()
+        token = make_token("unsubscribe", subscriber.id, subscriber.token_version)
+    page = client.get(f"/unsubscribe/{token}")
+    assert "Avsluta prenumerationen" in page.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(Subscriber.status)) == "confirmed"
+    response = client.post(f"/unsubscribe/{token}")
+    assert "Du har avslutat prenumerationen" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(Subscriber.status)) == "unsubscribed"
+
+
+def test_unsubscribing_stops_an_issue_that_is_already_being_sent(mail_app, smtp_server):
+    from newsletter.services import sending
+
+    with mail_app.app_context():
+        issue = make_issue()
+        make_item(issue, "aldre")
+        leaving = make_subscriber("leaving@example.se")
+        make_subscriber("staying@example.se")
+        token = make_token("unsubscribe", leaving.id, leaving.token_version)
+        sending.start_sending(issue.id, utcnow())
+        sending.fan_out(issue.id, utcnow())
+        db.session.commit()
+    mail_app.test_client().post(
+        f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"}
+    )
+    Worker(mail_app).run(once=True)
+    assert smtp_server.sink.recipients() == ["staying@example.se"]
+
+
+def test_preferences_change_name_themes_and_language(app, client):
+    with app.app_context():
+        subscriber = make_subscriber(themes=("aldre",))
+        token = make_token("preferences", subscriber.id, subscriber.token_version)
+    page = client.get(f"/preferences/{token}").get_data(as_text=True)
+    assert "anna@example.se" in page
+    csrf = csrf_token_from(client, f"/preferences/{token}")
+    response = client.post(
+        f"/preferences/{token}",
+        data={
+            "csrf_token": csrf,
+            "name": "Anna A",
+            "themes": [
+                str(theme_id(app, "barn-och-unga")),
+                str(theme_id(app, "aldre")),
+            ],
+            "language": "en",
+        },
+    )
+    assert response.status_code == 200
+    with app.app_context():
+        subscriber = db.session.scalar(select(Subscriber))
+        assert subscriber.name == "Anna A" and subscriber.language == "en"
+        assert [t.slug for t in subscriber.themes] == ["barn-och-unga", "aldre"]
+        assert subscriber.events[-1].kind == "preferences_changed"
+
+
+def theme_id(app, slug: str) -> int:
+    with app.app_context():
+        return theme(slug).id
+
+
+def test_download_my_data_contains_profile_consent_and_deliveries(app, client):
+    with app.app_context():
+        subscriber = make_subscriber()
+        token = make_token("preferences", subscriber.id, subscriber.token_version)
+    sign_up(app.test_client(), "anna@example.se")  # a request, recorded
+    response = client.get(f"/preferences/{token}/data.json")
+    assert response.headers["Content-Disposition"].startswith("attachment")
+    data = response.json
+    assert data["profile"]["email"] == "anna@example.se"
+    assert data["themes"] == ["Barn och unga", "Psykisk hälsa", "Äldre"]
+    assert data["consent_history"][0]["kind"] == "requested"
+    assert data["deliveries"] == []
+
+
+def test_erase_removes_personal_data_everywhere_and_kills_old_links(app, client):
+    with app.app_context():
+        subscriber = make_subscriber()
+        prefs = make_token("preferences", subscriber.id, subscriber.token_version)
+        unsub = make_token("unsubscribe", subscriber.id, subscriber.token_version)
+    sign_up(app.test_client(), "anna@example.se")  # leaves an event and a message
+    csrf = csrf_token_from(client, f"/preferences/{prefs}")
+    refused = client.post(f"/preferences/{prefs}/erase", data={"csrf_token": csrf})
+    assert refused.status_code == 422
+    response = client.post(
+        f"/preferences/{prefs}/erase", data={"csrf_token": csrf, "sure": "y"}
+    )
+    assert response.status_code == 200
+    with app.app_context():
+        for model in (Subscriber, ConsentEvent, OutboundMessage):
+            assert db.session.scalar(select(func.count()).select_from(model)) == 0
+        assert db.session.scalar(select(func.count(Suppression.email_hash))) == 1
+    assert client.get(f"/preferences/{prefs}").status_code == 410
+    assert "prenumererar inte" in client.get(f"/unsubscribe/{unsub}").get_data(
+        as_text=True
+    )
+
+
+def test_unconfirmed_sign_ups_are_deleted_after_thirty_days(app):
+    with app.app_context():
+        old = make_subscriber("old@example.se", status="pending")
+        old.created_at = utcnow() - timedelta(days=31)
+        make_subscriber("fresh@example.se", status="pending")
+        db.session.commit()
+    Worker(app).tick()
+    with app.app_context():
+        assert db.session.scalars(select(Subscriber.email)).all() == [
+            "fresh@example.se"
+        ]
