@@ -16,7 +16,14 @@ from sqlalchemy import select
 from newsletter.extensions import db
 from newsletter.models import Issue
 from newsletter.models.types import utcnow
-from newsletter.services import editors, issues, sending, subscribers, themes
+from newsletter.services import (
+    editors,
+    issues,
+    sending,
+    subscribers,
+    subscriptions,
+    themes,
+)
 from newsletter.web import status_label
 
 issues_cli = AppGroup("issues", help="List, send and follow issues.")
@@ -143,20 +150,32 @@ def add_subscriber_command(email: str, name: str, themes: str) -> None:
 
 @subscribers_cli.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-def import_subscribers_command(path: str) -> None:
-    """Import confirmed subscribers from a CSV file (email,name,themes).
+@click.option(
+    "--attestation",
+    default="",
+    help="How these people consented; imports them as confirmed. Without it each "
+    "new address gets a confirmation email.",
+)
+def import_subscribers_command(path: str, attestation: str) -> None:
+    """Import subscribers from a CSV file (email,name,themes).
 
-    Nothing is written when any row has an error.
+    Nothing is written when any row has an error; addresses already on the list
+    are left unchanged.
     """
     with open(path, encoding="utf-8-sig", newline="") as handle:
-        parsed = subscribers.parse_csv(handle.read())
-    for line, message in parsed.errors:
+        preview = subscriptions.preview_import(handle.read())
+    for line, message in preview.errors:
         click.echo(f"line {line}: {message}", err=True)
-    if parsed.errors:
-        raise click.ClickException(f"{len(parsed.errors)} error(s); nothing imported")
-    result = subscribers.add_subscribers(parsed.rows, "confirmed")
+    if preview.errors:
+        raise click.ClickException(f"{len(preview.errors)} error(s); nothing imported")
+    if attestation and len(attestation.strip()) < 20:
+        raise click.BadParameter("describe the consent in at least 20 characters")
+    added = subscriptions.import_subscribers(
+        preview.new, attestation.strip(), "command line", utcnow()
+    )
     db.session.commit()
-    click.echo(f"{result.added} added, {result.existing} already subscribed.")
+    state = "confirmed" if attestation else "pending, confirmation emails queued"
+    click.echo(f"{added} added ({state}), {preview.existing} already subscribed.")
 
 
 @click.command("worker")

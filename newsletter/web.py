@@ -44,6 +44,29 @@ def status_label(status: str) -> str:
     return labels.get(status, status)
 
 
+def subscriber_status(status: str) -> str:
+    """Return the translated name of a subscriber status."""
+    labels = {
+        "pending": _("Awaiting confirmation"),
+        "confirmed": _("Confirmed"),
+        "unsubscribed": _("Unsubscribed"),
+        "bounced": _("Bounced"),
+    }
+    return labels.get(status, status)
+
+
+def consent_kind(kind: str) -> str:
+    """Return the translated name of a consent event."""
+    labels = {
+        "requested": _("Asked to subscribe"),
+        "confirmed": _("Confirmed"),
+        "preferences_changed": _("Changed preferences"),
+        "unsubscribed": _("Unsubscribed"),
+        "imported": _("Imported"),
+    }
+    return labels.get(kind, kind)
+
+
 def _error_page(error: HTTPException) -> tuple[str, int]:
     """Render a friendly page for HTTP errors in the visitor's language."""
     code = error.code or 500
@@ -100,6 +123,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["date"] = _date
     app.jinja_env.filters["markdown"] = _markdown
     app.jinja_env.filters["status_label"] = status_label
+    app.jinja_env.filters["subscriber_status"] = subscriber_status
+    app.jinja_env.filters["consent_kind"] = consent_kind
     app.register_error_handler(HTTPException, _error_page)
 
     @app.get("/healthz")

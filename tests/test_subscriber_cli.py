@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from newsletter.extensions import db
-from newsletter.models import Subscriber
+from newsletter.models import ConsentEvent, OutboundMessage, Subscriber
 
 
 def subscribers(app) -> dict[str, tuple[str, str, list[str]]]:
@@ -44,9 +44,12 @@ def test_import_reads_semicolons_a_bom_and_theme_names(app, tmp_path):
         encoding="utf-8",
     )
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["subscribers", "import", str(path)])
+    attestation = "Anmälda på konferensen 12 mars 2026, samtycke på blankett."
+    result = runner.invoke(
+        args=["subscribers", "import", str(path), "--attestation", attestation]
+    )
     assert result.exit_code == 0, result.output
-    assert "2 added, 0 already subscribed." in result.output
+    assert "2 added (confirmed), 0 already subscribed." in result.output
     assert subscribers(app) == {
         "anna@example.se": ("Anna Åberg", "confirmed", ["aldre", "psykisk-halsa"]),
         "bo@example.se": (
@@ -56,7 +59,25 @@ def test_import_reads_semicolons_a_bom_and_theme_names(app, tmp_path):
         ),
     }
     again = runner.invoke(args=["subscribers", "import", str(path)])
-    assert "0 added, 2 already subscribed." in again.output
+    assert "0 added (pending, confirmation emails queued), 2 already" in again.output
+    with app.app_context():
+        event = db.session.scalar(select(ConsentEvent).filter_by(kind="imported"))
+        assert event.consent_text == attestation
+        assert event.how == "import by command line"
+
+
+def test_import_without_attestation_asks_each_address_to_confirm(app, tmp_path):
+    path = tmp_path / "lista.csv"
+    path.write_text("email,name,themes\nny@example.se,Ny,aldre\n", encoding="utf-8")
+    result = app.test_cli_runner().invoke(args=["subscribers", "import", str(path)])
+    assert result.exit_code == 0, result.output
+    assert subscribers(app) == {"ny@example.se": ("Ny", "pending", ["aldre"])}
+    with app.app_context():
+        message = db.session.scalar(select(OutboundMessage))
+        assert (message.to_address, message.template) == (
+            "ny@example.se",
+            "confirm_subscription",
+        )
 
 
 def test_an_import_with_a_bad_row_writes_nothing_and_names_the_line(app, tmp_path):

@@ -26,4 +26,10 @@ def no_store(response: Response) -> Response:
     return response
 
 
-from newsletter.editor import admin, auth, issues, sending  # noqa: E402,F401
+from newsletter.editor import (  # noqa: E402,F401
+    admin,
+    auth,
+    issues,
+    sending,
+    subscribers,
+)

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
@@ -18,10 +19,12 @@ from wtforms import (
     HiddenField,
     IntegerField,
     PasswordField,
+    RadioField,
     SelectField,
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     DataRequired,
     Email,
@@ -307,6 +310,48 @@ class ScheduleForm(FlaskForm):
         field.utc = local.astimezone(UTC)
         if field.utc <= datetime.now(UTC):
             raise ValidationError(_l("Choose a time in the future."))
+
+
+class ImportUploadForm(FlaskForm):
+    """A CSV file of subscribers."""
+
+    file = FileField(
+        _l("CSV file"),
+        validators=[FileRequired(_l("Choose a file."))],
+        description=_l(
+            "Columns email,name,themes; themes as slugs or names separated by |, "
+            "empty for every theme. Comma or semicolon, UTF-8."
+        ),
+    )
+
+
+class ImportConfirmForm(FlaskForm):
+    """How to import: ask each address to confirm, or attest that they consented."""
+
+    mode = RadioField(
+        _l("How the addresses join"),
+        choices=[
+            SelectChoice("confirm", _l("Send each address a confirmation email")),
+            SelectChoice(
+                "attested", _l("Import as confirmed: the people have already consented")
+            ),
+        ],
+        default="confirm",
+    )
+    attestation = TextAreaField(
+        _l("Attestation"),
+        validators=[Length(max=2000)],
+        filters=[_strip],
+        description=_l(
+            "Required to import as confirmed: describe when and how these people "
+            "consented. It is stored as their consent record."
+        ),
+    )
+
+    def validate_attestation(self, field: TextAreaField) -> None:
+        """Confirmed imports need a real attestation."""
+        if self.mode.data == "attested" and len(field.data or "") < 20:
+            raise ValidationError(_l("Describe the consent in at least 20 characters."))
 
 
 class ActionForm(FlaskForm):

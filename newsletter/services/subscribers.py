@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, insert, select
+from sqlalchemy import Select, func, insert, or_, select
 
 from newsletter.extensions import db
 from newsletter.models import Subscriber, Theme, subscriber_theme
@@ -197,3 +198,118 @@ def count_by_status() -> dict[str, int]:
             )
         ).all()
     )
+
+
+@dataclass(frozen=True)
+class SubscriberFilter:
+    """What the editor's subscriber list is narrowed to."""
+
+    query: str = ""
+    status: str = ""
+    theme_slug: str = ""
+
+    def apply(self, statement: Select) -> Select:
+        """Add the filter's conditions to a statement over Subscriber."""
+        if self.query:
+            pattern = f"%{self.query.lower()}%"
+            statement = statement.where(
+                or_(
+                    Subscriber.email.like(pattern),
+                    func.lower(Subscriber.name).like(pattern),
+                )
+            )
+        if self.status:
+            statement = statement.where(Subscriber.status == self.status)
+        if self.theme_slug:
+            statement = statement.where(
+                Subscriber.id.in_(
+                    select(subscriber_theme.c.subscriber_id)
+                    .join(Theme, Theme.id == subscriber_theme.c.theme_id)
+                    .where(Theme.slug == self.theme_slug)
+                )
+            )
+        return statement
+
+
+def search(
+    wanted: SubscriberFilter, page: int, per_page: int = 50
+) -> tuple[list[Subscriber], int]:
+    """Return one page of matching subscribers (newest first) and the total."""
+    total = db.session.scalar(wanted.apply(select(func.count(Subscriber.id)))) or 0
+    rows = db.session.scalars(
+        wanted.apply(select(Subscriber))
+        .order_by(Subscriber.created_at.desc(), Subscriber.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    return list(rows), total
+
+
+def count_by_theme() -> list[tuple[str, int]]:
+    """Count confirmed subscribers per theme, in theme order."""
+    rows = db.session.execute(
+        select(Theme.name, func.count(subscriber_theme.c.subscriber_id))
+        .select_from(Theme)
+        .outerjoin(subscriber_theme, subscriber_theme.c.theme_id == Theme.id)
+        .outerjoin(Subscriber, Subscriber.id == subscriber_theme.c.subscriber_id)
+        .where(or_(Subscriber.status == "confirmed", Subscriber.id.is_(None)))
+        .group_by(Theme.id, Theme.name, Theme.position)
+        .order_by(Theme.position, Theme.id)
+    )
+    return [(name, count) for name, count in rows]
+
+
+def _month(column: Any) -> Any:
+    """SQL: the year and month of a timestamp as 'YYYY-MM' on either engine."""
+    if db.engine.dialect.name == "postgresql":
+        return func.to_char(func.timezone("Europe/Stockholm", column), "YYYY-MM")
+    return func.strftime("%Y-%m", column)
+
+
+def confirmed_per_month(months: int = 12) -> list[tuple[str, int]]:
+    """Confirmed subscribers who confirmed in each of the last months (cumulative)."""
+    month = _month(Subscriber.confirmed_at)
+    rows = dict(
+        db.session.execute(
+            select(month, func.count(Subscriber.id))
+            .where(
+                Subscriber.status == "confirmed", Subscriber.confirmed_at.is_not(None)
+            )
+            .group_by(month)
+        ).all()
+    )
+    now = utcnow()
+    labels = []
+    year, mon = now.year, now.month
+    for _ in range(months):
+        labels.append(f"{year:04}-{mon:02}")
+        year, mon = (year, mon - 1) if mon > 1 else (year - 1, 12)
+    labels.reverse()
+    before = sum(n for label, n in rows.items() if label and label < labels[0])
+    series, running = [], before
+    for label in labels:
+        running += rows.get(label, 0)
+        series.append((label, running))
+    return series
+
+
+def export_rows(wanted: SubscriberFilter) -> Iterator[list[str]]:
+    """Yield the CSV rows (with the header) of the filtered subscribers, streaming."""
+    yield list(CSV_HEADER)
+    themes_of: dict[int, list[str]] = {}
+    statement = wanted.apply(select(Subscriber.id, Subscriber.email, Subscriber.name))
+    result = db.session.execute(
+        statement.order_by(Subscriber.id).execution_options(yield_per=2000)
+    )
+    for chunk in result.partitions():
+        ids = [row[0] for row in chunk]
+        themes_of.clear()
+        for subscriber_id, slug in db.session.execute(
+            select(subscriber_theme.c.subscriber_id, Theme.slug)
+            .join(Theme, Theme.id == subscriber_theme.c.theme_id)
+            .where(subscriber_theme.c.subscriber_id.in_(ids))
+            .order_by(Theme.position)
+        ):
+            themes_of.setdefault(subscriber_id, []).append(slug)
+        for subscriber_id, email, name in chunk:
+            yield [email, name, "|".join(themes_of.get(subscriber_id, []))]

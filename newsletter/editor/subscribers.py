@@ -1,0 +1,192 @@
+"""The subscriber list, one subscriber, CSV import with preview, CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+
+from flask import (
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from newsletter.editor import bp
+from newsletter.editor.forms import ActionForm, ImportConfirmForm, ImportUploadForm
+from newsletter.extensions import db
+from newsletter.models import (
+    SUBSCRIBER_STATUSES,
+    Delivery,
+    ImportDraft,
+    Issue,
+    Subscriber,
+)
+from newsletter.models.types import utcnow
+from newsletter.services import subscribers, subscriptions, themes
+from newsletter.services.subscribers import SubscriberFilter
+from newsletter.services.subscriptions import Origin
+
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+
+
+def _filter() -> SubscriberFilter:
+    """Read the list filter from the query string."""
+    status = request.args.get("status", "")
+    return SubscriberFilter(
+        query=request.args.get("q", "").strip()[:200],
+        status=status if status in SUBSCRIBER_STATUSES else "",
+        theme_slug=request.args.get("theme", "")[:80],
+    )
+
+
+@bp.get("/subscribers")
+def subscriber_list() -> str:
+    """Search and filter subscribers, with counts and growth."""
+    wanted = _filter()
+    page = max(1, request.args.get("page", 1, type=int))
+    rows, total = subscribers.search(wanted, page)
+    return render_template(
+        "editor/subscribers.html",
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // 50)),
+        wanted=wanted,
+        statuses=SUBSCRIBER_STATUSES,
+        by_status=subscribers.count_by_status(),
+        by_theme=subscribers.count_by_theme(),
+        growth=subscribers.confirmed_per_month(),
+        themes=themes.list_themes(),
+    )
+
+
+@bp.get("/subscribers/export.csv")
+def export_subscribers() -> Response:
+    """Download the filtered list as CSV (email,name,themes)."""
+    wanted = _filter()
+
+    def generate() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        yield "\ufeff"  # spreadsheet programs then read UTF-8 correctly
+        for row in subscribers.export_rows(wanted):
+            writer.writerow(row)
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+
+    return Response(
+        stream_with_context(generate()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="prenumeranter.csv"'},
+    )
+
+
+@bp.get("/subscribers/<int:subscriber_id>")
+def subscriber(subscriber_id: int) -> str:
+    """One subscriber: profile, themes, consent history, deliveries."""
+    record = db.get_or_404(Subscriber, subscriber_id)
+    deliveries = db.session.execute(
+        select(Issue.title, Delivery.status, Delivery.sent_at, Delivery.last_error)
+        .join(Issue, Issue.id == Delivery.issue_id)
+        .where(Delivery.subscriber_id == record.id)
+        .order_by(Delivery.id.desc())
+    ).all()
+    return render_template(
+        "editor/subscriber.html",
+        record=record,
+        deliveries=deliveries,
+        action=ActionForm(),
+    )
+
+
+@bp.post("/subscribers/<int:subscriber_id>/unsubscribe")
+def unsubscribe_subscriber(subscriber_id: int) -> Response:
+    """Unsubscribe on the subscriber's behalf, recorded with the editor's name."""
+    record = db.get_or_404(Subscriber, subscriber_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    origin = Origin(how=f"editor {current_user.name}")
+    subscriptions.unsubscribe(record, origin, utcnow())
+    db.session.commit()
+    flash(_("%(address)s is unsubscribed.", address=record.email), "success")
+    return redirect(url_for("editor.subscriber", subscriber_id=record.id))
+
+
+@bp.post("/subscribers/<int:subscriber_id>/erase")
+def erase_subscriber(subscriber_id: int) -> Response:
+    """Erase a subscriber on request, recorded with the editor's name."""
+    record = db.get_or_404(Subscriber, subscriber_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    address = record.email
+    subscriptions.erase(record, by=current_user.name)
+    db.session.commit()
+    flash(_("Everything about %(address)s is erased.", address=address), "success")
+    return redirect(url_for("editor.subscriber_list"))
+
+
+@bp.route("/subscribers/import", methods=["GET", "POST"])
+def import_upload() -> str | Response | tuple[str, int]:
+    """Upload a CSV file; nothing is imported before the preview is accepted."""
+    form = ImportUploadForm()
+    if form.validate_on_submit():
+        raw = form.file.data.read(MAX_IMPORT_BYTES + 1)
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            form.file.errors.append(
+                _("The file is not UTF-8 text. Save it as CSV UTF-8.")
+            )
+        else:
+            if len(raw) > MAX_IMPORT_BYTES:
+                form.file.errors.append(_("The file is larger than 20 MB."))
+            else:
+                draft = ImportDraft(
+                    filename=(form.file.data.filename or "")[:255],
+                    content=text,
+                    created_by=current_user.name,
+                )
+                db.session.add(draft)
+                db.session.commit()
+                return redirect(url_for("editor.import_preview", draft_id=draft.id))
+    return render_template("editor/import.html", form=form), (
+        422 if form.errors else 200
+    )
+
+
+@bp.route("/subscribers/import/<int:draft_id>", methods=["GET", "POST"])
+def import_preview(draft_id: int) -> str | Response | tuple[str, int]:
+    """Show what the file would do, row errors included; import on confirmation."""
+    draft = db.get_or_404(ImportDraft, draft_id)
+    preview = subscriptions.preview_import(draft.content)
+    form = ImportConfirmForm()
+    if form.validate_on_submit():
+        attestation = form.attestation.data if form.mode.data == "attested" else ""
+        added = subscriptions.import_subscribers(
+            preview.new, attestation, current_user.name, utcnow()
+        )
+        db.session.delete(draft)
+        db.session.commit()
+        flash(_("%(num)d addresses imported.", num=added), "success")
+        return redirect(url_for("editor.subscriber_list"))
+    return render_template(
+        "editor/import_preview.html", draft=draft, preview=preview, form=form
+    ), (422 if form.errors else 200)
+
+
+@bp.get("/subscribers/embed")
+def embed() -> str:
+    """A sign-up form other sites can paste into their pages."""
+    return render_template(
+        "editor/embed.html", themes=themes.list_themes(active_only=True)
+    )

@@ -1,0 +1,174 @@
+"""Editors find, inspect, unsubscribe, erase, import and export subscribers."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from sqlalchemy import func, select
+
+from newsletter.extensions import db
+from newsletter.models import (
+    ConsentEvent,
+    ImportDraft,
+    OutboundMessage,
+    Subscriber,
+    Suppression,
+)
+from newsletter.services import subscriptions
+from tests.factories import make_subscriber
+
+FILE = (
+    "email;name;themes\n"
+    "ny@example.se;Ny Person;Äldre\n"
+    "ANNA@example.se;Anna;\n"
+    "fel-adress;Fel;\n"
+    "okand@example.se;Okänd;sport\n"
+    "ny@example.se;Dubblett;\n"
+    "raderad@example.se;Raderad;\n"
+)
+
+
+def upload(editor, content: str = FILE):
+    """Upload a file and return the preview page response."""
+    response = editor.post(
+        "/editor/subscribers/import",
+        data={"file": (io.BytesIO(content.encode("utf-8")), "lista.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return editor.get(response.headers["Location"]), response.headers["Location"]
+
+
+def counts(app) -> tuple[int, int, int]:
+    with app.app_context():
+        return tuple(
+            db.session.scalar(select(func.count()).select_from(model))
+            for model in (Subscriber, ConsentEvent, OutboundMessage)
+        )
+
+
+def test_the_list_filters_counts_and_links_to_each_subscriber(app, editor):
+    with app.app_context():
+        make_subscriber("anna@example.se", "Anna Andersson", themes=("aldre",))
+        make_subscriber(
+            "bo@example.se", "Bo", status="pending", themes=("barn-och-unga",)
+        )
+        make_subscriber("cia@example.se", "Cia", status="unsubscribed")
+    page = editor.get("/editor/subscribers").get_data(as_text=True)
+    assert "3 prenumeranter matchar." in page
+    assert "Bekräftad" in page and "Väntar på bekräftelse" in page
+    assert "<svg" in page and "<desc" in page  # the growth chart has a text version
+    assert "1 prenumerant matchar." in editor.get(
+        "/editor/subscribers?q=andersson"
+    ).get_data(as_text=True)
+    page = editor.get("/editor/subscribers?status=pending").get_data(as_text=True)
+    assert "bo@example.se" in page and "anna@example.se" not in page
+    page = editor.get("/editor/subscribers?theme=aldre").get_data(as_text=True)
+    assert "anna@example.se" in page and "bo@example.se" not in page
+
+
+def test_export_follows_the_filter(app, editor):
+    with app.app_context():
+        make_subscriber(
+            "anna@example.se", "Anna Åberg", themes=("aldre", "psykisk-halsa")
+        )
+        make_subscriber("bo@example.se", "Bo", status="pending")
+    response = editor.get("/editor/subscribers/export.csv?status=confirmed")
+    assert response.mimetype == "text/csv"
+    rows = list(
+        csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff")))
+    )
+    assert rows == [
+        ["email", "name", "themes"],
+        ["anna@example.se", "Anna Åberg", "psykisk-halsa|aldre"],
+    ]
+
+
+def test_detail_page_shows_consent_and_deliveries_and_editor_actions_are_recorded(
+    app, editor
+):
+    with app.app_context():
+        subscriber = make_subscriber()
+        subscriber_id = subscriber.id
+    editor.post(f"/editor/subscribers/{subscriber_id}/unsubscribe")
+    page = editor.get(f"/editor/subscribers/{subscriber_id}").get_data(as_text=True)
+    assert "Avslutad" in page and "editor Eva Editor" in page
+    editor.post(f"/editor/subscribers/{subscriber_id}/erase")
+    with app.app_context():
+        assert db.session.get(Subscriber, subscriber_id) is None
+        assert db.session.scalar(select(Suppression.reason)) == "erased by Eva Editor"
+
+
+def test_import_preview_shows_row_errors_and_writes_nothing(app, editor):
+    with app.app_context():
+        make_subscriber("anna@example.se")
+        gone = make_subscriber("raderad@example.se")
+        subscriptions.erase(gone, by="the subscriber")
+        db.session.commit()
+    before = counts(app)
+    preview, _ = upload(editor)
+    body = preview.get_data(as_text=True)
+    assert 'data-count="new">1<' in body
+    assert 'data-count="existing">1<' in body
+    assert 'data-count="errors">4<' in body
+    assert "invalid address &#39;fel-adress&#39;" in body
+    assert "unknown theme sport" in body
+    assert "ny@example.se appears more than once" in body
+    assert "raderad@example.se was erased" in body
+    assert counts(app) == before
+
+
+def test_import_asks_for_confirmation_by_default(app, editor):
+    _, url = upload(editor)
+    response = editor.post(url, data={"mode": "confirm"})
+    assert response.status_code == 302
+    with app.app_context():
+        new = db.session.scalar(select(Subscriber).filter_by(email="ny@example.se"))
+        assert new.status == "pending"
+        assert (
+            db.session.scalar(select(OutboundMessage.template))
+            == "confirm_subscription"
+        )
+        assert db.session.scalar(select(func.count(ImportDraft.id))) == 0
+
+
+def test_import_as_confirmed_needs_an_attestation_and_stores_it(app, editor):
+    _, url = upload(editor)
+    response = editor.post(url, data={"mode": "attested", "attestation": "ja"})
+    assert response.status_code == 422
+    assert "minst 20 tecken" in response.get_data(as_text=True)
+    attestation = "Anmälde sig på regionkonferensen 12 mars 2026 (lista i diariet)."
+    editor.post(url, data={"mode": "attested", "attestation": attestation})
+    with app.app_context():
+        new = db.session.scalar(select(Subscriber).filter_by(email="ny@example.se"))
+        assert new.status == "confirmed"
+        (event,) = new.events
+        assert (event.kind, event.consent_text) == ("imported", attestation)
+        assert event.how == "import by Eva Editor"
+        assert db.session.scalar(select(func.count(OutboundMessage.id))) == 0
+
+
+def test_importing_the_same_file_again_changes_nothing(app, editor):
+    _, url = upload(editor, "email,name,themes\nny@example.se,Ny,\n")
+    editor.post(url, data={"mode": "confirm"})
+    before = counts(app)
+    preview, url = upload(editor, "email,name,themes\nny@example.se,Ny,\n")
+    assert 'data-count="new">0<' in preview.get_data(as_text=True)
+    editor.post(url, data={"mode": "confirm"})
+    assert counts(app) == before
+
+
+def test_a_file_that_is_not_utf8_is_refused_with_a_reason(app, editor):
+    response = editor.post(
+        "/editor/subscribers/import",
+        data={"file": (io.BytesIO("email\nö@x.se\n".encode("latin-1")), "x.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422
+    assert "inte UTF-8" in response.get_data(as_text=True)
+
+
+def test_the_embed_snippet_posts_to_the_sign_up_address(app, editor):
+    page = editor.get("/editor/subscribers/embed").get_data(as_text=True)
+    assert 'action="http://localhost/subscribe" method="post"' in page
