@@ -11,7 +11,14 @@ from newsletter.models import Editor
 from tests.conftest import csrf_token_from, log_in
 from tests.factories import make_editor, make_issue, make_item
 
-SAMPLE_ARGS = {"issue_id": 1, "item_id": 1, "theme_id": 1, "editor_id": 1}
+SAMPLE_ARGS = {
+    "issue_id": 1,
+    "item_id": 1,
+    "theme_id": 1,
+    "editor_id": 1,
+    "subscriber_id": 1,
+    "draft_id": 1,
+}
 
 
 def editor_rules(app):

@@ -150,6 +150,10 @@ def import_upload() -> str | Response | tuple[str, int]:
         else:
             if len(raw) > MAX_IMPORT_BYTES:
                 form.file.errors.append(_("The file is larger than 20 MB."))
+            elif "\x00" in text:
+                form.file.errors.append(
+                    _("The file contains binary data, not CSV text.")
+                )
             else:
                 draft = ImportDraft(
                     filename=(form.file.data.filename or "")[:255],

@@ -75,15 +75,24 @@ def parse_csv(text: str) -> ParsedImport:
     """Validate an import file (email,name,themes) without writing anything."""
     text = text.removeprefix("\ufeff")
     result = ParsedImport()
-    reader = csv.reader(io.StringIO(text), delimiter=_dialect(text))
-    header = [cell.strip().lower() for cell in next(reader, [])]
+    if "\x00" in text:
+        result.errors.append((1, "the file contains NUL bytes; it is not CSV text"))
+        return result
+    # newline=None reads \r, \n and \r\n line ends alike (old Mac exports use \r).
+    reader = csv.reader(io.StringIO(text, newline=None), delimiter=_dialect(text))
+    try:
+        records = [(reader.line_num, row) for row in reader]
+    except csv.Error as exc:
+        result.errors.append((reader.line_num, f"the file is not valid CSV: {exc}"))
+        return result
+    header = [cell.strip().lower() for cell in (records[0][1] if records else [])]
     if not header or header[0] != "email":
         result.errors.append((1, "the first row must be the header email,name,themes"))
         return result
     columns = {name: header.index(name) for name in CSV_HEADER if name in header}
     lookup, all_themes = _theme_lookup()
     seen: set[str] = set()
-    for line, cells in enumerate(reader, start=2):
+    for line, cells in records[1:]:
         if not any(cell.strip() for cell in cells):
             continue
 
@@ -124,6 +133,7 @@ class ImportResult:
 
     added: int
     existing: int
+    ids: dict[str, int] = field(default_factory=dict)  # address -> id of added rows
 
 
 def add_subscribers(rows: Sequence[ImportRow], status: str) -> ImportResult:
@@ -140,28 +150,31 @@ def add_subscribers(rows: Sequence[ImportRow], status: str) -> ImportResult:
     new = [row for row in rows if row.email not in existing]
     now = utcnow()
     confirmed_at = now if status == "confirmed" else None
+    table = Subscriber.__table__
+    added: dict[str, int] = {}
     for start in range(0, len(new), 5000):
         chunk = new[start : start + 5000]
-        db.session.execute(
-            insert(Subscriber),
-            [
-                {
-                    "email": row.email,
-                    "name": row.name,
-                    "status": status,
-                    "created_at": now,
-                    "confirmed_at": confirmed_at,
-                }
-                for row in chunk
-            ],
-        )
+        # RETURNING gives the new ids at once: a second lookup by address right
+        # after a bulk insert can be planned as sequential scans (stale statistics).
         ids = dict(
             db.session.execute(
-                select(Subscriber.email, Subscriber.id).where(
-                    Subscriber.email.in_([row.email for row in chunk])
-                )
+                insert(table).returning(table.c.email, table.c.id),
+                [
+                    {
+                        "email": row.email,
+                        "name": row.name,
+                        "language": "sv",
+                        "status": status,
+                        "token_version": 1,
+                        "bounce_count": 0,
+                        "created_at": now,
+                        "confirmed_at": confirmed_at,
+                    }
+                    for row in chunk
+                ],
             ).all()
         )
+        added.update(ids)
         links = [
             {"subscriber_id": ids[row.email], "theme_id": theme_id}
             for row in chunk
@@ -169,7 +182,7 @@ def add_subscribers(rows: Sequence[ImportRow], status: str) -> ImportResult:
         ]
         if links:
             db.session.execute(insert(subscriber_theme), links)
-    return ImportResult(added=len(new), existing=len(existing))
+    return ImportResult(added=len(new), existing=len(existing), ids=added)
 
 
 def add_confirmed(email: str, name: str, theme_slugs: Iterable[str]) -> Subscriber:

@@ -394,8 +394,7 @@ def import_subscribers(
     # Someone may have signed up since the preview: leave those rows alone.
     taken = _ids_by_email([row.email for row in rows])
     rows = [row for row in rows if row.email not in taken]
-    add_subscribers(rows, status)
-    ids = _ids_by_email([row.email for row in rows])
+    ids = add_subscribers(rows, status).ids
     how = f"import by {editor}"
     events = [
         {
