@@ -344,6 +344,7 @@ def test_erase_removes_personal_data_everywhere_and_kills_old_links(app, client)
     csrf = csrf_token_from(client, f"/preferences/{prefs}")
     refused = client.post(f"/preferences/{prefs}/erase", data={"csrf_token": csrf})
     assert refused.status_code == 422
+    assert "Kryssa i rutan för att bekräfta." in refused.get_data(as_text=True)
     response = client.post(
         f"/preferences/{prefs}/erase", data={"csrf_token": csrf, "sure": "y"}
     )

@@ -179,14 +179,29 @@ def preferences(token: str) -> tuple[str, int]:
         saved = True
     elif form.errors:
         status = 422
+    return _preferences_page(subscriber, token, form=form, saved=saved), status
+
+
+def _preferences_page(
+    subscriber: Subscriber,
+    token: str,
+    form: PreferencesForm | None = None,
+    saved: bool = False,
+    erase_form: EraseForm | None = None,
+) -> str:
+    """Render the preference page with its three forms."""
+    if form is None:
+        form = PreferencesForm(formdata=None, obj=subscriber)
+        _theme_choices(form)
+        form.themes.data = [t.id for t in subscriber.themes]
     return render_template(
         "public/preferences.html",
         form=form,
         token=token,
         subscriber=subscriber,
         saved=saved,
-        erase_form=EraseForm(),
-    ), status
+        erase_form=erase_form or EraseForm(formdata=None),
+    )
 
 
 @bp.post("/preferences/<token>/unsubscribe")
@@ -230,7 +245,7 @@ def erase(token: str) -> tuple[str, int]:
         return _invalid_link(error.expired)
     form = EraseForm()
     if not form.validate_on_submit():
-        return preferences(token)[0], 422
+        return _preferences_page(subscriber, token, erase_form=form), 422
     subscriptions.erase(subscriber, by="the subscriber")
     db.session.commit()
     return render_template("public/erased.html"), 200
