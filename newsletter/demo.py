@@ -8,8 +8,10 @@ from sqlalchemy import func, select
 
 from newsletter.extensions import db
 from newsletter.models import Issue, Theme
+from newsletter.models.types import utcnow
 from newsletter.services.issues import ItemData, LinkData, add_item, create_issue
-from newsletter.services.subscribers import ImportRow, add_subscribers
+from newsletter.services.subscribers import ImportRow
+from newsletter.services.subscriptions import import_subscribers
 
 EDITOR = "Demoredaktör"
 
@@ -168,12 +170,14 @@ def load_demo_content() -> int:
     _load_issue(SEPTEMBER, "sent", datetime(2026, 9, 15, 7, 0, tzinfo=UTC))
     _load_issue(DECEMBER, "draft", None)
     themes = {t.slug: t.id for t in db.session.scalars(select(Theme))}
-    add_subscribers(
+    import_subscribers(
         [
             ImportRow(0, email, name, frozenset(themes[s] for s in slugs))
             for email, name, slugs in DEMO_SUBSCRIBERS
         ],
-        "confirmed",
+        "Demo subscribers, created with the demo content.",
+        EDITOR,
+        utcnow(),
     )
     db.session.flush()
     return 2
