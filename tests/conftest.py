@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from newsletter import create_app
 from newsletter.extensions import db
@@ -33,16 +33,22 @@ def require(condition: bool, reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> str:
-    """Return the PostgreSQL test database URL, with a schema made fresh per run."""
+def postgres_url() -> Iterator[str]:
+    """Create a database of this run's own (runs side by side never collide)."""
     url = os.environ.get(PG_URL_VARIABLE, "")
     require(bool(url), f"{PG_URL_VARIABLE} is not set; PostgreSQL tests need it")
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    return url
+    server = make_url(url)
+    name = f"{server.database}_{os.getpid()}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def base_config(database_url: str, **overrides: Any) -> dict[str, Any]:

@@ -35,7 +35,9 @@ start_postgres() {
     as_root pg_ctlcluster "$version" main start
   local psql=(as_root su postgres -c)
   "${psql[@]}" "psql -tAc \"SELECT 1 FROM pg_roles WHERE rolname='$PG_USER'\"" | grep -q 1 ||
-    "${psql[@]}" "psql -q -c \"CREATE ROLE $PG_USER LOGIN PASSWORD '$PG_USER'\""
+    "${psql[@]}" "psql -q -c \"CREATE ROLE $PG_USER LOGIN CREATEDB PASSWORD '$PG_USER'\""
+  # Each test run creates (and drops) a database of its own.
+  "${psql[@]}" "psql -q -c \"ALTER ROLE $PG_USER CREATEDB\""
   "${psql[@]}" "psql -tAc \"SELECT 1 FROM pg_database WHERE datname='$PG_DB'\"" | grep -q 1 ||
     "${psql[@]}" "psql -q -c \"CREATE DATABASE $PG_DB OWNER $PG_USER\""
   export NEWSLETTER_TEST_POSTGRES_URL="postgresql+psycopg://$PG_USER:$PG_USER@127.0.0.1/$PG_DB"

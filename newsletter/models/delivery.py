@@ -30,7 +30,22 @@ def _status_check(statuses: tuple[str, ...]) -> CheckConstraint:
     )
 
 
-class Delivery(db.Model):
+class QueuedMail:
+    """The columns of a row in a mail queue: its state, its lease, its outcome.
+
+    Only newsletter.mail.queue changes them.
+    """
+
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    leased_by: Mapped[str | None] = mapped_column(String(100))
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    message_id: Mapped[str | None] = mapped_column(String(255))
+
+
+class Delivery(QueuedMail, db.Model):
     """One subscriber's copy of one issue, from queued to sent (or failed/skipped)."""
 
     __tablename__ = "delivery"
@@ -46,17 +61,10 @@ class Delivery(db.Model):
     subscriber_id: Mapped[int] = mapped_column(
         ForeignKey("subscriber.id", ondelete="CASCADE"), index=True
     )
-    status: Mapped[str] = mapped_column(String(20), default="queued")
-    attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    leased_by: Mapped[str | None] = mapped_column(String(100))
-    last_error: Mapped[str] = mapped_column(Text, default="")
-    message_id: Mapped[str | None] = mapped_column(String(255))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class OutboundMessage(db.Model):
+class OutboundMessage(QueuedMail, db.Model):
     """A transactional email (test send, confirmation ...) waiting in the queue."""
 
     __tablename__ = "outbound_message"
@@ -74,12 +82,5 @@ class OutboundMessage(db.Model):
     subscriber_id: Mapped[int | None] = mapped_column(
         ForeignKey("subscriber.id", ondelete="SET NULL"), index=True
     )
-    status: Mapped[str] = mapped_column(String(20), default="queued")
-    attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    leased_by: Mapped[str | None] = mapped_column(String(100))
-    last_error: Mapped[str] = mapped_column(Text, default="")
-    message_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

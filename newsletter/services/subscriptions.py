@@ -80,6 +80,21 @@ def _throttled(address: str, now: datetime) -> bool:
     )
 
 
+def _email_about(
+    subscriber: Subscriber, template: str, now: datetime
+) -> OutboundMessage:
+    """A queued email about a subscription, in the subscriber's language."""
+    return OutboundMessage(
+        template=template,
+        context={"subscriber_id": subscriber.id},
+        language=subscriber.language,
+        to_address=subscriber.email,
+        to_name=subscriber.name,
+        subscriber_id=subscriber.id,
+        created_at=now,
+    )
+
+
 def request_subscription(
     address: str,
     name: str,
@@ -135,16 +150,10 @@ def request_subscription(
     )
     if not _throttled(address, now):
         db.session.add(
-            OutboundMessage(
-                template="already_subscribed"
-                if was_confirmed
-                else "confirm_subscription",
-                context={"subscriber_id": subscriber.id},
-                language=subscriber.language,
-                to_address=address,
-                to_name=subscriber.name,
-                subscriber_id=subscriber.id,
-                created_at=now,
+            _email_about(
+                subscriber,
+                "already_subscribed" if was_confirmed else "confirm_subscription",
+                now,
             )
         )
     db.session.flush()
@@ -157,17 +166,7 @@ def resend_confirmation(address: str, origin: Origin, now: datetime) -> None:
     )
     if subscriber is None or subscriber.status != "pending" or _throttled(address, now):
         return
-    db.session.add(
-        OutboundMessage(
-            template="confirm_subscription",
-            context={"subscriber_id": subscriber.id},
-            language=subscriber.language,
-            to_address=address,
-            to_name=subscriber.name,
-            subscriber_id=subscriber.id,
-            created_at=now,
-        )
-    )
+    db.session.add(_email_about(subscriber, "confirm_subscription", now))
     db.session.flush()
 
 
