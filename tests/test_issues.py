@@ -88,6 +88,7 @@ def test_invalid_issue_input_returns_the_form_with_messages_and_saves_nothing(
     assert response.status_code == 422
     assert "Ge numret en rubrik." in body
     assert 'aria-invalid="true"' in body
+    assert '="None"' not in body
     assert "Formuläret innehåller fel." in body
     with app.app_context():
         assert count(Issue) == 0

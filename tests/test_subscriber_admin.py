@@ -172,3 +172,19 @@ def test_a_file_that_is_not_utf8_is_refused_with_a_reason(app, editor):
 def test_the_embed_snippet_posts_to_the_sign_up_address(app, editor):
     page = editor.get("/editor/subscribers/embed").get_data(as_text=True)
     assert 'action="http://localhost/subscribe" method="post"' in page
+
+
+def test_erasing_also_removes_the_address_from_uploaded_files(app, editor):
+    with app.app_context():
+        subscriber = make_subscriber("anna@example.se")
+        subscriber_id = subscriber.id
+    upload(editor, "email,name,themes\nanna@example.se,Anna,\n")
+    editor.post(f"/editor/subscribers/{subscriber_id}/erase")
+    with app.app_context():
+        assert db.session.scalar(select(func.count(ImportDraft.id))) == 0
+
+
+def test_a_huge_page_number_is_not_an_error(editor):
+    assert (
+        editor.get("/editor/subscribers?page=99999999999999999999").status_code == 200
+    )

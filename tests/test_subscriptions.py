@@ -12,6 +12,7 @@ from newsletter.extensions import db
 from newsletter.mail.worker import Worker
 from newsletter.models import ConsentEvent, OutboundMessage, Subscriber, Suppression
 from newsletter.models.types import utcnow
+from newsletter.services import subscriptions
 from newsletter.services.tokens import make_token
 from tests.conftest import csrf_token_from
 from tests.factories import make_issue, make_item, make_subscriber, theme
@@ -212,9 +213,11 @@ def test_invalid_sign_up_input_is_explained(app, client):
 def test_tampered_and_expired_confirmation_links_offer_a_new_one(app, client):
     with app.app_context():
         subscriber = make_subscriber("p@example.se", status="pending")
-        good = make_token("confirm", subscriber.id, subscriber.token_version)
+        good = make_token(
+            "confirm", subscriber.id, subscriber.token_version, subscriber.email
+        )
         other_purpose = make_token(
-            "preferences", subscriber.id, subscriber.token_version
+            "preferences", subscriber.id, subscriber.token_version, subscriber.email
         )
     assert client.get(f"/confirm/{good[:-2]}xx").status_code == 410
     assert client.get(f"/confirm/{other_purpose}").status_code == 410
@@ -240,7 +243,9 @@ def test_tampered_and_expired_confirmation_links_offer_a_new_one(app, client):
 def test_one_click_unsubscribe_needs_no_cookie_and_is_idempotent(app, encoding):
     with app.app_context():
         subscriber = make_subscriber()
-        token = make_token("unsubscribe", subscriber.id, subscriber.token_version)
+        token = make_token(
+            "unsubscribe", subscriber.id, subscriber.token_version, subscriber.email
+        )
     client = app.test_client(use_cookies=False)
     kwargs = {"data": {"List-Unsubscribe": "One-Click"}}
     if encoding == "multipart":
@@ -259,7 +264,9 @@ def test_one_click_unsubscribe_needs_no_cookie_and_is_idempotent(app, encoding):
 def test_the_unsubscribe_link_opens_a_page_whose_button_unsubscribes(app, client):
     with app.app_context():
         subscriber = make_subscriber()
-        token = make_token("unsubscribe", subscriber.id, subscriber.token_version)
+        token = make_token(
+            "unsubscribe", subscriber.id, subscriber.token_version, subscriber.email
+        )
     page = client.get(f"/unsubscribe/{token}")
     assert "Avsluta prenumerationen" in page.get_data(as_text=True)
     with app.app_context():
@@ -278,7 +285,9 @@ def test_unsubscribing_stops_an_issue_that_is_already_being_sent(mail_app, smtp_
         make_item(issue, "aldre")
         leaving = make_subscriber("leaving@example.se")
         make_subscriber("staying@example.se")
-        token = make_token("unsubscribe", leaving.id, leaving.token_version)
+        token = make_token(
+            "unsubscribe", leaving.id, leaving.token_version, leaving.email
+        )
         sending.start_sending(issue.id, utcnow())
         sending.fan_out(issue.id, utcnow())
         db.session.commit()
@@ -292,7 +301,9 @@ def test_unsubscribing_stops_an_issue_that_is_already_being_sent(mail_app, smtp_
 def test_preferences_change_name_themes_and_language(app, client):
     with app.app_context():
         subscriber = make_subscriber(themes=("aldre",))
-        token = make_token("preferences", subscriber.id, subscriber.token_version)
+        token = make_token(
+            "preferences", subscriber.id, subscriber.token_version, subscriber.email
+        )
     page = client.get(f"/preferences/{token}").get_data(as_text=True)
     assert "anna@example.se" in page
     csrf = csrf_token_from(client, f"/preferences/{token}")
@@ -324,7 +335,9 @@ def theme_id(app, slug: str) -> int:
 def test_download_my_data_contains_profile_consent_and_deliveries(app, client):
     with app.app_context():
         subscriber = make_subscriber()
-        token = make_token("preferences", subscriber.id, subscriber.token_version)
+        token = make_token(
+            "preferences", subscriber.id, subscriber.token_version, subscriber.email
+        )
     sign_up(app.test_client(), "anna@example.se")  # a request, recorded
     response = client.get(f"/preferences/{token}/data.json")
     assert response.headers["Content-Disposition"].startswith("attachment")
@@ -338,8 +351,12 @@ def test_download_my_data_contains_profile_consent_and_deliveries(app, client):
 def test_erase_removes_personal_data_everywhere_and_kills_old_links(app, client):
     with app.app_context():
         subscriber = make_subscriber()
-        prefs = make_token("preferences", subscriber.id, subscriber.token_version)
-        unsub = make_token("unsubscribe", subscriber.id, subscriber.token_version)
+        prefs = make_token(
+            "preferences", subscriber.id, subscriber.token_version, subscriber.email
+        )
+        unsub = make_token(
+            "unsubscribe", subscriber.id, subscriber.token_version, subscriber.email
+        )
     sign_up(app.test_client(), "anna@example.se")  # leaves an event and a message
     csrf = csrf_token_from(client, f"/preferences/{prefs}")
     refused = client.post(f"/preferences/{prefs}/erase", data={"csrf_token": csrf})
@@ -370,3 +387,65 @@ def test_unconfirmed_sign_ups_are_deleted_after_thirty_days(app):
         assert db.session.scalars(select(Subscriber.email)).all() == [
             "fresh@example.se"
         ]
+
+
+def test_links_of_an_erased_subscriber_never_work_for_whoever_gets_the_id_next(
+    app, client
+):
+    with app.app_context():
+        gone = make_subscriber("gone@example.se", status="pending")
+        confirm = make_token("confirm", gone.id, gone.token_version, gone.email)
+        prefs = make_token("preferences", gone.id, 2, gone.email)
+        subscriptions.erase(gone, by="the subscriber")
+        db.session.commit()
+        # SQLite hands the highest id out again: the next sign-up gets it.
+        make_subscriber("victim@example.se", status="pending")
+    token = csrf_token_from(client, "/subscribe")
+    assert (
+        client.post(f"/confirm/{confirm}", data={"csrf_token": token}).status_code
+        == 410
+    )
+    assert client.get(f"/preferences/{prefs}").status_code == 410
+    with app.app_context():
+        assert db.session.scalar(select(Subscriber.status)) == "pending"
+
+
+def test_simultaneous_sign_ups_for_a_new_address_all_get_the_same_answer(make_app):
+    import threading
+
+    app = make_app(SIGNUP_RATE_LIMIT="1000 per minute")
+    codes: list[int] = []
+    clients = [app.test_client() for _ in range(4)]
+    tokens = [csrf_token_from(c, "/subscribe") for c in clients]
+    start = threading.Barrier(4)
+
+    def post(client, token) -> None:
+        start.wait()
+        response = client.post(
+            "/subscribe",
+            data={"csrf_token": token, "email": "race@example.se", "themes": ["1"]},
+        )
+        codes.append(response.status_code)
+
+    threads = [
+        threading.Thread(target=post, args=pair)
+        for pair in zip(clients, tokens, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert codes == [200, 200, 200, 200]
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Subscriber.id))) == 1
+
+
+def test_a_name_with_line_breaks_cannot_stop_the_confirmation_email(
+    mail_app, smtp_server
+):
+    client = mail_app.test_client()
+    sign_up(client, "ok@example.se", name="Anna\r\nBcc: x@example.se")
+    Worker(mail_app).run(once=True)
+    (message,) = smtp_server.sink.messages()
+    assert message["To"] == '"Anna Bcc: x@example.se" <ok@example.se>'
+    assert message["Bcc"] is None

@@ -52,7 +52,7 @@ def _filter() -> SubscriberFilter:
 def subscriber_list() -> str:
     """Search and filter subscribers, with counts and growth."""
     wanted = _filter()
-    page = max(1, request.args.get("page", 1, type=int))
+    page = min(max(1, request.args.get("page", 1, type=int)), 10**6)
     rows, total = subscribers.search(wanted, page)
     return render_template(
         "editor/subscribers.html",
@@ -71,8 +71,14 @@ def subscriber_list() -> str:
 
 @bp.get("/subscribers/export.csv")
 def export_subscribers() -> Response:
-    """Download the filtered list as CSV (email,name,themes)."""
+    """Download the filtered list as CSV (email,name,themes).
+
+    Without a status filter only confirmed subscribers are exported: the file has
+    no status column, and re-importing it must not add people who withdrew.
+    """
     wanted = _filter()
+    if not wanted.status:
+        wanted = SubscriberFilter(wanted.query, "confirmed", wanted.theme_slug)
 
     def generate() -> Iterator[str]:
         buffer = io.StringIO()

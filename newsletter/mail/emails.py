@@ -53,11 +53,13 @@ def message_id(kind: str, row_id: int) -> str:
     return f"<{kind}.{row_id}.{digest[:16]}@{mail_domain()}>"
 
 
-def subscriber_links(subscriber_id: int, token_version: int) -> dict[str, str]:
+def subscriber_links(
+    subscriber_id: int, token_version: int, email: str
+) -> dict[str, str]:
     """Return the personal unsubscribe and preference links of a subscriber."""
     base = base_url()
-    unsubscribe = make_token("unsubscribe", subscriber_id, token_version)
-    preferences = make_token("preferences", subscriber_id, token_version)
+    unsubscribe = make_token("unsubscribe", subscriber_id, token_version, email)
+    preferences = make_token("preferences", subscriber_id, token_version, email)
     return {
         "unsubscribe_url": f"{base}/unsubscribe/{unsubscribe}",
         "preferences_url": f"{base}/preferences/{preferences}",
@@ -174,7 +176,9 @@ def _confirm_context(message: OutboundMessage) -> dict[str, Any]:
     """A confirmation link signed now, valid for 48 hours, usable once."""
     context = _subscriber_context(message)
     subscriber = context["subscriber"]
-    token = make_token("confirm", subscriber.id, subscriber.token_version)
+    token = make_token(
+        "confirm", subscriber.id, subscriber.token_version, subscriber.email
+    )
     return {**context, "confirm_url": f"{base_url()}/confirm/{token}"}
 
 
@@ -182,7 +186,7 @@ def _already_subscribed_context(message: OutboundMessage) -> dict[str, Any]:
     """No content, only the way to the preferences."""
     context = _subscriber_context(message)
     subscriber = context["subscriber"]
-    links = subscriber_links(subscriber.id, subscriber.token_version)
+    links = subscriber_links(subscriber.id, subscriber.token_version, subscriber.email)
     return {**context, "preferences_url": links["preferences_url"]}
 
 

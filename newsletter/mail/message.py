@@ -136,8 +136,9 @@ class MessageTemplate:
     ) -> bytes:
         """Return the complete message for one recipient."""
         values = values or {}
+        name = " ".join(to_name.split())  # a stored name never breaks the header
         lines = [
-            f"To: {formataddr((to_name, to_address), charset='utf-8')}",
+            f"To: {formataddr((name, to_address), charset='utf-8')}",
             f"Date: {format_datetime(date)}",
             f"Message-ID: {message_id}",
         ]

@@ -368,7 +368,7 @@ class Worker:
                 )
                 continue
             template = self.templates.get(issue, chosen, language)
-            links = subscriber_links(sub_id, version)
+            links = subscriber_links(sub_id, version, email)
             msg_id = message_id("d", row_id)
             raw = template.personalise(
                 to_address=email,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import Select, func, insert, or_, select
+from sqlalchemy import Select, case, func, insert, or_, select
 
 from newsletter.extensions import db
 from newsletter.models import Subscriber, Theme, subscriber_theme
@@ -260,12 +260,12 @@ def search(
 
 def count_by_theme() -> list[tuple[str, int]]:
     """Count confirmed subscribers per theme, in theme order."""
+    confirmed = case((Subscriber.status == "confirmed", 1))
     rows = db.session.execute(
-        select(Theme.name, func.count(subscriber_theme.c.subscriber_id))
+        select(Theme.name, func.count(confirmed))
         .select_from(Theme)
         .outerjoin(subscriber_theme, subscriber_theme.c.theme_id == Theme.id)
         .outerjoin(Subscriber, Subscriber.id == subscriber_theme.c.subscriber_id)
-        .where(or_(Subscriber.status == "confirmed", Subscriber.id.is_(None)))
         .group_by(Theme.id, Theme.name, Theme.position)
         .order_by(Theme.position, Theme.id)
     )
@@ -325,4 +325,9 @@ def export_rows(wanted: SubscriberFilter) -> Iterator[list[str]]:
         ):
             themes_of.setdefault(subscriber_id, []).append(slug)
         for subscriber_id, email, name in chunk:
-            yield [email, name, "|".join(themes_of.get(subscriber_id, []))]
+            yield [email, _inert(name), "|".join(themes_of.get(subscriber_id, []))]
+
+
+def _inert(cell: str) -> str:
+    """Keep spreadsheet programs from running a cell as a formula (=, +, -, @)."""
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell

@@ -20,6 +20,7 @@ from newsletter.extensions import db
 from newsletter.models import (
     ConsentEvent,
     Delivery,
+    ImportDraft,
     Issue,
     OutboundMessage,
     Subscriber,
@@ -174,7 +175,9 @@ def subscriber_for(purpose: str, token: str, *statuses: str) -> Subscriber:
     """Return the subscriber a token is for, if its version and status still match."""
     claims = read_token(purpose, token)
     subscriber = db.session.get(Subscriber, claims.subscriber_id)
-    if subscriber is None or subscriber.token_version != claims.version:
+    if subscriber is None or not claims.matches(
+        subscriber.id, subscriber.token_version, subscriber.email
+    ):
         raise InvalidToken()
     if statuses and subscriber.status not in statuses:
         raise InvalidToken()
@@ -248,7 +251,9 @@ def unsubscribe_by_token(token: str, origin: Origin, now: datetime) -> None:
     """One-click unsubscribe: idempotent for any link we signed, even an old one."""
     claims = read_token("unsubscribe", token)
     subscriber = db.session.get(Subscriber, claims.subscriber_id)
-    if subscriber is not None and subscriber.token_version == claims.version:
+    if subscriber is not None and claims.matches(
+        subscriber.id, subscriber.token_version, subscriber.email
+    ):
         unsubscribe(subscriber, origin, now)
 
 
@@ -264,6 +269,10 @@ def erase(subscriber: Subscriber, by: str) -> None:
                 OutboundMessage.to_address == subscriber.email,
             )
         )
+    )
+    # An uploaded file waiting for its preview may hold the address too.
+    db.session.execute(
+        delete(ImportDraft).where(ImportDraft.content.contains(subscriber.email))
     )
     db.session.delete(subscriber)
     db.session.flush()
@@ -310,11 +319,14 @@ def export_data(subscriber: Subscriber) -> dict[str, Any]:
 
 
 def purge_unconfirmed(now: datetime) -> int:
-    """Delete sign-ups never confirmed within PENDING_DAYS; return how many."""
+    """Delete sign-ups never confirmed within PENDING_DAYS, and import files left
+    unused for a day; return how many sign-ups."""
+    db.session.execute(
+        delete(ImportDraft).where(ImportDraft.created_at < now - timedelta(days=1))
+    )
     cutoff = now - timedelta(days=int(current_app.config["PENDING_DAYS"]))
     stale = select(Subscriber.id).where(
         Subscriber.status == "pending",
-        Subscriber.confirmed_at.is_(None),
         func.coalesce(Subscriber.last_requested_at, Subscriber.created_at) < cutoff,
     )
     ids = list(db.session.scalars(stale))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from flask import current_app
@@ -26,10 +27,26 @@ class InvalidToken(Exception):
 
 @dataclass(frozen=True)
 class TokenClaims:
-    """What a valid token says: whose it is and which token version it carries."""
+    """What a valid token says: whose it is, its token version, and a fingerprint of
+    the address, so that a link never works for a later subscriber who happens to
+    get the id of an erased one (SQLite reuses the highest id)."""
 
     subscriber_id: int
     version: int
+    fingerprint: str
+
+    def matches(self, subscriber_id: int, version: int, email: str) -> bool:
+        """Whether the token is for this subscriber, at this version."""
+        return (self.subscriber_id, self.version, self.fingerprint) == (
+            subscriber_id,
+            version,
+            address_fingerprint(email),
+        )
+
+
+def address_fingerprint(email: str) -> str:
+    """A short digest of the address that a token carries."""
+    return hashlib.sha256(email.encode("utf-8")).hexdigest()[:12]
 
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
@@ -41,9 +58,11 @@ def _serializer(purpose: str) -> URLSafeTimedSerializer:
     )
 
 
-def make_token(purpose: str, subscriber_id: int, version: int) -> str:
-    """Sign a subscriber id and token version for one purpose."""
-    return _serializer(purpose).dumps([subscriber_id, version])
+def make_token(purpose: str, subscriber_id: int, version: int, email: str) -> str:
+    """Sign a subscriber id, token version and address fingerprint for one purpose."""
+    return _serializer(purpose).dumps(
+        [subscriber_id, version, address_fingerprint(email)]
+    )
 
 
 def read_token(purpose: str, token: str) -> TokenClaims:
@@ -56,8 +75,9 @@ def read_token(purpose: str, token: str) -> TokenClaims:
         raise InvalidToken() from exc
     if (
         not isinstance(data, list)
-        or len(data) != 2
-        or not all(isinstance(v, int) for v in data)
+        or len(data) != 3
+        or not all(isinstance(v, int) for v in data[:2])
+        or not isinstance(data[2], str)
     ):
         raise InvalidToken()
-    return TokenClaims(subscriber_id=data[0], version=data[1])
+    return TokenClaims(subscriber_id=data[0], version=data[1], fingerprint=data[2])

@@ -12,6 +12,7 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_wtf.csrf import CSRFError, validate_csrf
+from sqlalchemy.exc import IntegrityError
 from wtforms import ValidationError
 from wtforms.fields.choices import SelectChoice
 
@@ -87,15 +88,24 @@ def subscribe() -> tuple[str, int]:
     if not form.validate():
         return _signup_page(form, from_elsewhere=False), 422
     if not form.website.data:
-        subscriptions.request_subscription(
-            form.email.data,
-            form.name.data,
-            form.themes.data,
-            _language(),
-            _origin("web form"),
-            utcnow(),
-        )
-        db.session.commit()
+        for attempt in (1, 2):
+            try:
+                subscriptions.request_subscription(
+                    form.email.data,
+                    form.name.data,
+                    form.themes.data,
+                    _language(),
+                    _origin("web form"),
+                    utcnow(),
+                )
+                db.session.commit()
+                break
+            except IntegrityError:
+                # Somebody signed the same new address up at the same moment;
+                # start again and find their row.
+                db.session.rollback()
+                if attempt == 2:
+                    raise
     return render_template("public/check_inbox.html"), 200
 
 
@@ -129,7 +139,7 @@ def confirm(token: str) -> tuple[str, int]:
         db.session.rollback()
         return _invalid_link(error.expired)
     db.session.commit()
-    links = subscriber_links(subscriber.id, subscriber.token_version)
+    links = subscriber_links(subscriber.id, subscriber.token_version, subscriber.email)
     return render_template(
         "public/confirmed.html", subscriber=subscriber, links=links
     ), 200
@@ -150,7 +160,10 @@ def resend() -> tuple[str, int]:
 
 
 def _preferences_subscriber(token: str) -> Subscriber:
-    return subscriptions.subscriber_for("preferences", token, "confirmed", "bounced")
+    """An unsubscribed person still reaches the page to see or erase their data."""
+    return subscriptions.subscriber_for(
+        "preferences", token, "confirmed", "bounced", "unsubscribed"
+    )
 
 
 @bp.route("/preferences/<token>", methods=["GET", "POST"])
@@ -204,6 +217,14 @@ def _preferences_page(
     )
 
 
+@bp.after_request
+def no_store(response: Response) -> Response:
+    """Pages reached by personal links show personal data: keep them out of caches."""
+    if request.endpoint and request.endpoint != "subscribe.subscribe":
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.post("/preferences/<token>/unsubscribe")
 def unsubscribe_from_preferences(token: str) -> tuple[str, int]:
     """Unsubscribe from the preference page."""
@@ -213,7 +234,8 @@ def unsubscribe_from_preferences(token: str) -> tuple[str, int]:
         return _invalid_link(error.expired)
     subscriptions.unsubscribe(subscriber, _origin("preference page"), utcnow())
     db.session.commit()
-    return render_template("public/unsubscribed.html"), 200
+    links = subscriber_links(subscriber.id, subscriber.token_version, subscriber.email)
+    return render_template("public/unsubscribed.html", links=links), 200
 
 
 @bp.get("/preferences/<token>/data.json")
@@ -263,7 +285,9 @@ def unsubscribe(token: str) -> Response | tuple[str, int]:
         subscriber = db.session.get(Subscriber, claims.subscriber_id)
         active = (
             subscriber is not None
-            and subscriber.token_version == claims.version
+            and claims.matches(
+                subscriber.id, subscriber.token_version, subscriber.email
+            )
             and subscriber.status != "unsubscribed"
         )
         return render_template(

@@ -23,6 +23,11 @@ def _strip(value: str | None) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def _one_line(value: str) -> str:
+    """Replace line breaks and other control characters with spaces."""
+    return " ".join("".join(c if c.isprintable() else " " for c in value).split())
+
+
 class ThemeChoices(SelectMultipleField):
     """Themes as a list of checkboxes."""
 
@@ -52,7 +57,9 @@ class SubscribeForm(FlaskForm):
         filters=[_strip],
     )
     name = StringField(
-        _l("Name (optional)"), validators=[Length(max=120)], filters=[_strip]
+        _l("Name (optional)"),
+        validators=[Length(max=120)],
+        filters=[_strip, _one_line],
     )
     themes = ThemeChoices(
         _l("Themes"),
@@ -66,7 +73,9 @@ class SubscribeForm(FlaskForm):
 class PreferencesForm(FlaskForm):
     """A subscriber's name, themes and language."""
 
-    name = StringField(_l("Name"), validators=[Length(max=120)], filters=[_strip])
+    name = StringField(
+        _l("Name"), validators=[Length(max=120)], filters=[_strip, _one_line]
+    )
     themes = ThemeChoices(
         _l("Themes"),
         coerce=int,
