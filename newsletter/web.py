@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import html as html_module
 from datetime import datetime
+from typing import Any
 
+import nh3
 from flask import Flask, abort, render_template, request
 from flask_babel import format_date, format_datetime
 from flask_babel import gettext as _
@@ -24,6 +27,25 @@ def _datetime(value: datetime | None, style: str = "medium") -> str:
 def _date(value: datetime | None) -> str:
     """Format the date part of a UTC datetime in Stockholm time."""
     return format_date(value, "long") if value else ""
+
+
+def plain_text(text: str | None, limit: int = 300) -> str:
+    """Markdown as one line of plain text, shortened at a word, for summaries."""
+    html = render_markdown(text or "")
+    words = nh3.clean(str(html), tags=set()).split()
+    plain = html_module.unescape(" ".join(words))
+    if len(plain) <= limit:
+        return plain
+    return plain[:limit].rsplit(" ", 1)[0] + " …"
+
+
+def summary(issue: Any) -> str:
+    """A plain summary of an issue: its preheader, introduction or item titles."""
+    if issue.preheader:
+        return issue.preheader
+    if issue.intro:
+        return plain_text(issue.intro)
+    return "; ".join(item.title for item in issue.items)
 
 
 def _markdown(text: str | None) -> Markup:
@@ -115,6 +137,8 @@ def init_app(app: Flask) -> None:
     app.before_request(_refuse_nul_bytes)
     app.register_error_handler(CSRFError, _csrf_error)
     app.jinja_env.filters["tel"] = tel_href
+    app.jinja_env.filters["plain_text"] = plain_text
+    app.jinja_env.filters["summary"] = summary
     # Email bodies are MJML (XML): escape editor text there as in HTML pages.
     app.jinja_env.autoescape = select_autoescape(
         ["html", "htm", "xml", "mjml"], default_for_string=True

@@ -1,0 +1,91 @@
+"""What the public archive and the feeds show: published issues and their items."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import selectinload
+
+from newsletter.extensions import db
+from newsletter.models import Issue, Item, Theme
+
+PER_PAGE = 10
+FEED_SIZE = 20
+
+
+def published() -> Select[tuple[Issue]]:
+    """Issues that have been published (sending started), newest first."""
+    return (
+        select(Issue)
+        .where(Issue.published_at.is_not(None))
+        .order_by(Issue.published_at.desc(), Issue.id.desc())
+    )
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of the archive index."""
+
+    issues: Sequence[Issue]
+    number: int
+    pages: int
+
+
+def index_page(number: int) -> Page:
+    """Return a page of published issues (10 a page)."""
+    total = (
+        db.session.scalar(
+            select(func.count(Issue.id)).where(Issue.published_at.is_not(None))
+        )
+        or 0
+    )
+    pages = max(1, -(-total // PER_PAGE))
+    number = min(max(1, number), pages)
+    issues = db.session.scalars(
+        published().offset((number - 1) * PER_PAGE).limit(PER_PAGE)
+    ).all()
+    return Page(issues, number, pages)
+
+
+def published_issue(slug: str) -> Issue | None:
+    """Return the published issue with this slug, or None."""
+    return db.session.scalar(
+        select(Issue).where(Issue.slug == slug, Issue.published_at.is_not(None))
+    )
+
+
+def latest_issues(limit: int = FEED_SIZE) -> Sequence[Issue]:
+    """The newest published issues with their items, for a feed."""
+    return db.session.scalars(
+        published()
+        .options(selectinload(Issue.items).selectinload(Item.links))
+        .limit(limit)
+    ).all()
+
+
+def theme_by_slug(slug: str) -> Theme | None:
+    """Return a theme by its slug."""
+    return db.session.scalar(select(Theme).where(Theme.slug == slug))
+
+
+def theme_items(theme_id: int, limit: int = 50) -> list[tuple[Item, Issue]]:
+    """A theme's items across published issues, newest issue first."""
+    rows = db.session.execute(
+        select(Item, Issue)
+        .join(Issue, Issue.id == Item.issue_id)
+        .where(Item.theme_id == theme_id, Issue.published_at.is_not(None))
+        .order_by(Issue.published_at.desc(), Item.position, Item.id)
+        .limit(limit)
+    ).all()
+    return [(item, issue) for item, issue in rows]
+
+
+def validator(parts: Sequence[object]) -> tuple[str, datetime | None]:
+    """An ETag and a Last-Modified time for what a response is built from."""
+    digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:20]
+    times = [p for p in parts if isinstance(p, datetime)]
+    return digest, max(times) if times else None
