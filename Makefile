@@ -13,6 +13,11 @@ $(BIN)/flask: pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	@touch $@
 
+# axe-core for the accessibility tests, from the npm registry.
+node_modules/axe-core/axe.min.js: package.json
+	npm install --no-audit --no-fund --silent
+	@touch $@
+
 install: $(BIN)/flask
 
 ## Run the service locally: SQLite, demo content, web on http://127.0.0.1:5000.
@@ -23,7 +28,7 @@ run: install
 
 ## Run the whole test suite: lint, then SQLite, PostgreSQL and browser tests.
 ## tests/with-services.sh installs and starts PostgreSQL and chromium when missing.
-test: install
+test: install node_modules/axe-core/axe.min.js
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	tests/with-services.sh $(BIN)/pytest $(PYTEST_ARGS)
