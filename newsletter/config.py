@@ -44,7 +44,9 @@ DEFAULTS: dict[str, Any] = {
     "SIGNUP_RATE_LIMIT": "5 per minute; 30 per hour",  # per client IP
     "CONFIRM_EMAIL_INTERVAL_MINUTES": 15,  # per address
     "CONFIRM_EMAILS_PER_DAY": 3,  # per address
-    "PENDING_DAYS": 30,  # unconfirmed sign-ups are deleted after this
+    "PENDING_DAYS": 30,
+    # Archive pages and feeds are re-checked against the database at most this often.
+    "ARCHIVE_STAMP_SECONDS": 1.0,  # unconfirmed sign-ups are deleted after this
     "DKIM_DOMAIN": None,
     "DKIM_SELECTOR": None,
     "DKIM_PRIVATE_KEY_PATH": None,

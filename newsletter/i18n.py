@@ -14,7 +14,7 @@ from flask import (
 from flask_babel import get_locale
 from werkzeug.wrappers import Response
 
-from newsletter.extensions import babel
+from newsletter.extensions import babel, csrf
 
 bp = Blueprint("i18n", __name__)
 
@@ -28,6 +28,7 @@ def select_locale() -> str:
 
 
 @bp.post("/language")
+@csrf.exempt  # only the display language changes; public pages stay cacheable
 def set_language() -> Response:
     """Remember the visitor's language choice and go back to where they were."""
     lang = request.form.get("lang", "")

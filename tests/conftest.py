@@ -59,6 +59,7 @@ def base_config(database_url: str, **overrides: Any) -> dict[str, Any]:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "BASE_URL": "http://localhost",
         "RATELIMIT_ENABLED": False,
+        "ARCHIVE_STAMP_SECONDS": 0,  # tests publish and read back at once
         **overrides,
     }
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
@@ -82,10 +80,3 @@ def theme_items(theme_id: int, limit: int = 50) -> list[tuple[Item, Issue]]:
         .limit(limit)
     ).all()
     return [(item, issue) for item, issue in rows]
-
-
-def validator(parts: Sequence[object]) -> tuple[str, datetime | None]:
-    """An ETag and a Last-Modified time for what a response is built from."""
-    digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:20]
-    times = [p for p in parts if isinstance(p, datetime)]
-    return digest, max(times) if times else None

@@ -1,0 +1,89 @@
+"""Rendered archive pages and feeds, kept per process until the archive changes.
+
+Every public archive response depends only on published issues (frozen once sent)
+and the themes. Two small queries give a stamp of that state; a rendered body is
+reused while the stamp, the URL and the language stay the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from threading import Lock
+
+from sqlalchemy import func, select
+
+from newsletter.extensions import db
+from newsletter.models import Issue, Theme
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A body with its validators."""
+
+    body: str
+    etag: str
+    last_modified: datetime | None
+
+
+def archive_stamp() -> tuple[object, ...]:
+    """What every archive page is built from, in two cheap queries."""
+    issues = db.session.execute(
+        select(
+            func.count(Issue.id),
+            func.max(Issue.published_at),
+            func.max(Issue.updated_at),
+            func.sum(Issue.version),
+        ).where(Issue.published_at.is_not(None))
+    ).one()
+    themes = tuple(
+        db.session.execute(
+            select(Theme.id, Theme.slug, Theme.name, Theme.description, Theme.position)
+        ).all()
+    )
+    return (*issues, themes)
+
+
+class PageCache:
+    """A small least-recently-used cache of rendered archive responses."""
+
+    def __init__(self, size: int = 256, stamp_seconds: float = 1.0) -> None:
+        self.size = size
+        self.items: OrderedDict[tuple[object, ...], Rendered] = OrderedDict()
+        self.lock = Lock()
+        # The stamp itself is reused this long, so that busy moments cost no query;
+        # a newly published issue shows up at most this much later.
+        self.stamp_seconds = stamp_seconds
+        self.stamp: tuple[object, ...] | None = None
+        self.stamp_taken = 0.0
+
+    def current_stamp(self) -> tuple[object, ...]:
+        """Return the archive stamp, asking the database at most once a period."""
+        now = time.monotonic()
+        if self.stamp is None or now - self.stamp_taken >= self.stamp_seconds:
+            self.stamp = archive_stamp()
+            self.stamp_taken = now
+        return self.stamp
+
+    def get(self, key: tuple[object, ...], render: Callable[[], str]) -> Rendered:
+        """Return the cached rendering for key, rendering it on a miss."""
+        stamp = self.current_stamp()
+        full_key = (*key, stamp)
+        with self.lock:
+            found = self.items.get(full_key)
+            if found is not None:
+                self.items.move_to_end(full_key)
+                return found
+        body = render()
+        digest = hashlib.sha256(repr(full_key).encode() + body.encode()).hexdigest()
+        times = [t for t in stamp[1:3] if isinstance(t, datetime)]
+        rendered = Rendered(body, digest[:24], max(times) if times else None)
+        with self.lock:
+            self.items[full_key] = rendered
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+        return rendered
