@@ -46,7 +46,9 @@ DEFAULTS: dict[str, Any] = {
     "CONFIRM_EMAILS_PER_DAY": 3,  # per address
     "PENDING_DAYS": 30,
     # Archive pages and feeds are re-checked against the database at most this often.
-    "ARCHIVE_STAMP_SECONDS": 1.0,  # unconfirmed sign-ups are deleted after this
+    "ARCHIVE_STAMP_SECONDS": 1.0,
+    # Feed import may fetch private, loopback and link-local addresses (tests only).
+    "FEED_IMPORT_ALLOW_PRIVATE": False,  # unconfirmed sign-ups are deleted after this
     "DKIM_DOMAIN": None,
     "DKIM_SELECTOR": None,
     "DKIM_PRIVATE_KEY_PATH": None,

@@ -87,6 +87,7 @@ EDITOR = [
     "/editor/issues/1/preview",
     "/editor/issues/2/email",
     "/editor/issues/2/send",
+    "/editor/issues/2/import-feed",
     "/editor/issues/1/progress",
     "/editor/themes",
     "/editor/themes/1",

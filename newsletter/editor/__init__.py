@@ -29,6 +29,7 @@ def no_store(response: Response) -> Response:
 from newsletter.editor import (  # noqa: E402,F401
     admin,
     auth,
+    feeds,
     issues,
     sending,
     subscribers,
