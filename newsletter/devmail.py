@@ -68,7 +68,9 @@ def show(key: str) -> str:
 @bp.get("/<key>/html")
 def html(key: str) -> Response:
     """Serve the HTML part for the frame, with scripts and forms disabled."""
-    response = Response(_part(_parse(_maildir(), key), "html"))
+    response = Response(
+        _part(_parse(_maildir(), key), "html"), content_type="text/html; charset=utf-8"
+    )
     response.headers["Content-Security-Policy"] = PREVIEW_POLICY
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response

@@ -32,6 +32,7 @@ def test_email_preview_shows_both_widths_and_the_text_part(app, editor):
     assert "Ensamhet bland äldre" in page
     html = editor.get(f"/editor/issues/{issue_id}/email.html")
     assert html.status_code == 200
+    assert html.headers["Content-Type"] == "text/html; charset=utf-8"
     assert "script-src" not in html.headers["Content-Security-Policy"]
     assert "frame-ancestors 'self'" in html.headers["Content-Security-Policy"]
     assert "<mj-" not in html.get_data(as_text=True)

@@ -50,7 +50,10 @@ def email_preview(issue_id: int) -> str:
 def email_html(issue_id: int) -> Response:
     """Serve the compiled email HTML for the preview frames, scripts disabled."""
     issue = db.get_or_404(Issue, issue_id)
-    response = Response(preview_email(issue, str(get_locale())).html)
+    response = Response(
+        preview_email(issue, str(get_locale())).html,
+        content_type="text/html; charset=utf-8",
+    )
     response.headers["Content-Security-Policy"] = EMAIL_PREVIEW_POLICY
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response
