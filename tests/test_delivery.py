@@ -103,6 +103,13 @@ def test_the_html_is_responsive_inlined_swedish_and_has_the_links(
     assert "@media only screen and (min-width:480px)" in html  # stacks below
     assert 'style="color: #00507a;text-decoration: underline;"' in html  # inlined
     assert "Läs i webbläsaren" in html
+    from zoneinfo import ZoneInfo
+
+    from babel.dates import format_date
+
+    stockholm = utcnow().astimezone(ZoneInfo("Europe/Stockholm"))
+    today = format_date(stockholm, "long", locale="sv")  # published as sending began
+    assert f"Nyhetsbrev · {today}" in html
     assert (
         'href="https://nyhetsbrev.example.se/archive/nyhetsbrev-februari-2026"' in html
     )
