@@ -14,7 +14,7 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from newsletter.extensions import db
-from newsletter.models import Issue
+from newsletter.models import Issue, Subscriber
 from newsletter.models.types import utcnow
 from newsletter.services import (
     editors,
@@ -138,14 +138,32 @@ def _issue_by_slug(slug: str) -> Issue:
 @click.option(
     "--themes", default="", help="Theme slugs separated by |; empty: every theme."
 )
-def add_subscriber_command(email: str, name: str, themes: str) -> None:
-    """Add a confirmed subscriber (consent obtained elsewhere)."""
+@click.option(
+    "--attestation",
+    default="Added on the command line; consent was obtained elsewhere.",
+    show_default=True,
+    help="How the person consented; stored as their consent record.",
+)
+def add_subscriber_command(
+    email: str, name: str, themes: str, attestation: str
+) -> None:
+    """Add a confirmed subscriber, recorded like any attested import."""
     try:
-        subscriber = subscribers.add_confirmed(email, name, themes.split("|"))
+        row = subscribers.import_row(email, name, themes.split("|"))
     except (subscribers.InvalidAddress, LookupError) as exc:
         raise click.ClickException(str(exc)) from None
+    if subscriptions.is_suppressed([row.email]):
+        raise click.ClickException(
+            f"{row.email} was erased at its owner's request; only they can subscribe"
+        )
+    if len(attestation.strip()) < 20:
+        raise click.BadParameter("describe the consent in at least 20 characters")
+    subscriptions.import_subscribers(
+        [row], attestation.strip(), "command line", utcnow()
+    )
     db.session.commit()
-    click.echo(f"{subscriber.email}: {subscriber.status}")
+    status = db.session.scalar(select(Subscriber.status).filter_by(email=row.email))
+    click.echo(f"{row.email}: {status}")
 
 
 @subscribers_cli.command("import")

@@ -31,6 +31,10 @@ def test_add_a_confirmed_subscriber_with_themes(app):
     )
     assert result.exit_code == 0, result.output
     assert subscribers(app) == {"kim@example.se": ("Kim", "confirmed", ["aldre"])}
+    with app.app_context():
+        event = db.session.scalar(select(ConsentEvent))
+        assert (event.kind, event.how) == ("imported", "import by command line")
+        assert event.consent_text.startswith("Added on the command line")
     result = runner.invoke(args=["subscribers", "add", "not-an-address"])
     assert result.exit_code == 1 and "not-an-address" not in subscribers(app)
 

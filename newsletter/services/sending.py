@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, exists, func, literal, select, update
+from sqlalchemy import Select, case, exists, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from newsletter.extensions import db
@@ -55,7 +55,7 @@ class Progress:
         return 100 if not self.total else round(100 * self.done / self.total)
 
 
-def _issue_themes(issue_id: int) -> Iterable:
+def _issue_themes(issue_id: int) -> Select[tuple[int]]:
     """Select the ids of themes that have items in an issue."""
     return select(Item.theme_id).where(Item.issue_id == issue_id)
 

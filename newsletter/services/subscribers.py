@@ -185,8 +185,8 @@ def add_subscribers(rows: Sequence[ImportRow], status: str) -> ImportResult:
     return ImportResult(added=len(new), existing=len(existing), ids=added)
 
 
-def add_confirmed(email: str, name: str, theme_slugs: Iterable[str]) -> Subscriber:
-    """Add one confirmed subscriber (command line); raise on a bad address or theme."""
+def import_row(email: str, name: str, theme_slugs: Iterable[str]) -> ImportRow:
+    """Validate an address and its theme slugs (empty: every theme) as an import row."""
     address = normalise_address(email)
     lookup, all_themes = _theme_lookup()
     slugs = [s.strip().lower() for s in theme_slugs if s.strip()]
@@ -194,12 +194,7 @@ def add_confirmed(email: str, name: str, theme_slugs: Iterable[str]) -> Subscrib
     if unknown:
         raise LookupError(f"unknown theme {', '.join(unknown)}")
     theme_ids = frozenset(lookup[s] for s in slugs) if slugs else all_themes
-    add_subscribers([ImportRow(0, address, name.strip(), theme_ids)], "confirmed")
-    subscriber = db.session.scalar(
-        select(Subscriber).where(Subscriber.email == address)
-    )
-    assert subscriber is not None
-    return subscriber
+    return ImportRow(0, address, name.strip(), theme_ids)
 
 
 def count_by_status() -> dict[str, int]:
