@@ -17,6 +17,25 @@ ALLOWED_TAGS = {
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
 ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
 HEADING = re.compile(r"<(/?)h([1-6])\b")
+# Characters XML 1.0 cannot carry (a feed holding one is not XML at all); text pasted
+# from word processors brings vertical tabs and form feeds as line breaks.
+LINE_BREAK_CONTROLS = str.maketrans({"\x0b": "\n", "\x0c": "\n"})
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def clean_text(text: str) -> str:
+    """Text without characters XML cannot hold; pasted line breaks become newlines."""
+    return NOT_XML.sub("", text.translate(LINE_BREAK_CONTROLS))
+
+
+# A complete HTML tag: feed readers may take one in a title for markup, so titles,
+# which are plain text, must not hold one.
+MARKUP_TAG = re.compile(r"<\s*/?\s*[A-Za-z][^<>]*>")
+
+
+def text_input(value: str | None) -> str:
+    """A form filter: trimmed, XML-safe text; a missing field is empty."""
+    return clean_text(value).strip() if isinstance(value, str) else ""
 
 
 def is_allowed_url(url: str) -> bool:

@@ -45,7 +45,7 @@ def summary(issue: Any) -> str:
         return issue.preheader
     if issue.intro:
         return plain_text(issue.intro)
-    return "; ".join(item.title for item in issue.items)
+    return "; ".join(item.title for item in issue.items) or issue.title
 
 
 def _markdown(text: str | None) -> Markup:

@@ -445,6 +445,11 @@ def test_test_send_goes_through_the_queue_with_every_section(
     assert "fel-adress är inte en giltig e-postadress." in response.get_data(
         as_text=True
     )
+    typed = session.post(
+        f"/editor/issues/{issue_id}/test", data={"addresses": "<b>fel</b>"}
+    ).get_data(as_text=True)
+    assert "&lt;b&gt;fel&lt;/b&gt; är inte en giltig" in typed
+    assert "<b>fel</b>" not in typed
     response = session.post(
         f"/editor/issues/{issue_id}/test",
         data={"addresses": "kollega@example.se, Chef@Example.se"},

@@ -152,6 +152,28 @@ def test_invalid_item_input_is_explained_next_to_each_field(app, editor):
         assert count(Item) == 0 and count(Link) == 0
 
 
+def test_titles_are_plain_text_and_pasted_control_characters_become_line_breaks(
+    app, editor
+):
+    with app.app_context():
+        issue_id = make_issue().id
+        section = theme("aldre").id
+    refused = editor.post(
+        f"/editor/issues/{issue_id}/items/new",
+        data=item_form(section, title="Nyhet <b>viktig</b>", body="Text"),
+    )
+    assert refused.status_code == 422
+    assert "Rubriker är ren text: ta bort &lt;b&gt;" in refused.get_data(as_text=True)
+    accepted = editor.post(
+        f"/editor/issues/{issue_id}/items/new",
+        data=item_form(section, title="Barn <12 år\x1b", body="Rad ett\x0bRad två\x0c"),
+    )
+    assert accepted.status_code == 302
+    with app.app_context():
+        item = db.session.scalar(select(Item))
+        assert (item.title, item.body) == ("Barn <12 år", "Rad ett\nRad två")
+
+
 def test_editing_an_item_replaces_its_links_and_can_move_it_to_another_section(
     app, editor
 ):

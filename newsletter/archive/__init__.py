@@ -9,6 +9,7 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 from flask_babel import get_locale
 
 from newsletter.archive.cache import PageCache
+from newsletter.content import clean_text
 from newsletter.models.types import utcnow
 from newsletter.services import archive
 from newsletter.services.issues import sections
@@ -93,9 +94,15 @@ def theme(slug: str) -> Response:
     return _respond(render, HTML)
 
 
-def _feed_context() -> dict[str, object]:
+def _render_feed(template: str, **context: object) -> str:
+    """Render a feed; text imported or stored before input was cleaned cannot make
+    it ill-formed XML."""
     base = current_app.config["BASE_URL"]
-    return {"base": base, "rfc822": format_datetime, "now": utcnow}
+    return clean_text(
+        render_template(
+            template, base=base, rfc822=format_datetime, now=utcnow, **context
+        )
+    )
 
 
 @bp.get("/feed.xml")
@@ -103,11 +110,8 @@ def rss() -> Response:
     """RSS 2.0 of the issues, full content plus a plain summary."""
 
     def render() -> str:
-        return render_template(
-            "feeds/issues.rss.xml",
-            issues=archive.latest_issues(),
-            sections=sections,
-            **_feed_context(),
+        return _render_feed(
+            "feeds/issues.rss.xml", issues=archive.latest_issues(), sections=sections
         )
 
     return _respond(render, RSS)
@@ -118,11 +122,8 @@ def atom() -> Response:
     """Atom 1.0 of the issues."""
 
     def render() -> str:
-        return render_template(
-            "feeds/issues.atom.xml",
-            issues=archive.latest_issues(),
-            sections=sections,
-            **_feed_context(),
+        return _render_feed(
+            "feeds/issues.atom.xml", issues=archive.latest_issues(), sections=sections
         )
 
     return _respond(render, ATOM)
@@ -137,8 +138,6 @@ def theme_rss(slug: str) -> Response:
         if record is None:
             raise Missing(slug)
         rows = archive.theme_items(record.id, limit=archive.FEED_SIZE)
-        return render_template(
-            "feeds/theme.rss.xml", theme=record, rows=rows, **_feed_context()
-        )
+        return _render_feed("feeds/theme.rss.xml", theme=record, rows=rows)
 
     return _respond(render, RSS)

@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -36,7 +37,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from newsletter.content import is_allowed_url
+from newsletter.content import MARKUP_TAG, is_allowed_url, text_input
 from newsletter.services.editors import MIN_PASSWORD_LENGTH
 from newsletter.services.subscribers import InvalidAddress, normalise_address
 
@@ -48,9 +49,16 @@ MAX_LINKS = 50
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
-def _strip(value: str | None) -> str:
-    """Trim surrounding white space from text input; a missing field is empty."""
-    return value.strip() if isinstance(value, str) else ""
+def plain_title(form: FlaskForm, field: StringField) -> None:
+    """Refuse HTML tags in a title: titles are plain text in pages, email and feeds."""
+    tag = MARKUP_TAG.search(field.data or "")
+    if tag:
+        raise ValidationError(
+            gettext(
+                "Titles are plain text: remove %(tag)s or write it without < and >.",
+                tag=tag.group(),
+            )
+        )
 
 
 class LoginForm(FlaskForm):
@@ -59,7 +67,7 @@ class LoginForm(FlaskForm):
     email = EmailField(
         _l("Email address"),
         validators=[DataRequired(_l("Enter your email address.")), Length(max=320)],
-        filters=[_strip],
+        filters=[text_input],
     )
     password = PasswordField(
         _l("Password"),
@@ -73,8 +81,12 @@ class IssueForm(FlaskForm):
 
     title = StringField(
         _l("Title"),
-        validators=[DataRequired(_l("Give the issue a title.")), Length(max=200)],
-        filters=[_strip],
+        validators=[
+            DataRequired(_l("Give the issue a title.")),
+            Length(max=200),
+            plain_title,
+        ],
+        filters=[text_input],
         description=_l('For example "Nyhetsbrev februari 2026".'),
     )
     slug = StringField(
@@ -87,19 +99,19 @@ class IssueForm(FlaskForm):
                 message=_l("Use lower-case letters a–z, digits and hyphens only."),
             ),
         ],
-        filters=[_strip, str.lower],
+        filters=[text_input, str.lower],
         description=_l("Part of the web address. Leave empty to derive it."),
     )
     preheader = StringField(
         _l("Preheader"),
         validators=[Length(max=200)],
-        filters=[_strip],
+        filters=[text_input],
         description=_l("A short line that email programs show after the subject."),
     )
     intro = TextAreaField(
         _l("Introduction"),
         validators=[Length(max=5000)],
-        filters=[_strip],
+        filters=[text_input],
         description=_l("Shown above the sections. Markdown is allowed."),
     )
     version = HiddenField()
@@ -109,9 +121,9 @@ class LinkForm(Form):
     """One resource link of an item; a row with neither field is ignored."""
 
     # Not "label": FormField.label would shadow it.
-    text = StringField(_l("Label"), validators=[Length(max=200)], filters=[_strip])
+    text = StringField(_l("Label"), validators=[Length(max=200)], filters=[text_input])
     url = StringField(
-        _l("Web address"), validators=[Length(max=2000)], filters=[_strip]
+        _l("Web address"), validators=[Length(max=2000)], filters=[text_input]
     )
 
     def validate_url(self, field: StringField) -> None:
@@ -135,19 +147,23 @@ class ItemForm(FlaskForm):
     theme_id = SelectField(_l("Section"), coerce=int)
     title = StringField(
         _l("Title"),
-        validators=[DataRequired(_l("Give the item a title.")), Length(max=200)],
-        filters=[_strip],
+        validators=[
+            DataRequired(_l("Give the item a title.")),
+            Length(max=200),
+            plain_title,
+        ],
+        filters=[text_input],
     )
     body = TextAreaField(
         _l("Text"),
         validators=[Length(max=20000)],
-        filters=[_strip],
+        filters=[text_input],
         description=_l(
             "Markdown: **bold**, *italic*, [link text](https://…), lists with -."
         ),
     )
     contact_name = StringField(
-        _l("Contact person"), validators=[Length(max=120)], filters=[_strip]
+        _l("Contact person"), validators=[Length(max=120)], filters=[text_input]
     )
     contact_phone = StringField(
         _l("Phone"),
@@ -155,7 +171,7 @@ class ItemForm(FlaskForm):
             Length(max=40),
             Regexp(PHONE_PATTERN, message=_l("Use digits, spaces, +, - and ().")),
         ],
-        filters=[_strip],
+        filters=[text_input],
     )
     contact_email = EmailField(
         _l("Contact email"),
@@ -164,7 +180,7 @@ class ItemForm(FlaskForm):
             Length(max=320),
             Email(_l("Enter a valid email address."), check_deliverability=False),
         ],
-        filters=[_strip],
+        filters=[text_input],
     )
     links = FieldList(FormField(LinkForm), min_entries=1)
     version = HiddenField()
@@ -183,8 +199,12 @@ class DuplicateForm(FlaskForm):
 
     title = StringField(
         _l("Title of the new issue"),
-        validators=[DataRequired(_l("Give the issue a title.")), Length(max=200)],
-        filters=[_strip],
+        validators=[
+            DataRequired(_l("Give the issue a title.")),
+            Length(max=200),
+            plain_title,
+        ],
+        filters=[text_input],
     )
 
 
@@ -194,10 +214,10 @@ class ThemeForm(FlaskForm):
     name = StringField(
         _l("Name"),
         validators=[DataRequired(_l("Give the theme a name.")), Length(max=80)],
-        filters=[_strip],
+        filters=[text_input],
     )
     description = StringField(
-        _l("Description"), validators=[Length(max=500)], filters=[_strip]
+        _l("Description"), validators=[Length(max=500)], filters=[text_input]
     )
 
 
@@ -236,7 +256,7 @@ class NewEditorForm(PasswordFields):
     name = StringField(
         _l("Name"),
         validators=[DataRequired(_l("Enter a name.")), Length(max=120)],
-        filters=[_strip],
+        filters=[text_input],
     )
     email = EmailField(
         _l("Email address"),
@@ -245,7 +265,7 @@ class NewEditorForm(PasswordFields):
             Length(max=320),
             Email(_l("Enter a valid email address."), check_deliverability=False),
         ],
-        filters=[_strip],
+        filters=[text_input],
     )
     is_admin = BooleanField(_l("Administrator (manages themes and editors)"))
 
@@ -266,7 +286,7 @@ class TestSendForm(FlaskForm):
             DataRequired(_l("Enter at least one email address.")),
             Length(max=2000),
         ],
-        filters=[_strip],
+        filters=[text_input],
         description=_l("Up to 10 addresses, separated by commas or new lines."),
     )
 
@@ -282,7 +302,9 @@ class TestSendForm(FlaskForm):
         except InvalidAddress:
             bad = next(a for a in raw if not _valid(a))
             raise ValidationError(
-                _l("%(address)s is not a valid email address.", address=bad)
+                # Not lazy: a lazy string is marked safe HTML, and this one
+                # carries what the editor typed.
+                gettext("%(address)s is not a valid email address.", address=bad)
             ) from None
 
 
@@ -341,7 +363,7 @@ class ImportConfirmForm(FlaskForm):
     attestation = TextAreaField(
         _l("Attestation"),
         validators=[Length(max=2000)],
-        filters=[_strip],
+        filters=[text_input],
         description=_l(
             "Required to import as confirmed: describe when and how these people "
             "consented. It is stored as their consent record."

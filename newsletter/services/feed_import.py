@@ -19,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 import nh3
 
-from newsletter.content import is_allowed_url
+from newsletter.content import MARKUP_TAG, clean_text, is_allowed_url
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_REDIRECTS = 3
@@ -138,7 +138,7 @@ def _plain(html: str) -> str:
     lines = [
         " ".join(line.split()) for line in html_module.unescape(cleaned).splitlines()
     ]
-    return "\n\n".join(line for line in lines if line)[:5000]
+    return clean_text("\n\n".join(line for line in lines if line))[:5000]
 
 
 def _entry(entry: feedparser.FeedParserDict) -> FeedEntry:
@@ -146,7 +146,8 @@ def _entry(entry: feedparser.FeedParserDict) -> FeedEntry:
     link = entry.get("link", "")
     published = entry.get("published_parsed") or entry.get("updated_parsed")
     return FeedEntry(
-        title=_plain(entry.get("title", ""))[:200] or "(utan rubrik)",
+        title=MARKUP_TAG.sub("", _plain(entry.get("title", "")))[:200]
+        or "(utan rubrik)",
         link=link if is_allowed_url(link) and len(link) <= 2000 else "",
         summary=_plain(entry.get("summary", "")),
         published=time.strftime("%Y-%m-%d", published) if published else "",

@@ -15,12 +15,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from newsletter.content import text_input
 from newsletter.services.subscribers import InvalidAddress, normalise_address
-
-
-def _strip(value: str | None) -> str:
-    """Trim text input; a missing field is empty."""
-    return value.strip() if isinstance(value, str) else ""
 
 
 def _one_line(value: str) -> str:
@@ -54,12 +50,12 @@ class SubscribeForm(FlaskForm):
     email = AddressField(
         _l("Email address"),
         validators=[DataRequired(_l("Enter your email address.")), Length(max=254)],
-        filters=[_strip],
+        filters=[text_input],
     )
     name = StringField(
         _l("Name (optional)"),
         validators=[Length(max=120)],
-        filters=[_strip, _one_line],
+        filters=[text_input, _one_line],
     )
     themes = ThemeChoices(
         _l("Themes"),
@@ -67,14 +63,14 @@ class SubscribeForm(FlaskForm):
         validators=[DataRequired(_l("Choose at least one theme."))],
     )
     # Hidden from people with CSS and from assistive technology; robots fill it in.
-    website = StringField(_l("Leave this field empty"), filters=[_strip])
+    website = StringField(_l("Leave this field empty"), filters=[text_input])
 
 
 class PreferencesForm(FlaskForm):
     """A subscriber's name, themes and language."""
 
     name = StringField(
-        _l("Name"), validators=[Length(max=120)], filters=[_strip, _one_line]
+        _l("Name"), validators=[Length(max=120)], filters=[text_input, _one_line]
     )
     themes = ThemeChoices(
         _l("Themes"),
@@ -94,7 +90,7 @@ class ResendForm(FlaskForm):
     email = AddressField(
         _l("Email address"),
         validators=[DataRequired(_l("Enter your email address.")), Length(max=254)],
-        filters=[_strip],
+        filters=[text_input],
     )
 
 
