@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from newsletter.models import Issue, Subscriber
 from newsletter.services.tokens import make_token
 from tests.browser import live_server
 from tests.conftest import PASSWORD, base_config, require, reset_schema
-from tests.factories import make_editor
+from tests.factories import make_editor, make_issue, make_item
 
 pytestmark = pytest.mark.browser
 
@@ -62,6 +63,7 @@ def site(tmp_path_factory):
             ),
             "slug": sent.slug,
             "subscriber": subscriber.id,
+            "app": app,
         }
     with live_server(app) as url:
         yield url, links
@@ -139,20 +141,190 @@ def test_editor_pages_have_no_accessibility_violations(site, page):
     assert {path: v for path, v in found.items() if v} == {}
 
 
-def test_the_editor_works_from_the_keyboard(site, page):
-    url, _ = site
+MARK_FOCUSABLE = """() => {
+    const selector =
+        'a[href], button, input, select, textarea, summary, iframe, [tabindex]';
+    const expected = [];
+    const groups = {};
+    document.querySelectorAll(selector).forEach((el, index) => {
+        if (el.type === 'radio') {
+            groups[el.name] ??= 'radio:' + el.name;
+            el.dataset.kbd = groups[el.name];
+        } else {
+            el.dataset.kbd = el.tagName.toLowerCase() + ':' + index;
+        }
+        const style = getComputedStyle(el);
+        if (el.disabled || el.type === 'hidden' || el.tabIndex < 0
+            || el.closest('[inert]') || !el.getClientRects().length
+            || style.visibility === 'hidden') return;
+        if (!expected.includes(el.dataset.kbd)) expected.push(el.dataset.kbd);
+    });
+    const positive = [...document.querySelectorAll('[tabindex]')]
+        .filter(el => el.tabIndex > 0);
+    return {expected, positive: positive.map(el => el.outerHTML.slice(0, 80))};
+}"""
+FOCUSED = """() => {
+    const el = document.activeElement;
+    if (!el || el === document.body) return null;
+    const style = getComputedStyle(el);
+    let behind = 'rgba(0, 0, 0, 0)';
+    for (let up = el.parentElement; up; up = up.parentElement) {
+        behind = getComputedStyle(up).backgroundColor;
+        if (!behind.endsWith(', 0)') && behind !== 'transparent') break;
+    }
+    const r = el.getBoundingClientRect();
+    return {
+        key: el.dataset.kbd || el.outerHTML.slice(0, 80),
+        html: el.outerHTML.slice(0, 100),
+        outline: [
+            style.outlineStyle, parseFloat(style.outlineWidth), style.outlineColor
+        ],
+        shadow: style.boxShadow,
+        behind: behind,
+        onScreen: r.width > 1 && r.height > 1 && r.right > 0 && r.bottom > 0
+            && r.left < innerWidth && r.top < innerHeight,
+    };
+}"""
+RGB = re.compile(r"rgba?\((\d+), (\d+), (\d+)(?:, ([\d.]+))?\)")
+
+
+def luminance(colour: str) -> float:
+    """The relative luminance of a CSS rgb() colour (WCAG 2.1 definition)."""
+    red, green, blue = (int(part) / 255 for part in RGB.search(colour).groups()[:3])
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in
+              (red, green, blue)]  # fmt: skip
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(one: str, other: str) -> float:
+    light, dark = sorted((luminance(one), luminance(other)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def keyboard_problems(page) -> list[str]:
+    """Tab through the page: every control is reached in reading order, nothing
+    traps focus, and each focused control is on screen with a focus indicator
+    of at least 3:1 contrast against what surrounds it (WCAG 2.4.3, 2.4.7,
+    2.1.2, 1.4.11)."""
+    marked = page.evaluate(MARK_FOCUSABLE)
+    problems = [f"positive tabindex: {html}" for html in marked["positive"]]
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    reached: list[str] = []
+    stay = 0
+    while stay < 100:  # a framed email has a few dozen links; more is a trap
+        page.keyboard.press("Tab")
+        focused = page.evaluate(FOCUSED)
+        if focused is None or (reached and focused["key"] == reached[0]):
+            break  # past the last control: focus left the page or wrapped around
+        if reached and reached[-1] == focused["key"]:
+            stay += 1
+            continue  # still inside a frame
+        stay = 0
+        reached.append(focused["key"])
+        if focused["key"].startswith("iframe:"):
+            continue  # the framed email has its own document
+        if not focused["onScreen"]:
+            problems.append(f"focused but not visible: {focused['html']}")
+        style, width, colour = focused["outline"]
+        rings = [colour] if style != "none" and width >= 2 else []
+        rings += [match.group() for match in RGB.finditer(focused["shadow"])]
+        if not any(contrast(ring, focused["behind"]) >= 3 for ring in rings):
+            problems.append(f"no visible focus indicator: {focused['html']}")
+    else:
+        problems.append(f"focus never left the page (a trap?) after {reached[-3:]}")
+    if reached != marked["expected"]:
+        problems.append(
+            f"tab order {reached} is not the reading order {marked['expected']}"
+        )
+    return problems
+
+
+def test_every_page_can_be_used_from_the_keyboard(site, page):
+    url, links = site
+    found = {}
+    for path in PUBLIC:
+        page.goto(url + path.format(**links))
+        found[path] = keyboard_problems(page)
     page.goto(url + "/editor/login")
-    page.keyboard.press("Tab")  # the skip link comes first
-    assert (
-        page.evaluate("document.activeElement.textContent") == "Hoppa till innehållet"
-    )
-    page.get_by_label("E-postadress").focus()
+    found["/editor/login"] = keyboard_problems(page)
+    page.get_by_label("E-postadress").fill("admin@example.se")
+    page.get_by_label("Lösenord").fill(PASSWORD)
+    page.get_by_role("button", name="Logga in").click()
+    for path in EDITOR:
+        page.goto(url + path.format(**links))
+        found[path] = keyboard_problems(page)
+    assert {path: v for path, v in found.items() if v} == {}
+
+
+def tab_to(page, selector: str, limit: int = 100) -> None:
+    """Press Tab, as a keyboard user would, until the focus is on ``selector``."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("s => document.activeElement.matches(s)", selector):
+            return
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+def focused_text(page) -> str:
+    return page.evaluate("document.activeElement.textContent.trim()")
+
+
+def test_a_visitor_subscribes_from_the_keyboard(site, page):
+    url, links = site
+    page.goto(url + "/subscribe")
+    page.keyboard.press("Tab")
+    assert focused_text(page) == "Hoppa till innehållet"
+    page.keyboard.press("Enter")  # the next Tab starts in the main content
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.closest('main') !== null")
+    tab_to(page, "input[type=email]")
+    page.keyboard.type("tangentbord@example.se")
+    tab_to(page, "input[type=checkbox]")  # the first theme: Barn och unga
+    page.keyboard.press("Space")
+    tab_to(page, "main button[type=submit]")
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Titta i din inkorg").wait_for()
+    with links["app"].app_context():
+        person = db.session.scalar(
+            db.select(Subscriber).filter_by(email="tangentbord@example.se")
+        )
+        assert person.status == "pending"
+        assert sorted(t.slug for t in person.themes) == ["aldre", "psykisk-halsa"]
+
+
+def test_an_editor_works_from_the_keyboard(site, page):
+    url, links = site
+    page.goto(url + "/editor/login")
+    tab_to(page, "input[type=email]")
     page.keyboard.type("admin@example.se")
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
     page.wait_for_url(url + "/editor/")
-    assert page.get_by_role("heading", name="Nummer").is_visible()
+    with links["app"].app_context():
+        draft = make_issue("Tangentbordsnumret")
+        first = make_item(draft, "aldre", "Första artikeln")
+        second = make_item(draft, "aldre", "Andra artikeln")
+        draft_id, first_id, second_id = draft.id, first.id, second.id
+        first_title = first.title
+    page.goto(f"{url}/editor/issues/{draft_id}")
+    # Move the first item down; the focus then continues at the moved item.
+    tab_to(page, f'button[aria-label="Flytta ned {first_title}"]')
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/editor/issues/{draft_id}#item-{first_id}")
+    order = page.locator(f"#item-{second_id} ~ #item-{first_id}")
+    assert order.count() == 1
+    page.keyboard.press("Tab")
+    assert focused_text(page) == first_title
+    # Add an item to a section, with Enter on the link and in the form.
+    tab_to(page, "a.button[href*='/items/new']")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/items/new**")
+    tab_to(page, "input[name=title]")
+    page.keyboard.type("Skrivet med tangentbordet")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(rf"/editor/issues/{draft_id}(#.*)?$"))
+    assert page.get_by_role("link", name="Skrivet med tangentbordet").is_visible()
 
 
 def test_the_checker_itself_finds_violations(site, page):
