@@ -324,6 +324,12 @@ def atom_problems(document: bytes, self_url: str) -> list[str]:
             problems.append(
                 f"{etree.QName(date).localname} is not RFC 3339: {date.text}"
             )
+    updated = [_text(e) for e in root.iterfind("atom:entry/atom:updated", ns)]
+    problems += [
+        f"two entries have the same atom:updated {value}"
+        for value in set(updated)
+        if updated.count(value) > 1
+    ]
     ids = [_text(element) for element in root.iterfind(".//atom:id", ns)]
     problems += [
         f"id is not an absolute IRI: {value!r}"

@@ -138,6 +138,13 @@ def test_rss_faults_are_reported(old, new, expected):
         assert problems == []
 
 
+def test_atom_entries_updated_at_the_same_moment_are_reported():
+    entry = ATOM[ATOM.index("<entry>") : ATOM.index("</entry>") + 8]
+    twice = ATOM.replace(entry, entry + entry.replace("e.se/a<", "e.se/b<"))
+    problems = feedcheck.atom_problems(twice.encode(), "https://e.se/feed.atom")
+    assert problems == ["two entries have the same atom:updated 2026-03-02T07:30:15Z"]
+
+
 def test_rss_order_duplicates_and_wellformedness_are_reported():
     moved = RSS.replace("<description>S</description>", "").replace(
         "</content:encoded>", "</content:encoded><description>S</description>"
