@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import (
     Blueprint,
     Flask,
@@ -34,10 +36,19 @@ def set_language() -> Response:
     lang = request.form.get("lang", "")
     if lang in current_app.config["LANGUAGES"]:
         session["lang"] = lang
-    target = request.form.get("next", "/")
-    if not target.startswith("/") or target.startswith("//"):
-        target = "/"
-    return redirect(target)
+    return redirect(local_path(request.form.get("next", "/")))
+
+
+def local_path(target: str) -> str:
+    """Return target if it is a path on this site, else "/". Browsers drop tabs and
+    newlines and read a backslash as a slash, so a path made of "/", a tab and
+    "/evil.example" leaves the site: anything with such characters is refused."""
+    if any(ord(char) < 33 or char in "\\\x7f" for char in target):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/"):
+        return "/"
+    return "/" if target.startswith("//") else target
 
 
 def init_app(app: Flask) -> None:

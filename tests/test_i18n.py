@@ -6,10 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
-from tests.conftest import csrf_token_from
+from tests.conftest import PASSWORD, csrf_token_from
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "newsletter" / "translations" / "sv" / "LC_MESSAGES"
@@ -34,13 +35,38 @@ def test_the_language_switch_turns_pages_english_and_back(client):
     assert "<h1>Logga in</h1>" in client.get("/editor/login").get_data(as_text=True)
 
 
-def test_the_language_switch_never_redirects_off_site(client):
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example",
+        "/\t/evil.example/",  # browsers drop the tab: //evil.example/
+        "/\\evil.example",  # browsers read the backslash as a slash
+        "/\n/evil.example",
+        "https://evil.example/",
+        "evil.example",
+    ],
+)
+def test_the_language_switch_never_redirects_off_site(client, target):
+    response = client.post("/language", data={"lang": "en", "next": target})
+    assert response.headers["Location"] == "/"
+
+
+def test_the_language_switch_returns_to_the_page(client):
+    response = client.post("/language", data={"lang": "en", "next": "/themes/aldre"})
+    assert response.headers["Location"] == "/themes/aldre"
+
+
+def test_login_never_continues_off_site(app, client):
+    from tests.factories import make_editor
+
+    with app.app_context():
+        make_editor()
     token = csrf_token_from(client)
     response = client.post(
-        "/language",
-        data={"csrf_token": token, "lang": "en", "next": "//evil.example"},
+        "/editor/login?next=/%09/evil.example/",
+        data={"csrf_token": token, "email": "editor@example.se", "password": PASSWORD},
     )
-    assert response.headers["Location"] == "/"
+    assert response.headers["Location"] == "/editor/"
 
 
 def test_every_message_in_the_code_has_a_swedish_translation(tmp_path):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
@@ -12,15 +10,14 @@ from werkzeug.wrappers import Response
 from newsletter.editor import bp
 from newsletter.editor.forms import AccountPasswordForm, ActionForm, LoginForm
 from newsletter.extensions import db, limiter
+from newsletter.i18n import local_path
 from newsletter.services import editors
 
 
 def _safe_next(target: str | None) -> str:
     """Return a local path to continue to, never another site."""
-    if target and target.startswith("/") and not target.startswith("//"):
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc:
-            return target
+    if target and local_path(target) == target:
+        return target
     return url_for("editor.issues")
 
 
