@@ -33,6 +33,21 @@ def clean_text(text: str) -> str:
 MARKUP_TAG = re.compile(r"<\s*/?\s*[A-Za-z][^<>]*>")
 
 
+# Characters that mean something to Markdown anywhere in a line, and line starts
+# that make a list, a quote, a heading or a rule.
+MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]<>#!~|])")
+MARKDOWN_LINE_START = re.compile(r"^(\s*)([-+=>])", re.MULTILINE)
+ORDERED_LIST_START = re.compile(r"^(\s*\d+)([.)])", re.MULTILINE)
+
+
+def escape_markdown(text: str) -> str:
+    """Plain text (say, from another site's feed) as Markdown that renders as that
+    same text: no links, emphasis or headings appear out of it."""
+    escaped = MARKDOWN_INLINE.sub(r"\\\1", text)
+    escaped = ORDERED_LIST_START.sub(r"\1\\\2", escaped)
+    return MARKDOWN_LINE_START.sub(r"\1\\\2", escaped)
+
+
 def text_input(value: str | None) -> str:
     """A form filter: trimmed, XML-safe text; a missing field is empty."""
     return clean_text(value).strip() if isinstance(value, str) else ""

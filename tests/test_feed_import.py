@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy import select
 
 from newsletter.extensions import db
 from newsletter.models import Item
+from newsletter.services import feed_import
 from newsletter.services.feed_import import FeedError, fetch_feed
 from tests.factories import make_issue, make_item, theme
 
@@ -25,8 +27,20 @@ FEED = """<?xml version="1.0" encoding="utf-8"?>
 <description>Om kampanjen.</description></item>
 </channel></rss>"""
 
+MESSY = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>M</title><link>https://m.example.se/</link>
+<description>M</description>
+<item><title>Rad ett
+Rad två &lt;br&gt;tre &lt;b&gt;fet&lt;/b&gt;</title><link>/relativ</link>
+<description>&lt;ul&gt;&lt;li&gt;Punkt A&lt;/li&gt;
+&lt;li&gt;Punkt B&lt;/li&gt;&lt;/ul&gt;
+&lt;h2&gt;Rubrik&lt;/h2&gt;Text&lt;div&gt;Div&lt;/div&gt;</description></item>
+</channel></rss>"""
+
 ROUTES = {
     "/feed.xml": (200, "application/rss+xml", FEED),
+    "/fl%C3%B6de.xml": (200, "application/rss+xml", FEED),
+    "/messy.xml": (200, "application/rss+xml", MESSY),
     "/page.html": (200, "text/html", "<html><body>Ingen feed</body></html>"),
     "/big.xml": (200, "application/rss+xml", "<rss>" + "x" * (3 * 1024 * 1024)),
     "/loop": (302, "text/plain", ""),
@@ -35,6 +49,15 @@ ROUTES = {
 
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
+        if self.path == "/slow.xml":  # a byte every 0.2 s: each read is quick
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml")
+            self.end_headers()
+            for byte in FEED.encode()[:40]:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.2)
+            return
         status, kind, body = ROUTES.get(self.path, (404, "text/plain", "nope"))
         data = body.encode("utf-8")
         self.send_response(status)
@@ -72,7 +95,7 @@ def test_loopback_and_private_addresses_are_refused_by_default(feed_server):
     ("path", "message"),
     [
         ("/page.html", "does not lead to an RSS or Atom feed"),
-        ("/missing", "answered 404"),
+        ("/missing", "answered with status 404"),
         ("/big.xml", "larger than 2 MB"),
         ("/loop", "more than 3 redirects"),
     ],
@@ -80,6 +103,63 @@ def test_loopback_and_private_addresses_are_refused_by_default(feed_server):
 def test_bad_answers_get_a_clear_reason(feed_server, path, message):
     with pytest.raises(FeedError, match=message):
         fetch_feed(feed_server + path, allow_private=True)
+
+
+def test_the_time_limit_holds_however_slowly_the_server_sends(feed_server, monkeypatch):
+    monkeypatch.setattr(feed_import, "TIMEOUT", 1.0)
+    started = time.monotonic()
+    with pytest.raises(FeedError, match="within 1 seconds"):
+        fetch_feed(f"{feed_server}/slow.xml", allow_private=True)
+    assert time.monotonic() - started < 3
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:99999/x",
+        "http://127.0.0.1:abc/",
+        "http://[::1/x",
+        "http://example.se/a b.xml",
+        "http://example.se/\tx",
+    ],
+)
+def test_malformed_addresses_are_refused_before_any_connection(url):
+    with pytest.raises(FeedError, match="is not a valid web address"):
+        fetch_feed(url)
+
+
+def test_swedish_letters_in_the_path_are_percent_encoded(feed_server):
+    entries = fetch_feed(f"{feed_server}/flöde.xml", allow_private=True)
+    assert entries[0].title == "Ny rapport om äldres hälsa"
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "2002:a00:1::",  # 6to4 of 10.0.0.1
+        "::127.0.0.1",  # IPv4-compatible
+        "::ffff:192.168.1.1",  # IPv4-mapped
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo
+    ],
+)
+def test_ipv6_forms_of_private_ipv4_addresses_are_refused(address):
+    # A literal address resolves without asking anyone; nothing is connected.
+    with pytest.raises(FeedError, match="private or local address"):
+        feed_import._check_address(address, 80, allow_private=False)
+
+
+def test_a_public_ipv6_address_is_allowed():
+    address = "2a00:1450:4001:80b::200e"
+    assert feed_import._check_address(address, 80, allow_private=False) == address
+
+
+def test_html_blocks_become_paragraphs_titles_one_line_links_absolute(feed_server):
+    (entry,) = fetch_feed(f"{feed_server}/messy.xml", allow_private=True)
+    assert entry.title == "Rad ett Rad två tre fet"
+    assert entry.summary == "Punkt A\n\nPunkt B\n\nRubrik\n\nText\n\nDiv"
+    assert entry.link == f"{feed_server}/relativ"
 
 
 def test_entries_are_plain_and_safe(feed_server):
@@ -152,4 +232,51 @@ def test_an_unreadable_feed_is_explained_in_the_form(make_app, feed_server):
         data={"url": f"{feed_server}/feed.xml"},
     )
     assert response.status_code == 422
-    assert "Kunde inte läsa flödet" in response.get_data(as_text=True)
+    assert (
+        "Kunde inte läsa flödet: 127.0.0.1 pekar på en privat eller lokal adress"
+        in response.get_data(as_text=True)
+    )
+
+
+def test_picked_entries_are_checked_like_any_input(make_app):
+    from tests.conftest import log_in
+    from tests.factories import make_editor
+
+    app = make_app()
+    with app.app_context():
+        make_editor()
+        issue = make_issue()
+        other = make_item(make_issue("Annat nummer"), "aldre", "Annans artikel")
+        inactive = theme("aldre")
+        inactive.active = False
+        db.session.commit()
+        issue_id, other_id, inactive_id = issue.id, other.id, inactive.id
+        active_id = theme("psykisk-halsa").id
+    editor = log_in(app.test_client(), "editor@example.se")
+    url = f"/editor/issues/{issue_id}/import-feed/add"
+    entry = {"pick": ["0"], "title-0": "Rubrik", "link-0": "", "summary-0": "Text"}
+    for target in ("theme:abc", "theme:", "item:x", f"theme:{inactive_id}",
+                   f"item:{other_id}", "nowhere:1"):  # fmt: skip
+        assert editor.post(url, data={**entry, "target": target}).status_code == 400
+    editor.post(
+        url,
+        data={
+            "pick": ["0"],
+            "target": f"theme:{active_id}",
+            "title-0": "Nyhet <b>viktig</b>\x01",
+            "link-0": "",
+            "summary-0": "Se [här](https://evil.example/) och **nu**\n# Rubrik",
+        },
+    )
+    with app.app_context():
+        added = db.session.scalar(select(Item).where(Item.issue_id == issue_id))
+        assert added.title == "Nyhet viktig"
+    page = editor.get(f"/editor/issues/{issue_id}/preview").get_data(as_text=True)
+    assert "Se [här](https://evil.example/) och **nu**" in page
+    assert 'href="https://evil.example/"' not in page
+    skipped = editor.post(
+        url,
+        data={**entry, "target": f"item:{added.id}"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "0 poster lades till; 1 saknade rubrik eller länk" in skipped

@@ -11,12 +11,12 @@ from werkzeug.wrappers import Response
 from wtforms import URLField
 from wtforms.validators import DataRequired, Length
 
-from newsletter.content import is_allowed_url
+from newsletter.content import MARKUP_TAG, escape_markdown, is_allowed_url, text_input
 from newsletter.editor import bp
 from newsletter.editor.forms import ActionForm
 from newsletter.editor.issues import NotEditable
 from newsletter.extensions import db
-from newsletter.models import Issue, Item, Link
+from newsletter.models import Issue, Item, Link, Theme
 from newsletter.services import issues, themes
 from newsletter.services.feed_import import FeedError, fetch_feed
 from newsletter.services.issues import ItemData, LinkData
@@ -64,38 +64,68 @@ def import_feed(issue_id: int) -> str | tuple[str, int]:
     ), (422 if form.errors else 200)
 
 
+def _destination(record: Issue, target: str) -> Theme | Item:
+    """The active theme or this issue's item that the picked entries go to."""
+    kind, _sep, number = target.partition(":")
+    if not number.isdigit() or kind not in ("theme", "item"):
+        abort(400)
+    if kind == "theme":
+        found = db.session.get(Theme, int(number))
+        if found is None or not found.active:
+            abort(400)
+        return found
+    item = db.session.get(Item, int(number))
+    if item is None or item.issue_id != record.id:
+        abort(400)
+    return item
+
+
 @bp.post("/issues/<int:issue_id>/import-feed/add")
 def add_feed_entries(issue_id: int) -> Response:
     """Add the picked entries: each a new item, or a link on an existing item."""
     record = _editable(issue_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    target = request.form.get("target", "")
-    picked = request.form.getlist("pick")
-    added = 0
-    for index in picked:
-        title = request.form.get(f"title-{index}", "").strip()[:200]
-        link = request.form.get(f"link-{index}", "").strip()
-        summary = request.form.get(f"summary-{index}", "").strip()[:20000]
-        if not title or (link and not is_allowed_url(link)) or len(link) > 2000:
+    destination = _destination(record, request.form.get("target", ""))
+    added = skipped = 0
+    for index in request.form.getlist("pick"):
+        # The values came from our page, but they are checked like any input.
+        title = " ".join(
+            MARKUP_TAG.sub("", text_input(request.form.get(f"title-{index}"))).split()
+        )[:200]
+        link = text_input(request.form.get(f"link-{index}"))
+        summary = text_input(request.form.get(f"summary-{index}"))[:20000]
+        if link and (not is_allowed_url(link) or len(link) > 2000):
+            link = ""
+        if not title or (isinstance(destination, Item) and not link):
+            skipped += 1
             continue
-        if target.startswith("theme:"):
-            links = [LinkData(_("Read more"), link)] if link else []
+        if isinstance(destination, Theme):
             issues.add_item(
                 record.id,
                 ItemData(
-                    title=title, body=summary, theme_id=int(target[6:]), links=links
+                    title=title,
+                    body=escape_markdown(summary),
+                    theme_id=destination.id,
+                    links=[LinkData(_("Read more"), link)] if link else [],
                 ),
                 current_user.name,
             )
-        elif target.startswith("item:") and link:
-            item = db.get_or_404(Item, int(target[5:]))
-            if item.issue_id != record.id:
-                abort(400)
-            item.links.append(Link(label=title, url=link, position=len(item.links)))
         else:
-            continue
+            destination.links.append(
+                Link(label=title, url=link, position=len(destination.links))
+            )
         added += 1
     db.session.commit()
-    flash(_("%(num)d entries added.", num=added), "success" if added else "error")
+    if skipped:
+        flash(
+            _(
+                "%(num)d entries added; %(skipped)d had no title or no link to add.",
+                num=added,
+                skipped=skipped,
+            ),
+            "error",
+        )
+    else:
+        flash(_("%(num)d entries added.", num=added), "success" if added else "error")
     return redirect(url_for("editor.issue", issue_id=record.id))

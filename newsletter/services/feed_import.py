@@ -10,14 +10,17 @@ from __future__ import annotations
 import html as html_module
 import http.client
 import ipaddress
+import re
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import feedparser
 import nh3
+from flask_babel import gettext as _
 
 from newsletter.content import MARKUP_TAG, clean_text, is_allowed_url
 
@@ -28,7 +31,7 @@ USER_AGENT = "newsletter-feed-import/1.0"
 
 
 class FeedError(Exception):
-    """The address could not be read as a feed; the message says why."""
+    """The address could not be read as a feed; the message says why, translated."""
 
 
 @dataclass(frozen=True)
@@ -41,20 +44,47 @@ class FeedEntry:
     published: str
 
 
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits: NAT64 (RFC 6052,
+# RFC 8215) and the deprecated IPv4-compatible form.
+EMBEDDING_PREFIXES = [
+    ipaddress.ip_network("64:ff9b::/96"),
+    ipaddress.ip_network("64:ff9b:1::/48"),
+    ipaddress.ip_network("::/96"),
+]
+
+
+def _addresses_within(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list:
+    """The address itself and every IPv4 address it carries (mapped, 6to4, Teredo,
+    NAT64), each of which must be public for the address to be."""
+    found = [ip]
+    if isinstance(ip, ipaddress.IPv6Address):
+        found += [a for a in (ip.ipv4_mapped, ip.sixtofour) if a is not None]
+        found += list(ip.teredo or ())
+        if any(ip in prefix for prefix in EMBEDDING_PREFIXES):
+            found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return found
+
+
 def _check_address(host: str, port: int, allow_private: bool) -> str:
     """Resolve a host and return an address that is allowed to be reached."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise FeedError(f"the host name {host} could not be found") from exc
+    except (socket.gaierror, UnicodeError) as exc:
+        raise FeedError(
+            _("the host name %(host)s could not be found", host=host)
+        ) from exc
     addresses = [info[4][0] for info in infos]
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%")[0])
-        public = ip.is_global and not ip.is_multicast
+        public = all(a.is_global and not a.is_multicast for a in _addresses_within(ip))
         if not public and not allow_private:
             raise FeedError(
-                f"{host} points to a private or local address ({ip}); "
-                "only public addresses can be fetched"
+                _(
+                    "%(host)s points to a private or local address (%(ip)s); "
+                    "only public addresses can be fetched",
+                    host=host,
+                    ip=str(ip),
+                )
             )
     return addresses[0]
 
@@ -73,39 +103,102 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
+@dataclass(frozen=True)
+class _Target:
+    scheme: str
+    host: str
+    port: int
+    host_header: str
+    path: str
+
+
+def _target(url: str) -> _Target:
+    """Parse an address strictly; non-ASCII paths are percent-encoded."""
+    invalid = FeedError(_("%(url)s is not a valid web address", url=url))
+    if any(ord(char) <= 32 or ord(char) == 127 for char in url):
+        raise invalid
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+        host = parts.hostname
+    except ValueError as exc:
+        raise invalid from exc
+    if parts.scheme not in ("http", "https") or not host:
+        raise FeedError(_("use an address that starts with https:// or http://"))
+    try:
+        ascii_host = host.encode("idna").decode("ascii") if not host.isascii() else host
+    except UnicodeError as exc:
+        raise invalid from exc
+    path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
+    if parts.query:
+        path += "?" + quote(parts.query, safe="/%:@!$&'()*+,;=-._~?")
+    default = 443 if parts.scheme == "https" else 80
+    return _Target(
+        scheme=parts.scheme,
+        host=ascii_host,
+        port=port or default,
+        host_header=ascii_host if port is None else f"{ascii_host}:{port}",
+        path=path,
+    )
+
+
+def _abort(conn: http.client.HTTPConnection) -> None:
+    """Wake a read that is still waiting when the time is up."""
+    if conn.sock is not None:
+        try:
+            conn.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 def _get(url: str, allow_private: bool, deadline: float) -> tuple[int, dict, bytes]:
-    """One GET to a checked address; the body is cut off past MAX_BYTES."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise FeedError("use an address that starts with https:// or http://")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    address = _check_address(parts.hostname, port, allow_private)
-    timeout = max(0.1, deadline - time.monotonic())
-    if parts.scheme == "https":
+    """One GET to a checked address; the body is cut off past MAX_BYTES, and the
+    whole exchange ends at the deadline however slowly the server sends."""
+    target = _target(url)
+    address = _check_address(target.host, target.port, allow_private)
+    timeout = deadline - time.monotonic()
+    if timeout <= 0:
+        raise FeedError(_timed_out())
+    if target.scheme == "https":
         conn: http.client.HTTPConnection = _PinnedHTTPS(
-            parts.hostname, address, port, timeout
+            target.host, address, target.port, timeout
         )
     else:
-        conn = http.client.HTTPConnection(address, port, timeout=timeout)
-    path = parts.path or "/"
-    if parts.query:
-        path += "?" + parts.query
-    host = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
+        conn = http.client.HTTPConnection(address, target.port, timeout=timeout)
+    watchdog = threading.Timer(timeout, _abort, args=(conn,))
+    watchdog.start()
     try:
-        conn.request("GET", path, headers={"Host": host, "User-Agent": USER_AGENT,
-                                           "Accept": "application/rss+xml, "
-                                           "application/atom+xml, application/xml, "
-                                           "text/xml;q=0.9, */*;q=0.1"})  # fmt: skip
+        conn.request("GET", target.path, headers={
+            "Host": target.host_header, "User-Agent": USER_AGENT,
+            "Accept": "application/rss+xml, application/atom+xml, application/xml, "
+                      "text/xml;q=0.9, */*;q=0.1",
+        })  # fmt: skip
         response = conn.getresponse()
-        body = response.read(MAX_BYTES + 1)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_BYTES:
+            chunk = response.read1(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+            if time.monotonic() > deadline:
+                raise FeedError(_timed_out())
         headers = {k.lower(): v for k, v in response.getheaders()}
-        return response.status, headers, body
-    except (OSError, http.client.HTTPException) as exc:
+        return response.status, headers, b"".join(chunks)
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        if time.monotonic() >= deadline:
+            raise FeedError(_timed_out()) from exc
         raise FeedError(
-            f"the server did not answer in time or broke off: {exc}"
+            _("the connection to %(host)s failed or broke off", host=target.host)
         ) from exc
     finally:
+        watchdog.cancel()
         conn.close()
+
+
+def _timed_out() -> str:
+    return _("the server did not send the feed within %(num)d seconds", num=TIMEOUT)
 
 
 def fetch_feed(url: str, allow_private: bool = False) -> list[FeedEntry]:
@@ -118,22 +211,29 @@ def fetch_feed(url: str, allow_private: bool = False) -> list[FeedEntry]:
             continue
         break
     else:
-        raise FeedError(f"more than {MAX_REDIRECTS} redirects")
+        raise FeedError(_("more than %(num)d redirects", num=MAX_REDIRECTS))
     if status != 200:
-        raise FeedError(f"the server answered {status}")
+        raise FeedError(_("the server answered with status %(num)d", num=status))
     if len(body) > MAX_BYTES:
-        raise FeedError("the feed is larger than 2 MB")
-    parsed = feedparser.parse(body)
+        raise FeedError(_("the feed is larger than 2 MB"))
+    # The final address is the base for relative links in the feed.
+    parsed = feedparser.parse(body, response_headers={"content-location": url})
     if not parsed.entries or not parsed.version:
-        raise FeedError("the address does not lead to an RSS or Atom feed")
+        raise FeedError(_("the address does not lead to an RSS or Atom feed"))
     return [_entry(entry) for entry in parsed.entries[:100]]
 
 
+BLOCK_TAGS = {
+    "p", "br", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6",
+    "blockquote", "tr", "table", "section", "article", "pre", "dd", "dt", "hr",
+}  # fmt: skip
+BLOCK_NAMES = "|".join(sorted(BLOCK_TAGS))
+BLOCK_TAG = re.compile(rf"</?(?:{BLOCK_NAMES})\b[^>]*>", re.IGNORECASE)
+
+
 def _plain(html: str) -> str:
-    """Editor-safe plain text from feed HTML."""
-    text = nh3.clean(html or "", tags={"p", "br"})
-    for tag in ("<p>", "</p>", "<br>"):
-        text = text.replace(tag, "\n")
+    """Editor-safe plain text from feed HTML; blocks become paragraphs."""
+    text = BLOCK_TAG.sub("\n", nh3.clean(html or "", tags=BLOCK_TAGS))
     cleaned = nh3.clean(text, tags=set())
     lines = [
         " ".join(line.split()) for line in html_module.unescape(cleaned).splitlines()
@@ -146,8 +246,8 @@ def _entry(entry: feedparser.FeedParserDict) -> FeedEntry:
     link = entry.get("link", "")
     published = entry.get("published_parsed") or entry.get("updated_parsed")
     return FeedEntry(
-        title=MARKUP_TAG.sub("", _plain(entry.get("title", "")))[:200]
-        or "(utan rubrik)",
+        title=" ".join(MARKUP_TAG.sub("", _plain(entry.get("title", ""))).split())[:200]
+        or _("(untitled)"),
         link=link if is_allowed_url(link) and len(link) <= 2000 else "",
         summary=_plain(entry.get("summary", "")),
         published=time.strftime("%Y-%m-%d", published) if published else "",
