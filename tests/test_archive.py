@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import feedparser
+from sqlalchemy import update
 
 from newsletter.extensions import db
+from newsletter.models import Theme
 from tests.factories import make_issue, make_item, make_subscriber
 
 BASE = "https://nyhetsbrev.example.se"
@@ -26,7 +28,7 @@ def publish(title: str, when: datetime, **item_fields) -> int:
     )
     make_item(issue, "barn-och-unga", f"Skolan – {title}")
     issue.status = "sent"
-    issue.published_at = when
+    issue.published_at = issue.updated_at = when
     db.session.commit()
     return issue.id
 
@@ -34,9 +36,12 @@ def publish(title: str, when: datetime, **item_fields) -> int:
 def published_app(make_app):
     app = make_app(BASE_URL=BASE)
     with app.app_context():
-        start = datetime(2026, 1, 15, 8, 0, tzinfo=UTC)
+        start = datetime(2025, 1, 15, 8, 0, tzinfo=UTC)
         for n in range(12):
             publish(f"Nyhetsbrev {n:02}", start + timedelta(days=30 * n))
+        # The themes were set up long before (changes today must show as later).
+        db.session.execute(update(Theme).values(updated_at=start))
+        db.session.commit()
         make_issue("Utkast som inte syns")
         make_subscriber()
     return app
@@ -84,7 +89,7 @@ def test_rss_reads_cleanly_with_swedish_text_dates_and_permanent_guids(make_app)
     assert newest.title == "Nyhetsbrev 11"
     assert newest.link == f"{BASE}/archive/nyhetsbrev-11"
     assert newest.id == newest.link and newest.guidislink is False
-    assert newest.published == "Fri, 11 Dec 2026 08:00:00 +0000"
+    assert newest.published == "Thu, 11 Dec 2025 08:00:00 +0000"
     assert newest.summary == "Om Nyhetsbrev 11"
     content = newest.content[0].value
     assert "<strong>webbinarium</strong>" in content and "Äldreomsorg" in content
@@ -103,7 +108,7 @@ def test_atom_reads_cleanly(make_app):
     assert feed.version == "atom10"
     assert feed.entries[0].title == "Nyhetsbrev 11"
     assert feed.entries[0].id == f"{BASE}/archive/nyhetsbrev-11"
-    assert feed.entries[0].published_parsed[:3] == (2026, 12, 11)
+    assert feed.entries[0].published_parsed[:3] == (2025, 12, 11)
 
 
 def test_a_theme_feed_has_the_themes_items_with_item_permalinks(make_app):
@@ -137,3 +142,87 @@ def test_a_new_issue_changes_the_feeds_validator(make_app):
     response = client.get("/feed.xml", headers={"If-None-Match": etag})
     assert response.status_code == 200
     assert "Nyhetsbrev nytt" in response.get_data(as_text=True)
+
+
+def test_pages_past_the_last_and_odd_page_numbers_are_404(make_app):
+    client = published_app(make_app).test_client()  # 12 issues: two pages
+    assert client.get("/?page=2").status_code == 200
+    for page in ("0", "-1", "abc", "1.5", "3", "99999999999999999999", "%C2%B2"):
+        assert client.get(f"/?page={page}").status_code == 404, page
+
+
+def test_unrelated_query_strings_get_the_same_cached_page(make_app):
+    client = published_app(make_app).test_client()
+    etag = client.get("/").headers["ETag"]
+    assert client.get("/?utm_source=brev").headers["ETag"] == etag
+    assert (
+        client.get("/feed.xml?x=1").headers["ETag"]
+        == (client.get("/feed.xml").headers["ETag"])
+    )
+
+
+def test_a_cancelled_issue_leaves_the_archive_and_the_feeds(make_app):
+    from newsletter.models import Issue
+    from newsletter.services import sending
+
+    app = published_app(make_app)
+    client = app.test_client()
+    assert client.get("/archive/nyhetsbrev-11").status_code == 200
+    with app.app_context():
+        issue = db.session.scalar(db.select(Issue).filter_by(slug="nyhetsbrev-11"))
+        issue.status = "sending"
+        sending.cancel(issue.id, datetime.now(UTC))
+        db.session.commit()
+    assert client.get("/archive/nyhetsbrev-11").status_code == 404
+    for url in ("/", "/feed.xml", "/feed.atom", "/themes/aldre/feed.xml"):
+        assert "Nyhetsbrev 11" not in client.get(url).get_data(as_text=True), url
+
+
+def test_renaming_a_theme_moves_last_modified(make_app):
+    from tests.factories import theme
+
+    app = published_app(make_app)
+    client = app.test_client()
+    before = client.get("/feed.xml").headers["Last-Modified"]
+    with app.app_context():
+        theme("aldre").name = "Äldre personer"
+        db.session.commit()
+    again = client.get("/feed.xml", headers={"If-Modified-Since": before})
+    assert again.status_code == 200
+    assert "Äldre personer" in again.get_data(as_text=True)
+
+
+def test_feeds_stay_swedish_whatever_language_a_visitor_chose(make_app):
+    client = published_app(make_app).test_client()
+    swedish = client.get("/feed.xml")
+    client.post("/language", data={"lang": "en", "next": "/"})
+    assert '<html lang="en">' in client.get("/").get_data(as_text=True)
+    english_visitor = client.get("/feed.xml")
+    assert english_visitor.data == swedish.data
+    assert "nyheter om barn och unga" in english_visitor.get_data(as_text=True)
+
+
+def test_a_response_that_sets_a_cookie_is_never_publicly_cacheable(make_app):
+    from tests.conftest import csrf_token_from
+    from tests.factories import PASSWORD, make_editor
+
+    app = published_app(make_app)
+    with app.app_context():
+        make_editor()
+    client = app.test_client()
+    assert client.get("/").headers["Cache-Control"] == "public, max-age=300"
+    token = csrf_token_from(client)
+    client.post(
+        "/editor/login",
+        data={
+            "csrf_token": token,
+            "email": "editor@example.se",
+            "password": PASSWORD,
+            "remember": "y",
+        },
+    )
+    # The browser was closed: only the remember-me cookie is left.
+    client.delete_cookie("session")
+    restored = client.get("/archive/nyhetsbrev-05")  # not rendered yet
+    assert "session=" in restored.headers.get("Set-Cookie", "")
+    assert restored.headers["Cache-Control"] == "private, no-store"

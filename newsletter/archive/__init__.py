@@ -5,8 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from email.utils import format_datetime
 
-from flask import Blueprint, Response, abort, current_app, render_template, request
-from flask_babel import get_locale
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    render_template,
+    request,
+    session,
+)
+from flask_babel import force_locale, get_locale
 
 from newsletter.archive.cache import PageCache
 from newsletter.content import clean_text
@@ -37,9 +45,23 @@ class Missing(Exception):
     """The page asked for does not exist."""
 
 
-def _respond(render: Callable[[], str], content_type: str) -> Response:
-    """Serve a (cached) rendering with ETag and Last-Modified; 304 when unchanged."""
-    key = (request.path, request.query_string, str(get_locale()))
+def _respond(
+    render: Callable[[], str],
+    content_type: str,
+    variant: object = None,
+    localised: bool = True,
+) -> Response:
+    """Serve a (cached) rendering with ETag and Last-Modified; 304 when unchanged.
+
+    The cache key holds only what the page depends on (not the raw query string,
+    which anyone can vary to push real pages out of the cache)."""
+    language = str(get_locale()) if localised else None
+    key = (
+        request.endpoint,
+        tuple(sorted(request.view_args.items())),
+        variant,
+        language,
+    )
     try:
         rendered = _pages().get(key, render)
     except Missing:
@@ -49,20 +71,37 @@ def _respond(render: Callable[[], str], content_type: str) -> Response:
     if rendered.last_modified is not None:
         response.last_modified = rendered.last_modified
     response.headers["Cache-Control"] = f"public, max-age={CACHE_SECONDS}"
-    response.vary.add("Cookie")  # the chosen language lives in the session
+    if localised:
+        response.vary.add("Cookie")  # the chosen language lives in the session
     return response.make_conditional(request)
+
+
+@bp.after_request
+def private_when_setting_cookies(response: Response) -> Response:
+    """A response that will carry a cookie (a restored editor login, a new language
+    choice) must never be stored by a shared cache, whatever it shows."""
+    if response.headers.get("Set-Cookie") or (
+        current_app.session_interface.should_set_cookie(current_app, session)
+    ):
+        response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.get("/")
 def index() -> Response:
-    """List published issues, newest first, ten a page."""
-    number = min(request.args.get("page", 1, type=int), 10**6)
+    """List published issues, newest first, ten a page; other pages are 404."""
+    asked = request.args.get("page", "1")
+    if not asked.isascii() or not asked.isdigit() or len(asked) > 6:
+        abort(404)
+    number = int(asked)
 
     def render() -> str:
         page = archive.index_page(number)
+        if page is None:
+            raise Missing(number)
         return render_template("archive/index.html", page=page, issues=page.issues)
 
-    return _respond(render, HTML)
+    return _respond(render, HTML, variant=number)
 
 
 @bp.get("/archive/<slug>")
@@ -95,14 +134,16 @@ def theme(slug: str) -> Response:
 
 
 def _render_feed(template: str, **context: object) -> str:
-    """Render a feed; text imported or stored before input was cleaned cannot make
-    it ill-formed XML."""
+    """Render a feed in the site's language (feeds say language sv, whatever the
+    visitor chose for pages); text stored before input was cleaned cannot make it
+    ill-formed XML."""
     base = current_app.config["BASE_URL"]
-    return clean_text(
-        render_template(
-            template, base=base, rfc822=format_datetime, now=utcnow, **context
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+        return clean_text(
+            render_template(
+                template, base=base, rfc822=format_datetime, now=utcnow, **context
+            )
         )
-    )
 
 
 @bp.get("/feed.xml")
@@ -114,7 +155,7 @@ def rss() -> Response:
             "feeds/issues.rss.xml", issues=archive.latest_issues(), sections=sections
         )
 
-    return _respond(render, RSS)
+    return _respond(render, RSS, localised=False)
 
 
 @bp.get("/feed.atom")
@@ -126,7 +167,7 @@ def atom() -> Response:
             "feeds/issues.atom.xml", issues=archive.latest_issues(), sections=sections
         )
 
-    return _respond(render, ATOM)
+    return _respond(render, ATOM, localised=False)
 
 
 @bp.get("/themes/<slug>/feed.xml")
@@ -140,4 +181,4 @@ def theme_rss(slug: str) -> Response:
         rows = archive.theme_items(record.id, limit=archive.FEED_SIZE)
         return _render_feed("feeds/theme.rss.xml", theme=record, rows=rows)
 
-    return _respond(render, RSS)
+    return _respond(render, RSS, localised=False)

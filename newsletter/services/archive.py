@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import selectinload
 
 from newsletter.extensions import db
@@ -15,12 +15,15 @@ PER_PAGE = 10
 FEED_SIZE = 20
 
 
+# Published: sending has started and was not cancelled (a cancelled issue leaves
+# the archive and the feeds).
+PUBLIC = and_(Issue.published_at.is_not(None), Issue.status != "cancelled")
+
+
 def published() -> Select[tuple[Issue]]:
     """Issues that have been published (sending started), newest first."""
     return (
-        select(Issue)
-        .where(Issue.published_at.is_not(None))
-        .order_by(Issue.published_at.desc(), Issue.id.desc())
+        select(Issue).where(PUBLIC).order_by(Issue.published_at.desc(), Issue.id.desc())
     )
 
 
@@ -33,16 +36,12 @@ class Page:
     pages: int
 
 
-def index_page(number: int) -> Page:
-    """Return a page of published issues (10 a page)."""
-    total = (
-        db.session.scalar(
-            select(func.count(Issue.id)).where(Issue.published_at.is_not(None))
-        )
-        or 0
-    )
+def index_page(number: int) -> Page | None:
+    """Return a page of published issues (10 a page), None past the last page."""
+    total = db.session.scalar(select(func.count(Issue.id)).where(PUBLIC)) or 0
     pages = max(1, -(-total // PER_PAGE))
-    number = min(max(1, number), pages)
+    if not 1 <= number <= pages:
+        return None
     issues = db.session.scalars(
         published().offset((number - 1) * PER_PAGE).limit(PER_PAGE)
     ).all()
@@ -51,9 +50,7 @@ def index_page(number: int) -> Page:
 
 def published_issue(slug: str) -> Issue | None:
     """Return the published issue with this slug, or None."""
-    return db.session.scalar(
-        select(Issue).where(Issue.slug == slug, Issue.published_at.is_not(None))
-    )
+    return db.session.scalar(select(Issue).where(Issue.slug == slug, PUBLIC))
 
 
 def latest_issues(limit: int = FEED_SIZE) -> Sequence[Issue]:
@@ -75,7 +72,7 @@ def theme_items(theme_id: int, limit: int = 50) -> list[tuple[Item, Issue]]:
     rows = db.session.execute(
         select(Item, Issue)
         .join(Issue, Issue.id == Item.issue_id)
-        .where(Item.theme_id == theme_id, Issue.published_at.is_not(None))
+        .where(Item.theme_id == theme_id, PUBLIC)
         .order_by(Issue.published_at.desc(), Item.position, Item.id)
         .limit(limit)
     ).all()
