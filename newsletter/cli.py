@@ -11,6 +11,7 @@ import sys
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from newsletter.extensions import db
@@ -180,7 +181,8 @@ def import_subscribers_command(path: str, attestation: str) -> None:
     Nothing is written when any row has an error; addresses already on the list
     are left unchanged.
     """
-    with open(path, encoding="utf-8-sig", newline="") as handle:
+    # The command line speaks English, like the rest of its output.
+    with open(path, encoding="utf-8-sig", newline="") as handle, force_locale("en"):
         preview = subscriptions.preview_import(handle.read())
     for line, message in preview.errors:
         click.echo(f"line {line}: {message}", err=True)

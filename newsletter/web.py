@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from newsletter.content import render_markdown
 from newsletter.database import database_is_reachable
+from newsletter.services.sending import SKIPPED_CANCELLED, SKIPPED_NO_THEMES
 
 
 def _datetime(value: datetime | None, style: str = "medium") -> str:
@@ -75,6 +76,27 @@ def subscriber_status(status: str) -> str:
         "bounced": _("Bounced"),
     }
     return labels.get(status, status)
+
+
+def delivery_status(status: str) -> str:
+    """Return the translated name of a delivery status."""
+    labels = {
+        "queued": _("Queued"),
+        "sending": _("Sending"),
+        "sent": _("Sent"),
+        "failed": _("Failed"),
+        "skipped": _("Skipped"),
+    }
+    return labels.get(status, status)
+
+
+def delivery_error(error: str | None) -> str:
+    """Translate the reasons the service itself records; SMTP replies stay as sent."""
+    labels = {
+        SKIPPED_NO_THEMES: _("None of the subscriber's themes has items in the issue."),
+        SKIPPED_CANCELLED: _("The send was cancelled."),
+    }
+    return labels.get(error or "", error or "")
 
 
 def consent_kind(kind: str) -> str:
@@ -149,6 +171,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["status_label"] = status_label
     app.jinja_env.filters["subscriber_status"] = subscriber_status
     app.jinja_env.filters["consent_kind"] = consent_kind
+    app.jinja_env.filters["delivery_status"] = delivery_status
+    app.jinja_env.filters["delivery_error"] = delivery_error
     app.register_error_handler(HTTPException, _error_page)
 
     @app.get("/healthz")

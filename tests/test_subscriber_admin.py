@@ -16,7 +16,7 @@ from newsletter.models import (
     Suppression,
 )
 from newsletter.services import subscriptions
-from tests.factories import make_subscriber
+from tests.factories import make_issue, make_subscriber
 
 FILE = (
     "email;name;themes\n"
@@ -88,9 +88,25 @@ def test_export_follows_the_filter(app, editor):
 def test_detail_page_shows_consent_and_deliveries_and_editor_actions_are_recorded(
     app, editor
 ):
+    from newsletter.models import Delivery
+    from newsletter.services.sending import SKIPPED_NO_THEMES
+
     with app.app_context():
         subscriber = make_subscriber()
         subscriber_id = subscriber.id
+        issue = make_issue("Nyhetsbrev mars")
+        db.session.add(
+            Delivery(
+                issue_id=issue.id,
+                subscriber_id=subscriber_id,
+                status="skipped",
+                last_error=SKIPPED_NO_THEMES,
+            )
+        )
+        db.session.commit()
+    page = editor.get(f"/editor/subscribers/{subscriber_id}").get_data(as_text=True)
+    assert "Nyhetsbrev mars" in page and "Hoppade över" in page
+    assert "Inget av prenumerantens teman har artiklar i numret." in page
     editor.post(f"/editor/subscribers/{subscriber_id}/unsubscribe")
     page = editor.get(f"/editor/subscribers/{subscriber_id}").get_data(as_text=True)
     assert "Avslutad" in page and "editor Eva Editor" in page
@@ -112,10 +128,10 @@ def test_import_preview_shows_row_errors_and_writes_nothing(app, editor):
     assert 'data-count="new">1<' in body
     assert 'data-count="existing">1<' in body
     assert 'data-count="errors">4<' in body
-    assert "invalid address &#39;fel-adress&#39;" in body
-    assert "unknown theme sport" in body
-    assert "ny@example.se appears more than once" in body
-    assert "raderad@example.se was erased" in body
+    assert "ogiltig adress: fel-adress" in body
+    assert "okänt tema sport" in body
+    assert "ny@example.se förekommer mer än en gång" in body
+    assert "raderad@example.se raderades på personens egen begäran" in body
     assert counts(app) == before
 
 

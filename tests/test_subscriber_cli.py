@@ -92,7 +92,7 @@ def test_an_import_with_a_bad_row_writes_nothing_and_names_the_line(app, tmp_pat
     )
     result = app.test_cli_runner().invoke(args=["subscribers", "import", str(path)])
     assert result.exit_code == 1
-    assert "line 3: invalid address 'bad-address'" in result.output
+    assert "line 3: invalid address: bad-address" in result.output
     assert "line 4: unknown theme okänt" in result.output
     assert subscribers(app) == {}
 

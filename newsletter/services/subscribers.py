@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import gettext as _
 from sqlalchemy import Select, case, func, insert, or_, select
 
 from newsletter.extensions import db
@@ -31,7 +32,7 @@ def normalise_address(raw: str) -> str:
         )
     except EmailNotValidError as exc:
         raise InvalidAddress(str(exc)) from exc
-    local, _, domain = result.normalized.rpartition("@")
+    local, _at, domain = result.normalized.rpartition("@")
     return f"{local.lower()}@{domain.lower()}"
 
 
@@ -76,18 +77,20 @@ def parse_csv(text: str) -> ParsedImport:
     text = text.removeprefix("\ufeff")
     result = ParsedImport()
     if "\x00" in text:
-        result.errors.append((1, "the file contains NUL bytes; it is not CSV text"))
+        result.errors.append((1, _("the file contains NUL bytes; it is not CSV text")))
         return result
     # newline=None reads \r, \n and \r\n line ends alike (old Mac exports use \r).
     reader = csv.reader(io.StringIO(text, newline=None), delimiter=_dialect(text))
     try:
         records = [(reader.line_num, row) for row in reader]
-    except csv.Error as exc:
-        result.errors.append((reader.line_num, f"the file is not valid CSV: {exc}"))
+    except csv.Error:
+        result.errors.append((reader.line_num, _("the file is not valid CSV")))
         return result
     header = [cell.strip().lower() for cell in (records[0][1] if records else [])]
     if not header or header[0] != "email":
-        result.errors.append((1, "the first row must be the header email,name,themes"))
+        result.errors.append(
+            (1, _("the first row must be the header email,name,themes"))
+        )
         return result
     columns = {name: header.index(name) for name in CSV_HEADER if name in header}
     lookup, all_themes = _theme_lookup()
@@ -104,22 +107,30 @@ def parse_csv(text: str) -> ParsedImport:
 
         try:
             email = normalise_address(cell("email"))
-        except InvalidAddress as exc:
-            result.errors.append((line, f"invalid address {cell('email')!r}: {exc}"))
+        except InvalidAddress:
+            result.errors.append(
+                (line, _("invalid address: %(address)s", address=cell("email")))
+            )
             continue
         if email in seen:
-            result.errors.append((line, f"{email} appears more than once"))
+            result.errors.append(
+                (line, _("%(address)s appears more than once", address=email))
+            )
             continue
         names = [
             part.strip().lower() for part in cell("themes").split("|") if part.strip()
         ]
         unknown = [part for part in names if part not in lookup]
         if unknown:
-            result.errors.append((line, f"unknown theme {', '.join(unknown)}"))
+            result.errors.append(
+                (line, _("unknown theme %(names)s", names=", ".join(unknown)))
+            )
             continue
         name = cell("name")
         if len(name) > MAX_NAME:
-            result.errors.append((line, f"name longer than {MAX_NAME} characters"))
+            result.errors.append(
+                (line, _("name longer than %(num)d characters", num=MAX_NAME))
+            )
             continue
         seen.add(email)
         theme_ids = frozenset(lookup[n] for n in names) if names else all_themes
@@ -289,7 +300,7 @@ def confirmed_per_month(months: int = 12) -> list[tuple[str, int]]:
     now = utcnow()
     labels = []
     year, mon = now.year, now.month
-    for _ in range(months):
+    for _step in range(months):
         labels.append(f"{year:04}-{mon:02}")
         year, mon = (year, mon - 1) if mon > 1 else (year - 1, 12)
     labels.reverse()

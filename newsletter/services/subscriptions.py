@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import delete, exists, func, insert, literal, or_, select
 
 from newsletter import consent_text
@@ -373,8 +374,8 @@ def preview_import(text: str) -> ImportPreview:
     for row in parsed.rows:
         if row.email in suppressed:
             errors.append(
-                (row.line, f"{row.email} was erased at its owner's request; "
-                 "only the person can subscribe again")
+                (row.line, _("%(address)s was erased at its owner's request; only "
+                             "the person can subscribe again", address=row.email))
             )  # fmt: skip
         else:
             rows.append(row)
