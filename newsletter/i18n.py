@@ -8,12 +8,13 @@ from flask import (
     Blueprint,
     Flask,
     current_app,
+    g,
     has_request_context,
     redirect,
     request,
     session,
 )
-from flask_babel import get_locale
+from flask_babel import get_locale, refresh
 from werkzeug.wrappers import Response
 
 from newsletter.extensions import babel, csrf
@@ -22,11 +23,20 @@ bp = Blueprint("i18n", __name__)
 
 
 def select_locale() -> str:
-    """Return the visitor's chosen language, else the default (Swedish)."""
-    chosen = session.get("lang") if has_request_context() else None
-    if chosen in current_app.config["LANGUAGES"]:
-        return chosen
+    """Return the visitor's chosen language, else the language of the subscriber a
+    personal link belongs to, else the default (Swedish)."""
+    if has_request_context():
+        for chosen in (session.get("lang"), g.get("page_language")):
+            if chosen in current_app.config["LANGUAGES"]:
+                return chosen
     return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def show_in(language: str) -> None:
+    """Show this request's page in a subscriber's language (a personal link), unless
+    the visitor chose a language with the switch."""
+    g.page_language = language
+    refresh()
 
 
 @bp.post("/language")

@@ -320,11 +320,30 @@ def test_preferences_change_name_themes_and_language(app, client):
         },
     )
     assert response.status_code == 200
+    assert '<html lang="en">' in response.get_data(as_text=True)  # at once
     with app.app_context():
         subscriber = db.session.scalar(select(Subscriber))
         assert subscriber.name == "Anna A" and subscriber.language == "en"
         assert [t.slug for t in subscriber.themes] == ["barn-och-unga", "aldre"]
         assert subscriber.events[-1].kind == "preferences_changed"
+
+
+def test_personal_links_open_in_the_subscribers_language(app, client):
+    with app.app_context():
+        person = make_subscriber(language="en")
+        links = {
+            purpose: make_token(purpose, person.id, person.token_version, person.email)
+            for purpose in ("preferences", "unsubscribe")
+        }
+    for url in (f"/preferences/{links['preferences']}",
+                f"/unsubscribe/{links['unsubscribe']}"):  # fmt: skip
+        assert '<html lang="en">' in client.get(url).get_data(as_text=True), url
+    done = client.post(f"/unsubscribe/{links['unsubscribe']}").get_data(as_text=True)
+    assert '<html lang="en">' in done and "You are unsubscribed" in done
+    # A visitor who picked a language with the switch keeps it.
+    client.post("/language", data={"lang": "sv", "next": "/"})
+    page = client.get(f"/preferences/{links['preferences']}").get_data(as_text=True)
+    assert '<html lang="sv">' in page
 
 
 def theme_id(app, slug: str) -> int:

@@ -18,12 +18,13 @@ from wtforms.fields.choices import SelectChoice
 
 from newsletter import consent_text
 from newsletter.extensions import csrf, db, limiter
+from newsletter.i18n import show_in
 from newsletter.mail.emails import subscriber_links
 from newsletter.models import Subscriber
 from newsletter.models.types import utcnow
 from newsletter.services import subscriptions, themes
 from newsletter.services.subscriptions import Origin
-from newsletter.services.tokens import InvalidToken, read_token
+from newsletter.services.tokens import InvalidToken, address_fingerprint, read_token
 from newsletter.subscribe.forms import (
     EraseForm,
     PreferencesForm,
@@ -130,7 +131,8 @@ def confirm(token: str) -> tuple[str, int]:
     """Show a confirm button (a GET changes nothing); the POST confirms."""
     try:
         if request.method == "GET":
-            subscriptions.subscriber_for("confirm", token, "pending")
+            pending = subscriptions.subscriber_for("confirm", token, "pending")
+            show_in(pending.language)
             return render_template("public/confirm.html", token=token), 200
         subscriber = subscriptions.confirm(
             token, _origin("confirmation link"), utcnow()
@@ -139,6 +141,7 @@ def confirm(token: str) -> tuple[str, int]:
         db.session.rollback()
         return _invalid_link(error.expired)
     db.session.commit()
+    show_in(subscriber.language)
     links = subscriber_links(subscriber.id, subscriber.token_version, subscriber.email)
     return render_template(
         "public/confirmed.html", subscriber=subscriber, links=links
@@ -161,9 +164,11 @@ def resend() -> tuple[str, int]:
 
 def _preferences_subscriber(token: str) -> Subscriber:
     """An unsubscribed person still reaches the page to see or erase their data."""
-    return subscriptions.subscriber_for(
+    subscriber = subscriptions.subscriber_for(
         "preferences", token, "confirmed", "bounced", "unsubscribed"
     )
+    show_in(subscriber.language)
+    return subscriber
 
 
 @bp.route("/preferences/<token>", methods=["GET", "POST"])
@@ -189,6 +194,7 @@ def preferences(token: str) -> tuple[str, int]:
             utcnow(),
         )
         db.session.commit()
+        show_in(subscriber.language)  # a new language choice shows at once
         saved = True
     elif form.errors:
         status = 422
@@ -290,6 +296,8 @@ def unsubscribe(token: str) -> Response | tuple[str, int]:
             )
             and subscriber.status != "unsubscribed"
         )
+        if active:
+            show_in(subscriber.language)
         return render_template(
             "public/unsubscribe.html", token=token, active=active
         ), 200
@@ -299,4 +307,9 @@ def unsubscribe(token: str) -> Response | tuple[str, int]:
     db.session.commit()
     if one_click:
         return Response("Unsubscribed\n", mimetype="text/plain")
+    person = db.session.get(Subscriber, claims.subscriber_id)
+    # The link was used up by this very unsubscription; the address still says
+    # whose it was.
+    if person is not None and claims.fingerprint == address_fingerprint(person.email):
+        show_in(person.language)
     return render_template("public/unsubscribed.html"), 200
