@@ -10,6 +10,7 @@ import pytest
 from newsletter import create_app
 from newsletter.extensions import db
 from newsletter.models import Issue, Subscriber
+from newsletter.models.types import utcnow
 from newsletter.services.tokens import make_token
 from tests.browser import live_server
 from tests.conftest import PASSWORD, base_config, require, reset_schema
@@ -253,6 +254,45 @@ def test_every_page_can_be_used_from_the_keyboard(site, page):
     for path in EDITOR:
         page.goto(url + path.format(**links))
         found[path] = keyboard_problems(page)
+    assert {path: v for path, v in found.items() if v} == {}
+
+
+WIDER_THAN_WINDOW = """() => [...document.querySelectorAll('body *')]
+    .filter(el => !el.closest('.table-scroll, pre, iframe'))
+    .filter(el => el.getBoundingClientRect().right > innerWidth + 1)
+    .filter(el => getComputedStyle(el).position !== 'absolute')
+    .map(el => el.tagName.toLowerCase() + '.' + el.className + ' '
+         + Math.round(el.getBoundingClientRect().right))
+    .slice(0, 5)"""
+
+
+def test_every_page_reflows_at_320_pixels(site, browser):
+    """WCAG 1.4.10: at 320 CSS pixels nothing but a data table scrolls sideways."""
+    url, links = site
+    context = browser.new_context(
+        locale="sv-SE", viewport={"width": 320, "height": 640}
+    )
+    page = context.new_page()
+    found = {}
+    with links["app"].app_context():
+        # An item with a long address in its text, published.
+        issue = make_issue("Långa adresser")
+        make_item(issue, "aldre", "Lång länk", body="https://example.se/" + "a" * 140)
+        issue.status, issue.published_at = "sent", utcnow()
+        db.session.commit()
+        slug = issue.slug
+    paths = [*PUBLIC, f"/archive/{slug}"]
+    for path in paths:
+        page.goto(url + path.format(**links))
+        found[path] = page.evaluate(WIDER_THAN_WINDOW)
+    page.goto(url + "/editor/login")
+    page.get_by_label("E-postadress").fill("admin@example.se")
+    page.get_by_label("Lösenord").fill(PASSWORD)
+    page.get_by_role("button", name="Logga in").click()
+    for path in EDITOR:
+        page.goto(url + path.format(**links))
+        found[path] = page.evaluate(WIDER_THAN_WINDOW)
+    context.close()
     assert {path: v for path, v in found.items() if v} == {}
 
 

@@ -340,6 +340,15 @@ def test_personal_links_open_in_the_subscribers_language(app, client):
         assert '<html lang="en">' in client.get(url).get_data(as_text=True), url
     done = client.post(f"/unsubscribe/{links['unsubscribe']}").get_data(as_text=True)
     assert '<html lang="en">' in done and "You are unsubscribed" in done
+    # The old preference link died with the unsubscription; the page gives a new
+    # one, so the person can still download or erase their data.
+    assert client.get(f"/preferences/{links['preferences']}").status_code == 410
+    fresh = re.search(r'href="[^"]*(/preferences/[^"]+)"', done).group(1)
+    assert client.get(fresh).status_code == 200
+    assert client.get(f"{fresh}/data.json").status_code == 200
+    # Using the same (now old) link again unsubscribes nothing and offers nothing.
+    again = client.post(f"/unsubscribe/{links['unsubscribe']}").get_data(as_text=True)
+    assert "/preferences/" not in again
     # A visitor who picked a language with the switch keeps it.
     client.post("/language", data={"lang": "sv", "next": "/"})
     page = client.get(f"/preferences/{links['preferences']}").get_data(as_text=True)

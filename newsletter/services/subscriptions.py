@@ -248,14 +248,19 @@ def unsubscribe(subscriber: Subscriber, origin: Origin, now: datetime) -> bool:
     return True
 
 
-def unsubscribe_by_token(token: str, origin: Origin, now: datetime) -> None:
-    """One-click unsubscribe: idempotent for any link we signed, even an old one."""
+def unsubscribe_by_token(
+    token: str, origin: Origin, now: datetime
+) -> Subscriber | None:
+    """One-click unsubscribe: idempotent for any link we signed, even an old one.
+    Returns the subscriber when the link was current (and so unsubscribed them)."""
     claims = read_token("unsubscribe", token)
     subscriber = db.session.get(Subscriber, claims.subscriber_id)
     if subscriber is not None and claims.matches(
         subscriber.id, subscriber.token_version, subscriber.email
     ):
         unsubscribe(subscriber, origin, now)
+        return subscriber
+    return None
 
 
 def erase(subscriber: Subscriber, by: str) -> None:

@@ -24,7 +24,7 @@ from newsletter.models import Subscriber
 from newsletter.models.types import utcnow
 from newsletter.services import subscriptions, themes
 from newsletter.services.subscriptions import Origin
-from newsletter.services.tokens import InvalidToken, address_fingerprint, read_token
+from newsletter.services.tokens import InvalidToken, read_token
 from newsletter.subscribe.forms import (
     EraseForm,
     PreferencesForm,
@@ -303,13 +303,12 @@ def unsubscribe(token: str) -> Response | tuple[str, int]:
         ), 200
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
     how = "one-click (RFC 8058)" if one_click else "unsubscribe page"
-    subscriptions.unsubscribe_by_token(token, _origin(how), utcnow())
+    person = subscriptions.unsubscribe_by_token(token, _origin(how), utcnow())
     db.session.commit()
     if one_click:
         return Response("Unsubscribed\n", mimetype="text/plain")
-    person = db.session.get(Subscriber, claims.subscriber_id)
-    # The link was used up by this very unsubscription; the address still says
-    # whose it was.
-    if person is not None and claims.fingerprint == address_fingerprint(person.email):
+    links = None
+    if person is not None:  # the link was current: the person keeps their data page
         show_in(person.language)
-    return render_template("public/unsubscribed.html"), 200
+        links = subscriber_links(person.id, person.token_version, person.email)
+    return render_template("public/unsubscribed.html", links=links), 200
