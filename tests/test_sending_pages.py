@@ -82,6 +82,11 @@ def test_schedule_is_read_in_stockholm_time_and_must_be_in_the_future(app, edito
         assert issue.scheduled_at == local.astimezone(UTC)
     page = editor.get(f"/editor/issues/{issue_id}").get_data(as_text=True)
     assert local.strftime("%H:%M") in page and "Schemalagt till" in page
+    # Nothing has gone out: the progress page says when it will, not "done".
+    progress = editor.get(f"/editor/issues/{issue_id}/progress").get_data(as_text=True)
+    assert 'value="0"' in progress and "Schemalagt till" in progress
+    assert "/unschedule" in progress
+    assert editor.get(f"/editor/issues/{issue_id}/progress.json").json["percent"] == 0
     editor.post(f"/editor/issues/{issue_id}/unschedule")
     with app.app_context():
         assert db.session.get(Issue, issue_id).status == "draft"

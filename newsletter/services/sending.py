@@ -38,6 +38,9 @@ class Progress:
     """Delivery counts of one issue."""
 
     counts: dict[str, int]
+    # False until the recipients are written (a scheduled issue, or one waiting
+    # for a worker): nothing is done yet, whatever the empty counts say.
+    started: bool = True
 
     @property
     def total(self) -> int:
@@ -51,7 +54,9 @@ class Progress:
 
     @property
     def percent(self) -> int:
-        """Share of rows done, 0-100 (100 for an empty fan-out)."""
+        """Share of rows done, 0-100 (100 for an empty fan-out, 0 before it)."""
+        if not self.started:
+            return 0
         return 100 if not self.total else round(100 * self.done / self.total)
 
 
@@ -276,6 +281,9 @@ def finish_completed_issues(now: datetime) -> list[int]:
 
 def progress(issue_id: int) -> Progress:
     """Count an issue's deliveries by status."""
+    started = db.session.scalar(
+        select(Issue.fanned_out_at.is_not(None)).where(Issue.id == issue_id)
+    )
     counts = dict.fromkeys(DELIVERY_STATUSES, 0)
     rows = db.session.execute(
         select(Delivery.status, func.count(Delivery.id))
@@ -283,7 +291,7 @@ def progress(issue_id: int) -> Progress:
         .group_by(Delivery.status)
     )
     counts.update({status: n for status, n in rows})
-    return Progress(counts)
+    return Progress(counts, started=bool(started))
 
 
 def failures(issue_id: int, limit: int = 200) -> list[tuple[str, int, str]]:
