@@ -367,6 +367,41 @@ def test_an_editor_works_from_the_keyboard(site, page):
     assert page.get_by_role("link", name="Skrivet med tangentbordet").is_visible()
 
 
+def test_unsaved_edits_are_not_lost_to_the_language_switch(site, page):
+    url, _links = site
+    page.goto(url + "/editor/login")
+    page.get_by_label("E-postadress").fill("admin@example.se")
+    page.get_by_label("Lösenord").fill(PASSWORD)
+    page.get_by_role("button", name="Logga in").click()
+    page.goto(url + "/editor/issues/new")
+    page.get_by_label("Rubrik").fill("Halvfärdigt nummer")
+    asked = []
+    page.on("dialog", lambda dialog: (asked.append(dialog.type), dialog.dismiss()))
+    page.get_by_role("button", name="English").click(no_wait_after=True)
+    page.wait_for_timeout(500)
+    assert asked == ["beforeunload"]
+    assert page.get_by_label("Rubrik").input_value() == "Halvfärdigt nummer"
+    # Saving the form itself does not ask.
+    page.get_by_role("button", name="Skapa nummer").click()
+    page.wait_for_url("**/editor/issues/*")
+    assert asked == ["beforeunload"]
+
+
+def test_a_test_send_error_is_brought_into_view(site, page):
+    url, _links = site
+    page.goto(url + "/editor/login")
+    page.get_by_label("E-postadress").fill("admin@example.se")
+    page.get_by_label("Lösenord").fill(PASSWORD)
+    page.get_by_role("button", name="Logga in").click()
+    page.goto(url + "/editor/issues/2/email")
+    page.get_by_label("Skicka ett test till").fill("inte-en-adress")
+    page.get_by_role("button", name="Skicka test").click()
+    error = page.locator("p.error").first
+    error.wait_for()
+    box = error.bounding_box()
+    assert 0 <= box["y"] <= page.viewport_size["height"], box
+
+
 def test_the_checker_itself_finds_violations(site, page):
     page.set_content("<html><body><input><img src='x.png'></body></html>")
     found = violations(page)

@@ -83,10 +83,36 @@
         if (bar) {
           bar.value = data.percent;
         }
+        if (box.dataset.status && data.status !== box.dataset.status) {
+          window.location.reload();  // started, finished or paused elsewhere
+          return;
+        }
         if (data.status === "sending") {
           window.setTimeout(refresh, 3000);
+        } else if (data.status === "scheduled") {
+          window.setTimeout(refresh, 15000);
         }
       });
   }
   window.setTimeout(refresh, 3000);
+})();
+
+// Warn before leaving a page whose form has unsaved edits (a link, the language
+// switch); saving the form itself does not warn.
+(function () {
+  "use strict";
+  var dirty = false;
+  document.querySelectorAll("form[method=post]:not(.language)").forEach(function (form) {
+    if (!form.querySelector("textarea, input[type=text], input[type=url], input:not([type])")) {
+      return;
+    }
+    form.addEventListener("input", function () { dirty = true; });
+    form.addEventListener("submit", function () { dirty = false; });
+  });
+  window.addEventListener("beforeunload", function (event) {
+    if (dirty) {
+      event.preventDefault();
+      event.returnValue = "";
+    }
+  });
 })();
