@@ -74,10 +74,19 @@ def test_sign_up_confirm_by_email_then_get_issues(mail_app, smtp_server):
         request = subscriber.events[0]
         assert request.ip == "127.0.0.1" and request.consent_version
         assert "Jag vill få nyhetsbrevet" in request.consent_text
-    # Used once: the same link now offers a new one.
+    # Used once: opening it again says the subscription is active (people do).
     again = client.get(link)
-    assert again.status_code == 410
-    assert "Länken fungerar inte längre" in again.get_data(as_text=True)
+    assert again.status_code == 200
+    assert "Prenumerationen är redan aktiv" in again.get_data(as_text=True)
+    assert "/preferences/" not in again.get_data(as_text=True)
+    # Once the person has left, the old link is just a used link.
+    with mail_app.app_context():
+        subscriber = db.session.scalar(select(Subscriber))
+        subscriptions.unsubscribe(subscriber, subscriptions.Origin(), utcnow())
+        db.session.commit()
+    gone = client.get(link)
+    assert gone.status_code == 410
+    assert "Länken fungerar inte längre" in gone.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("state", ["new", "pending", "confirmed", "unsubscribed"])

@@ -30,7 +30,7 @@ from newsletter.models import (
     subscriber_theme,
 )
 from newsletter.services.subscribers import ImportRow, add_subscribers, parse_csv
-from newsletter.services.tokens import InvalidToken, read_token
+from newsletter.services.tokens import InvalidToken, address_fingerprint, read_token
 
 CONFIRMATION_TEMPLATES = ("confirm_subscription", "already_subscribed")
 
@@ -182,6 +182,24 @@ def subscriber_for(purpose: str, token: str, *statuses: str) -> Subscriber:
         raise InvalidToken()
     if statuses and subscriber.status not in statuses:
         raise InvalidToken()
+    return subscriber
+
+
+def confirmed_by(token: str) -> Subscriber | None:
+    """The subscriber a used confirmation link confirmed, if they still subscribe
+    (people often open the link twice). None for any other link."""
+    try:
+        claims = read_token("confirm", token)
+    except InvalidToken:
+        return None
+    subscriber = db.session.get(Subscriber, claims.subscriber_id)
+    if (
+        subscriber is None
+        or subscriber.status != "confirmed"
+        or claims.fingerprint != address_fingerprint(subscriber.email)
+        or claims.version >= subscriber.token_version
+    ):
+        return None
     return subscriber
 
 

@@ -139,6 +139,10 @@ def confirm(token: str) -> tuple[str, int]:
         )
     except InvalidToken as error:
         db.session.rollback()
+        already = subscriptions.confirmed_by(token)
+        if already is not None:
+            show_in(already.language)
+            return render_template("public/already_confirmed.html"), 200
         return _invalid_link(error.expired)
     db.session.commit()
     show_in(subscriber.language)
