@@ -99,6 +99,32 @@ def delivery_error(error: str | None) -> str:
     return labels.get(error or "", error or "")
 
 
+def consent_how(how: str | None) -> str:
+    """Translate how a consent event came about; names stay as recorded."""
+    labels = {
+        "web form": _("web form"),
+        "confirmation link": _("confirmation link"),
+        "new link": _("new confirmation link"),
+        "preference page": _("preference page"),
+        "unsubscribe page": _("unsubscribe page"),
+        "one-click (RFC 8058)": _("one-click unsubscribe in the email program"),
+        "command line": _("command line"),
+        "attested by the editor": _("attested by the editor"),
+        "confirmation sent": _("confirmation email sent"),
+    }
+    how = how or ""
+    if how.startswith("editor "):
+        return _("editor %(name)s", name=how.removeprefix("editor "))
+    if how.startswith("import by "):
+        return _("import by %(name)s", name=how.removeprefix("import by "))
+    return labels.get(how, how)
+
+
+def language_name(code: str | None) -> str:
+    """A language by its own name, as language menus show them."""
+    return {"sv": "Svenska", "en": "English"}.get(code or "", code or "")
+
+
 def consent_kind(kind: str) -> str:
     """Return the translated name of a consent event."""
     labels = {
@@ -172,6 +198,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["subscriber_status"] = subscriber_status
     app.jinja_env.filters["consent_kind"] = consent_kind
     app.jinja_env.filters["delivery_status"] = delivery_status
+    app.jinja_env.filters["consent_how"] = consent_how
+    app.jinja_env.filters["language_name"] = language_name
     app.jinja_env.filters["delivery_error"] = delivery_error
     app.register_error_handler(HTTPException, _error_page)
 

@@ -109,7 +109,8 @@ def test_detail_page_shows_consent_and_deliveries_and_editor_actions_are_recorde
     assert "Inget av prenumerantens teman har artiklar i numret." in page
     editor.post(f"/editor/subscribers/{subscriber_id}/unsubscribe")
     page = editor.get(f"/editor/subscribers/{subscriber_id}").get_data(as_text=True)
-    assert "Avslutad" in page and "editor Eva Editor" in page
+    assert "Avslutad" in page and "redaktör Eva Editor" in page
+    assert "Svenska" in page
     editor.post(f"/editor/subscribers/{subscriber_id}/erase")
     with app.app_context():
         assert db.session.get(Subscriber, subscriber_id) is None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, jsonify, redirect, render_template, url_for
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -70,7 +70,11 @@ def test_send(issue_id: int) -> str | Response | tuple[str, int]:
         )
         db.session.commit()
         flash(
-            _("A test copy is on its way to %(num)d address(es).", num=count),
+            ngettext(
+                "A test copy is on its way to %(num)d address.",
+                "A test copy is on its way to %(num)d addresses.",
+                count,
+            ),
             "success",
         )
         return redirect(url_for("editor.email_preview", issue_id=issue.id))
