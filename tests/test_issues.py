@@ -214,6 +214,18 @@ def test_deleting_an_item_removes_it_and_its_links(app, editor):
         assert count(Item) == 0 and count(Link) == 0
 
 
+def test_the_way_out_of_a_list_is_disabled(app, editor):
+    with app.app_context():
+        issue = make_issue()
+        first = make_item(issue, "aldre", "Första")
+        last = make_item(issue, "aldre", "Sista")
+        issue_id, first_title, last_title = issue.id, first.title, last.title
+    page = editor.get(f"/editor/issues/{issue_id}").get_data(as_text=True)
+    assert f'aria-label="Flytta upp {first_title}" disabled' in page
+    assert f'aria-label="Flytta ned {last_title}" disabled' in page
+    assert f'aria-label="Flytta ned {first_title}">' in page
+
+
 def test_reordering_items_within_a_section(app, editor):
     with app.app_context():
         issue = make_issue()
