@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from html.parser import HTMLParser
 from typing import Any
 
 import nh3
@@ -104,3 +105,74 @@ def render_markdown(text: str) -> Markup:
         link_rel="noopener noreferrer",
     )
     return Markup(clean)
+
+
+class _TextWriter(HTMLParser):
+    """Sanitised HTML (the tags above) as readable plain text for an email's text
+    part: paragraphs, "- " and "1. " lists, and links as "text (address)"."""
+
+    BLOCKS = {"p", "ul", "ol", "blockquote", "pre", "h3", "h4", "h5", "h6", "hr"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.lists: list[int] = []  # item counters; -1 for a bullet list
+        self.href: str | None = None
+        self.link_text: list[str] = []
+
+    def _break(self, blank: bool = True) -> None:
+        text = "".join(self.out).rstrip(" ")
+        self.out = [text.rstrip("\n") + ("\n\n" if blank else "\n")] if text else []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.BLOCKS:
+            self._break(blank=not self.lists)
+        if tag == "ul":
+            self.lists.append(-1)
+        elif tag == "ol":
+            self.lists.append(0)
+        elif tag == "li" and self.lists:
+            if not "".join(self.out).endswith("\n"):
+                self._break(blank=False)
+            if self.lists[-1] < 0:
+                marker = "- "
+            else:
+                self.lists[-1] += 1
+                marker = f"{self.lists[-1]}. "
+            self.out.append("  " * (len(self.lists) - 1) + marker)
+        elif tag == "br":
+            self.out.append("\n")
+        elif tag == "hr":
+            self.out.append("----")
+        elif tag == "a":
+            self.href = dict(attrs).get("href")
+            self.link_text = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self.href is not None:
+            label = "".join(self.link_text).strip()
+            address = self.href.removeprefix("mailto:")
+            if label != address and label != self.href:
+                self.out.append(f" ({address})")
+            self.href = None
+        elif tag in ("ul", "ol") and self.lists:
+            self.lists.pop()
+            self._break(blank=not self.lists)
+        elif tag in self.BLOCKS:
+            self._break(blank=not self.lists)
+
+    def handle_data(self, data: str) -> None:
+        written = "".join(self.out)
+        if not data.strip() and (not written or written.endswith("\n")):
+            return  # the line breaks between block tags
+        if self.href is not None:
+            self.link_text.append(data)
+        self.out.append(data)
+
+
+def markdown_as_text(text: str | None) -> str:
+    """Editor Markdown as plain text, for the text part of an email."""
+    writer = _TextWriter()
+    writer.feed(str(render_markdown(text or "")))
+    writer.close()
+    return "".join(writer.out).strip()

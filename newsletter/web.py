@@ -15,7 +15,7 @@ from jinja2 import select_autoescape
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
-from newsletter.content import render_markdown
+from newsletter.content import markdown_as_text, render_markdown
 from newsletter.database import database_is_reachable
 from newsletter.services.sending import SKIPPED_CANCELLED, SKIPPED_NO_THEMES
 
@@ -194,6 +194,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = _datetime
     app.jinja_env.filters["date"] = _date
     app.jinja_env.filters["markdown"] = _markdown
+    app.jinja_env.filters["markdown_text"] = markdown_as_text
     app.jinja_env.filters["status_label"] = status_label
     app.jinja_env.filters["subscriber_status"] = subscriber_status
     app.jinja_env.filters["consent_kind"] = consent_kind

@@ -140,8 +140,23 @@ def test_the_text_part_holds_the_whole_issue_with_links_as_urls(mail_app, smtp_s
         "ÄLDRE",
         "Läs i webbläsaren: https://nyhetsbrev.example.se/archive/nyhetsbrev-februari-2026",
         "Avsluta prenumerationen: " + message["List-Unsubscribe"][1:-1],
+        "Ett webbinarium.",  # Markdown becomes text: no ** left
     ):
         assert expected in text, expected
+    assert "**" not in text
+
+
+def test_markdown_reads_as_plain_text():
+    from newsletter.content import markdown_as_text
+
+    text = markdown_as_text(
+        "Se [beslutet](https://example.se/b) och <https://example.se/x>.\n\n"
+        "## Delrubrik\n\n- ett\n- [skriv](mailto:a@example.se)\n\n1. först\n2. sedan"
+    )
+    assert text == (
+        "Se beslutet (https://example.se/b) och https://example.se/x.\n\n"
+        "Delrubrik\n\n- ett\n- skriv (a@example.se)\n\n1. först\n2. sedan"
+    )
 
 
 def test_each_subscriber_gets_only_the_sections_of_their_themes(mail_app, smtp_server):
