@@ -19,10 +19,14 @@ from newsletter.content import markdown_as_text, render_markdown
 from newsletter.database import database_is_reachable
 from newsletter.services.sending import SKIPPED_CANCELLED, SKIPPED_NO_THEMES
 
+# One way of writing times on every page, in both languages: no seconds, 24-hour
+# clock, day before month (English would otherwise get "11/25/26, 3:59 PM").
+DATETIME_PATTERNS = {"medium": "d MMM y HH:mm", "short": "y-MM-dd HH:mm"}
+
 
 def _datetime(value: datetime | None, style: str = "medium") -> str:
     """Format a UTC datetime in Stockholm time and the visitor's language."""
-    return format_datetime(value, style) if value else ""
+    return format_datetime(value, DATETIME_PATTERNS[style]) if value else ""
 
 
 def _date(value: datetime | None) -> str:

@@ -111,3 +111,18 @@ def test_the_compiled_catalog_matches_the_source_catalog():
     with (CATALOG / "messages.mo").open("rb") as f:
         compiled = _entries(read_mo(f))
     assert compiled == source, "run `make translations` to compile the catalog"
+
+
+def test_times_read_the_same_way_in_both_languages(app):
+    from datetime import UTC, datetime
+
+    from flask_babel import force_locale
+
+    from newsletter.web import _datetime
+
+    moment = datetime(2026, 11, 25, 15, 4, 30, tzinfo=UTC)  # 16:04 in Stockholm
+    with app.test_request_context():
+        assert _datetime(moment) == "25 nov. 2026 16:04"
+        assert _datetime(moment, "short") == "2026-11-25 16:04"
+        with force_locale("en"):
+            assert _datetime(moment) == "25 Nov 2026 16:04"
