@@ -148,6 +148,7 @@ def test_invalid_item_input_is_explained_next_to_each_field(app, editor):
     assert "Fyll i en giltig e-postadress." in body
     assert "Använd siffror, mellanslag" in body
     assert "Skriv en fullständig adress som börjar med https://" in body
+    assert "Rad 1, webbadress: Skriv en fullständig adress" in body  # which link
     with app.app_context():
         assert count(Item) == 0 and count(Link) == 0
 
