@@ -54,6 +54,7 @@ DEFAULTS: dict[str, Any] = {
     "DKIM_PRIVATE_KEY_PATH": None,
     "RATELIMIT_STORAGE_URI": "memory://",
     "LOGIN_RATE_LIMIT": "10 per minute",
+    "LOGIN_ACCOUNT_RATE_LIMIT": "30 per hour",
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": None,  # None: follows whether BASE_URL is https
@@ -75,7 +76,12 @@ _INT_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, int | float)} | {
 }
 
 
-_BOOL_KEYS = {"SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE", "RATELIMIT_ENABLED"}
+_BOOL_KEYS = {
+    "SESSION_COOKIE_SECURE",
+    "REMEMBER_COOKIE_SECURE",
+    "RATELIMIT_ENABLED",
+    "TESTING",
+}
 
 
 class ConfigError(RuntimeError):

@@ -52,9 +52,53 @@ def test_login_and_logout(app, client):
     session = log_in(client, "EVA@example.se ")
     page = session.get("/editor/").get_data(as_text=True)
     assert "Eva Editor" in page
+    copied = client.get_cookie("session").value  # say, from a shared computer
     response = session.post("/editor/logout")
     assert response.status_code == 302
     assert session.get("/editor/").status_code == 302
+    # Logging out ends the session itself, not only this browser's cookie.
+    replay = app.test_client()
+    replay.set_cookie("session", copied)
+    assert replay.get("/editor/").status_code == 302
+
+
+def test_a_remember_me_cookie_dies_at_logout(app, client):
+    with app.app_context():
+        make_editor(email="eva@example.se")
+    token = csrf_token_from(client)
+    client.post(
+        "/editor/login",
+        data={
+            "csrf_token": token,
+            "email": "eva@example.se",
+            "password": "correct horse battery",
+            "remember": "y",
+        },
+    )
+    remembered = client.get_cookie("remember_token").value
+    client.post(
+        "/editor/logout", data={"csrf_token": csrf_token_from(client, "/editor/")}
+    )
+    replay = app.test_client()
+    replay.set_cookie("remember_token", remembered)
+    assert replay.get("/editor/").status_code == 302
+
+
+def test_the_csrf_token_changes_at_login(app, client):
+    with app.app_context():
+        make_editor(email="eva@example.se")
+    before = csrf_token_from(client)
+    log_in(client, "eva@example.se")
+    with client.session_transaction() as stored:
+        assert stored["csrf_token"] != before_raw(app, before)
+
+
+def before_raw(app, signed: str) -> str:
+    """The session value behind a signed CSRF form token."""
+    from itsdangerous import URLSafeTimedSerializer
+
+    serializer = URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token")
+    return serializer.loads(signed)
 
 
 @pytest.mark.parametrize("email", ["eva@example.se", "nobody@example.se"])
@@ -166,6 +210,26 @@ def test_repeated_login_attempts_are_throttled(make_app):
         ).status_code
         for _ in range(4)
     ]
+    assert codes == [200, 200, 200, 429]
+
+
+def test_login_attempts_on_one_account_are_throttled_from_any_address(make_app):
+    app = make_app(
+        RATELIMIT_ENABLED=True,
+        LOGIN_RATE_LIMIT="100 per minute",
+        LOGIN_ACCOUNT_RATE_LIMIT="3 per hour",
+    )
+    codes = []
+    for number in range(4):
+        client = app.test_client()
+        token = csrf_token_from(client)
+        codes.append(
+            client.post(
+                "/editor/login",
+                data={"csrf_token": token, "email": "Eva@Example.se", "password": "x"},
+                environ_base={"REMOTE_ADDR": f"192.0.2.{number + 1}"},
+            ).status_code
+        )
     assert codes == [200, 200, 200, 429]
 
 

@@ -1,4 +1,4 @@
-"""theme updated_at, for the archive's Last-Modified
+"""theme updated_at (the archive's Last-Modified), editor session_version (logout)
 
 Revision ID: 5b0e2f4c9a17
 Revises: 11e26bec7c71
@@ -28,7 +28,16 @@ def upgrade():
             "updated_at", existing_type=sa.DateTime(timezone=True), nullable=False
         )
 
+    with op.batch_alter_table("editor") as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "session_version", sa.Integer(), server_default="0", nullable=False
+            )
+        )
+
 
 def downgrade():
+    with op.batch_alter_table("editor") as batch_op:
+        batch_op.drop_column("session_version")
     with op.batch_alter_table("theme") as batch_op:
         batch_op.drop_column("updated_at")

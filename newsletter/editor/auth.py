@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
@@ -23,6 +31,11 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: str(current_app.config["LOGIN_RATE_LIMIT"]), methods=["POST"])
+@limiter.limit(
+    lambda: str(current_app.config["LOGIN_ACCOUNT_RATE_LIMIT"]),
+    key_func=lambda: "login:" + request.form.get("email", "").strip().lower()[:320],
+    methods=["POST"],
+)
 def login() -> str | Response:
     """Show the login form and log an editor in."""
     if current_user.is_authenticated:
@@ -32,6 +45,7 @@ def login() -> str | Response:
         editor = editors.authenticate(form.email.data, form.password.data)
         if editor is not None:
             db.session.commit()
+            session.pop("csrf_token", None)  # a new token for the new identity
             login_user(editor, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")))
         db.session.rollback()
@@ -43,6 +57,8 @@ def login() -> str | Response:
 def logout() -> Response:
     """Log the editor out."""
     if ActionForm().validate_on_submit():
+        editors.end_sessions(current_user.id)
+        db.session.commit()
         logout_user()
         flash(_("You are logged out."), "info")
     return redirect(url_for("editor.login"))

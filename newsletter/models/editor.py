@@ -37,6 +37,9 @@ class Editor(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Part of the session id: logging out raises it, so a copied session or
+    # remember-me cookie stops working too.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     def set_password(self, password: str) -> None:
         """Store an Argon2id hash of the password."""
@@ -53,9 +56,10 @@ class Editor(UserMixin, db.Model):
         return True
 
     def get_id(self) -> str:
-        """Return the session id; it changes with the password, ending old sessions."""
-        fingerprint = hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
-        return f"{self.id}:{fingerprint}"
+        """Return the session id; it changes with the password and at each logout,
+        ending every older session."""
+        secret = f"{self.password_hash}:{self.session_version}".encode()
+        return f"{self.id}:{hashlib.sha256(secret).hexdigest()[:16]}"
 
     @property
     def is_active(self) -> bool:  # type: ignore[override]

@@ -84,6 +84,13 @@ def update_editor(editor_id: int, *, is_admin: bool, active: bool) -> Editor:
     return editor
 
 
+def end_sessions(editor_id: int) -> None:
+    """End every session and remember-me cookie of an editor (at logout)."""
+    editor = db.get_or_404(Editor, editor_id)
+    editor.session_version += 1
+    db.session.flush()
+
+
 def set_password(editor_id: int, password: str) -> Editor:
     """Replace an editor's password."""
     editor = db.get_or_404(Editor, editor_id)
