@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mailbox
+from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -49,10 +50,17 @@ def inbox() -> str:
     rows = []
     for key in box.keys():
         message = _parse(box, key)
-        rows.append(
-            (message["Date"].datetime if message["Date"] else None, key, message)
-        )
-    rows.sort(key=lambda row: (row[0] is not None, row[0]), reverse=True)
+        sent = message["Date"].datetime if message["Date"] else None
+        if sent is not None and sent.tzinfo is None:  # "-0000": zone unknown
+            sent = sent.replace(tzinfo=UTC)
+        rows.append((sent, key, message))
+    rows.sort(
+        key=lambda row: (
+            row[0] is not None,
+            row[0] or datetime.min.replace(tzinfo=UTC),
+        ),
+        reverse=True,
+    )
     return render_template("devmail/inbox.html", rows=rows)
 
 
@@ -77,6 +85,8 @@ def html(key: str) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Register the inbox when a catcher Maildir is configured."""
-    if app.config.get("MAILBOX_PATH"):
+    """Register the inbox when a catcher Maildir is configured, for a local trial or
+    tests only: it shows every caught message, links included, to anyone."""
+    local = app.config["ENV"] == "development" or app.testing
+    if app.config.get("MAILBOX_PATH") and local:
         app.register_blueprint(bp)

@@ -14,6 +14,7 @@ from flask_wtf.csrf import CSRFError
 from jinja2 import select_autoescape
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter, Map
 
 from newsletter.content import markdown_as_text, render_markdown
 from newsletter.database import database_is_reachable
@@ -80,6 +81,19 @@ def subscriber_status(status: str) -> str:
         "bounced": _("Bounced"),
     }
     return labels.get(status, status)
+
+
+# The largest id a row can have (PostgreSQL's integer): larger numbers in a URL are
+# simply not found, instead of overflowing the database driver.
+MAX_ROW_ID = 2**31 - 1
+
+
+class RowIdConverter(IntegerConverter):
+    """``<int:...>`` in every route: a positive whole number no larger than a row id."""
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ROW_ID)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def delivery_status(status: str) -> str:
@@ -188,6 +202,7 @@ def init_app(app: Flask) -> None:
     """Register filters, globals, error pages and /healthz."""
     app.before_request(_refuse_nul_bytes)
     app.register_error_handler(CSRFError, _csrf_error)
+    app.url_map.converters["int"] = RowIdConverter
     app.jinja_env.filters["tel"] = tel_href
     app.jinja_env.filters["plain_text"] = plain_text
     app.jinja_env.filters["summary"] = summary

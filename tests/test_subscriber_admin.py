@@ -85,6 +85,22 @@ def test_export_follows_the_filter(app, editor):
     ]
 
 
+def test_exported_cells_never_start_a_formula_and_import_back_unchanged(app, editor):
+    from newsletter.services.subscribers import parse_csv
+
+    with app.app_context():
+        make_subscriber("=2+5@example.se", "=HYPERLINK(1)", themes=("aldre",))
+    body = editor.get("/editor/subscribers/export.csv").get_data(as_text=True)
+    rows = list(csv.reader(io.StringIO(body.lstrip("\ufeff"))))
+    assert rows[1] == ["'=2+5@example.se", "'=HYPERLINK(1)", "aldre"]
+    with app.app_context():
+        parsed = parse_csv(body.lstrip("\ufeff"))
+    assert parsed.errors == []
+    assert [(r.email, r.name) for r in parsed.rows] == [
+        ("=2+5@example.se", "=HYPERLINK(1)")
+    ]
+
+
 def test_detail_page_shows_consent_and_deliveries_and_editor_actions_are_recorded(
     app, editor
 ):

@@ -20,6 +20,7 @@ from newsletter.models import Issue, Item, Link, Theme
 from newsletter.services import issues, themes
 from newsletter.services.feed_import import FeedError, fetch_feed
 from newsletter.services.issues import ItemData, LinkData
+from newsletter.web import MAX_ROW_ID
 
 
 class FeedURLForm(FlaskForm):
@@ -67,7 +68,8 @@ def import_feed(issue_id: int) -> str | tuple[str, int]:
 def _destination(record: Issue, target: str) -> Theme | Item:
     """The active theme or this issue's item that the picked entries go to."""
     kind, _sep, number = target.partition(":")
-    if not number.isdigit() or kind not in ("theme", "item"):
+    valid = number.isascii() and number.isdigit() and int(number) <= MAX_ROW_ID
+    if not valid or kind not in ("theme", "item"):
         abort(400)
     if kind == "theme":
         found = db.session.get(Theme, int(number))

@@ -329,7 +329,10 @@ class ScheduleForm(FlaskForm):
     def validate_send_at(self, field: DateTimeLocalField) -> None:
         """Interpret the time in Stockholm and require it to be in the future."""
         local = field.data.replace(tzinfo=STOCKHOLM)
-        field.utc = local.astimezone(UTC)
+        try:
+            field.utc = local.astimezone(UTC)
+        except OverflowError:  # the first hour of year 1
+            raise ValidationError(_l("Choose a time in the future.")) from None
         if field.utc <= datetime.now(UTC):
             raise ValidationError(_l("Choose a time in the future."))
 

@@ -101,9 +101,9 @@ def parse_csv(text: str) -> ParsedImport:
 
         def cell(name: str, cells: list[str] = cells) -> str:
             index = columns.get(name)
-            return (
-                cells[index].strip() if index is not None and index < len(cells) else ""
-            )
+            if index is None or index >= len(cells):
+                return ""
+            return _revived(cells[index].strip())
 
         try:
             email = normalise_address(cell("email"))
@@ -331,9 +331,23 @@ def export_rows(wanted: SubscriberFilter) -> Iterator[list[str]]:
         ):
             themes_of.setdefault(subscriber_id, []).append(slug)
         for subscriber_id, email, name in chunk:
-            yield [email, _inert(name), "|".join(themes_of.get(subscriber_id, []))]
+            themes = "|".join(themes_of.get(subscriber_id, []))
+            yield [_inert(email), _inert(name), _inert(themes)]
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _inert(cell: str) -> str:
-    """Keep spreadsheet programs from running a cell as a formula (=, +, -, @)."""
-    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
+    """Keep spreadsheet programs from running a cell as a formula (=, +, -, @).
+    Addresses may begin so too (anyone can sign up as "=x@example.se")."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
+def _revived(cell: str) -> str:
+    """Undo _inert when our own export is imported again."""
+    return (
+        cell[1:]
+        if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS)
+        else cell
+    )
