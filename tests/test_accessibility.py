@@ -104,6 +104,14 @@ EDITOR = [
 ]
 
 
+def log_in_on_the_page(page) -> None:
+    """Log in as the administrator on the login page the browser shows."""
+    page.get_by_label("E-postadress").fill("admin@example.se")
+    page.get_by_label("Lösenord").fill(PASSWORD)
+    page.get_by_role("button", name="Logga in").click()
+    page.wait_for_url("**/editor/")
+
+
 def violations(page) -> list[str]:
     """Inject axe-core and return its violations on the current page."""
     page.add_script_tag(path=str(AXE))
@@ -130,9 +138,7 @@ def test_editor_pages_have_no_accessibility_violations(site, page):
     url, links = site
     page.goto(url + "/editor/login")
     found = {"/editor/login": violations(page)}
-    page.get_by_label("E-postadress").fill("admin@example.se")
-    page.get_by_label("Lösenord").fill(PASSWORD)
-    page.get_by_role("button", name="Logga in").click()
+    log_in_on_the_page(page)
     for path in EDITOR:
         page.goto(url + path.format(**links))
         found[path] = violations(page)
@@ -248,9 +254,7 @@ def test_every_page_can_be_used_from_the_keyboard(site, page):
         found[path] = keyboard_problems(page)
     page.goto(url + "/editor/login")
     found["/editor/login"] = keyboard_problems(page)
-    page.get_by_label("E-postadress").fill("admin@example.se")
-    page.get_by_label("Lösenord").fill(PASSWORD)
-    page.get_by_role("button", name="Logga in").click()
+    log_in_on_the_page(page)
     for path in EDITOR:
         page.goto(url + path.format(**links))
         found[path] = keyboard_problems(page)
@@ -286,9 +290,7 @@ def test_every_page_reflows_at_320_pixels(site, browser):
         page.goto(url + path.format(**links))
         found[path] = page.evaluate(WIDER_THAN_WINDOW)
     page.goto(url + "/editor/login")
-    page.get_by_label("E-postadress").fill("admin@example.se")
-    page.get_by_label("Lösenord").fill(PASSWORD)
-    page.get_by_role("button", name="Logga in").click()
+    log_in_on_the_page(page)
     for path in EDITOR:
         page.goto(url + path.format(**links))
         found[path] = page.evaluate(WIDER_THAN_WINDOW)
@@ -370,9 +372,7 @@ def test_an_editor_works_from_the_keyboard(site, page):
 def test_unsaved_edits_are_not_lost_to_the_language_switch(site, page):
     url, _links = site
     page.goto(url + "/editor/login")
-    page.get_by_label("E-postadress").fill("admin@example.se")
-    page.get_by_label("Lösenord").fill(PASSWORD)
-    page.get_by_role("button", name="Logga in").click()
+    log_in_on_the_page(page)
     page.goto(url + "/editor/issues/new")
     page.get_by_label("Rubrik").fill("Halvfärdigt nummer")
     asked = []
@@ -390,9 +390,7 @@ def test_unsaved_edits_are_not_lost_to_the_language_switch(site, page):
 def test_a_test_send_error_is_brought_into_view(site, page):
     url, _links = site
     page.goto(url + "/editor/login")
-    page.get_by_label("E-postadress").fill("admin@example.se")
-    page.get_by_label("Lösenord").fill(PASSWORD)
-    page.get_by_role("button", name="Logga in").click()
+    log_in_on_the_page(page)
     page.goto(url + "/editor/issues/2/email")
     page.get_by_label("Skicka ett test till").fill("inte-en-adress")
     page.get_by_role("button", name="Skicka test").click()
