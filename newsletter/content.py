@@ -32,6 +32,13 @@ def clean_text(text: str) -> str:
 # A complete HTML tag: feed readers may take one in a title for markup, so titles,
 # which are plain text, must not hold one.
 MARKUP_TAG = re.compile(r"<\s*/?\s*[A-Za-z][^<>]*>")
+MAX_TITLE = 200
+
+
+def title_from(text: str) -> str:
+    """A title made from text of elsewhere (another site's feed): one line, no tags,
+    at most MAX_TITLE characters."""
+    return " ".join(MARKUP_TAG.sub("", text).split())[:MAX_TITLE]
 
 
 # Characters that mean something to Markdown anywhere in a line, and line starts
@@ -115,14 +122,14 @@ class _TextWriter(HTMLParser):
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
+        self.text = ""
         self.lists: list[int] = []  # item counters; -1 for a bullet list
         self.href: str | None = None
-        self.link_text: list[str] = []
+        self.link_text = ""
 
     def _break(self, blank: bool = True) -> None:
-        text = "".join(self.out).rstrip(" ")
-        self.out = [text.rstrip("\n") + ("\n\n" if blank else "\n")] if text else []
+        text = self.text.rstrip(" ").rstrip("\n")
+        self.text = text + ("\n\n" if blank else "\n") if text else ""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self.BLOCKS:
@@ -132,28 +139,28 @@ class _TextWriter(HTMLParser):
         elif tag == "ol":
             self.lists.append(0)
         elif tag == "li" and self.lists:
-            if not "".join(self.out).endswith("\n"):
+            if not self.text.endswith("\n"):
                 self._break(blank=False)
             if self.lists[-1] < 0:
                 marker = "- "
             else:
                 self.lists[-1] += 1
                 marker = f"{self.lists[-1]}. "
-            self.out.append("  " * (len(self.lists) - 1) + marker)
+            self.text += "  " * (len(self.lists) - 1) + marker
         elif tag == "br":
-            self.out.append("\n")
+            self.text += "\n"
         elif tag == "hr":
-            self.out.append("----")
+            self.text += "----"
         elif tag == "a":
             self.href = dict(attrs).get("href")
-            self.link_text = []
+            self.link_text = ""
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "a" and self.href is not None:
-            label = "".join(self.link_text).strip()
+            label = self.link_text.strip()
             address = self.href.removeprefix("mailto:")
-            if label != address and label != self.href:
-                self.out.append(f" ({address})")
+            if label not in (address, self.href):
+                self.text += f" ({address})"
             self.href = None
         elif tag in ("ul", "ol") and self.lists:
             self.lists.pop()
@@ -162,12 +169,11 @@ class _TextWriter(HTMLParser):
             self._break(blank=not self.lists)
 
     def handle_data(self, data: str) -> None:
-        written = "".join(self.out)
-        if not data.strip() and (not written or written.endswith("\n")):
+        if not data.strip() and (not self.text or self.text.endswith("\n")):
             return  # the line breaks between block tags
         if self.href is not None:
-            self.link_text.append(data)
-        self.out.append(data)
+            self.link_text += data
+        self.text += data
 
 
 def markdown_as_text(text: str | None) -> str:
@@ -175,4 +181,4 @@ def markdown_as_text(text: str | None) -> str:
     writer = _TextWriter()
     writer.feed(str(render_markdown(text or "")))
     writer.close()
-    return "".join(writer.out).strip()
+    return writer.text.strip()

@@ -11,7 +11,12 @@ from werkzeug.wrappers import Response
 from wtforms import URLField
 from wtforms.validators import DataRequired, Length
 
-from newsletter.content import MARKUP_TAG, escape_markdown, is_allowed_url, text_input
+from newsletter.content import (
+    escape_markdown,
+    is_allowed_url,
+    text_input,
+    title_from,
+)
 from newsletter.editor import bp
 from newsletter.editor.forms import ActionForm
 from newsletter.editor.issues import NotEditable
@@ -92,9 +97,7 @@ def add_feed_entries(issue_id: int) -> Response:
     added = skipped = 0
     for index in request.form.getlist("pick"):
         # The values came from our page, but they are checked like any input.
-        title = " ".join(
-            MARKUP_TAG.sub("", text_input(request.form.get(f"title-{index}"))).split()
-        )[:200]
+        title = title_from(text_input(request.form.get(f"title-{index}")))
         link = text_input(request.form.get(f"link-{index}"))
         summary = text_input(request.form.get(f"summary-{index}"))[:20000]
         if link and (not is_allowed_url(link) or len(link) > 2000):

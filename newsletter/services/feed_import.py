@@ -22,7 +22,7 @@ import feedparser
 import nh3
 from flask_babel import gettext as _
 
-from newsletter.content import MARKUP_TAG, clean_text, is_allowed_url
+from newsletter.content import clean_text, is_allowed_url, title_from
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_REDIRECTS = 3
@@ -246,8 +246,7 @@ def _entry(entry: feedparser.FeedParserDict) -> FeedEntry:
     link = entry.get("link", "")
     published = entry.get("published_parsed") or entry.get("updated_parsed")
     return FeedEntry(
-        title=" ".join(MARKUP_TAG.sub("", _plain(entry.get("title", ""))).split())[:200]
-        or _("(untitled)"),
+        title=title_from(_plain(entry.get("title", ""))) or _("(untitled)"),
         link=link if is_allowed_url(link) and len(link) <= 2000 else "",
         summary=_plain(entry.get("summary", "")),
         published=time.strftime("%Y-%m-%d", published) if published else "",
