@@ -54,13 +54,8 @@ def inbox() -> str:
         if sent is not None and sent.tzinfo is None:  # "-0000": zone unknown
             sent = sent.replace(tzinfo=UTC)
         rows.append((sent, key, message))
-    rows.sort(
-        key=lambda row: (
-            row[0] is not None,
-            row[0] or datetime.min.replace(tzinfo=UTC),
-        ),
-        reverse=True,
-    )
+    undated = datetime.min.replace(tzinfo=UTC)  # listed last
+    rows.sort(key=lambda row: row[0] or undated, reverse=True)
     return render_template("devmail/inbox.html", rows=rows)
 
 
