@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from threading import Lock
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 
@@ -31,10 +32,16 @@ class Rendered:
     last_modified: datetime | None
 
 
-def archive_stamp() -> tuple[object, ...]:
-    """What every archive page is built from, in two cheap queries: the first three
-    values are the times things last changed."""
-    issues = db.session.execute(
+class Stamp(NamedTuple):
+    """The state of the archive: when it last changed, and everything it shows."""
+
+    changed: datetime | None
+    state: tuple[object, ...]
+
+
+def archive_stamp() -> Stamp:
+    """What every archive page is built from, in two cheap queries."""
+    published, updated, count, versions = db.session.execute(
         select(
             func.max(Issue.published_at),
             func.max(Issue.updated_at),
@@ -54,8 +61,8 @@ def archive_stamp() -> tuple[object, ...]:
             )
         ).all()
     )
-    themes_changed = max((row[0] for row in themes), default=None)
-    return (issues[0], issues[1], themes_changed, *issues[2:], themes)
+    times = [t for t in (published, updated, *(row[0] for row in themes)) if t]
+    return Stamp(max(times, default=None), (count, versions, themes))
 
 
 class PageCache:
@@ -68,10 +75,10 @@ class PageCache:
         # The stamp itself is reused this long, so that busy moments cost no query;
         # a newly published issue shows up at most this much later.
         self.stamp_seconds = stamp_seconds
-        self.stamp: tuple[object, ...] | None = None
+        self.stamp: Stamp | None = None
         self.stamp_taken = 0.0
 
-    def current_stamp(self) -> tuple[object, ...]:
+    def current_stamp(self) -> Stamp:
         """Return the archive stamp, asking the database at most once a period."""
         now = time.monotonic()
         if self.stamp is None or now - self.stamp_taken >= self.stamp_seconds:
@@ -90,8 +97,7 @@ class PageCache:
                 return found
         body = render()
         digest = hashlib.sha256(repr(full_key).encode() + body.encode()).hexdigest()
-        times = [t for t in stamp[:3] if isinstance(t, datetime)]
-        rendered = Rendered(body, digest[:24], max(times) if times else None)
+        rendered = Rendered(body, digest[:24], stamp.changed)
         with self.lock:
             self.items[full_key] = rendered
             while len(self.items) > self.size:
