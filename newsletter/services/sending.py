@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, case, exists, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -91,60 +92,51 @@ def _require(issue: Issue, *allowed: str) -> None:
         raise WrongState(issue.status)
 
 
-def start_sending(issue_id: int, now: datetime) -> Issue:
-    """Publish the issue and hand it to the workers, who fan out and send."""
+def _move(issue_id: int, allowed: tuple[str, ...], status: str, **fields: Any) -> Issue:
+    """Take an issue from one of the allowed states to another, setting fields."""
     issue = db.get_or_404(Issue, issue_id)
-    _require(issue, "draft", "scheduled")
-    issue.status = "sending"
-    issue.scheduled_at = None
-    issue.published_at = now
+    _require(issue, *allowed)
+    issue.status = status
+    for name, value in fields.items():
+        setattr(issue, name, value)
     db.session.flush()
     return issue
+
+
+def start_sending(issue_id: int, now: datetime) -> Issue:
+    """Publish the issue and hand it to the workers, who fan out and send."""
+    return _move(
+        issue_id,
+        ("draft", "scheduled"),
+        "sending",
+        scheduled_at=None,
+        published_at=now,
+    )
 
 
 def schedule(issue_id: int, at: datetime) -> Issue:
     """Let the workers start sending at a given time."""
-    issue = db.get_or_404(Issue, issue_id)
-    _require(issue, "draft", "scheduled")
-    issue.status = "scheduled"
-    issue.scheduled_at = at
-    db.session.flush()
-    return issue
+    return _move(issue_id, ("draft", "scheduled"), "scheduled", scheduled_at=at)
 
 
 def unschedule(issue_id: int) -> Issue:
     """Turn a scheduled issue back into a draft."""
-    issue = db.get_or_404(Issue, issue_id)
-    _require(issue, "scheduled")
-    issue.status = "draft"
-    issue.scheduled_at = None
-    db.session.flush()
-    return issue
+    return _move(issue_id, ("scheduled",), "draft", scheduled_at=None)
 
 
 def pause(issue_id: int) -> Issue:
     """Stop claiming this issue's deliveries; messages in flight still finish."""
-    issue = db.get_or_404(Issue, issue_id)
-    _require(issue, "sending")
-    issue.status = "paused"
-    db.session.flush()
-    return issue
+    return _move(issue_id, ("sending",), "paused")
 
 
 def resume(issue_id: int) -> Issue:
     """Let the workers claim this issue's deliveries again."""
-    issue = db.get_or_404(Issue, issue_id)
-    _require(issue, "paused")
-    issue.status = "sending"
-    db.session.flush()
-    return issue
+    return _move(issue_id, ("paused",), "sending")
 
 
 def cancel(issue_id: int, now: datetime) -> Issue:
     """Stop sending for good: what is still queued is skipped, sent stays sent."""
-    issue = db.get_or_404(Issue, issue_id)
-    _require(issue, "scheduled", "sending", "paused")
-    issue.status = "cancelled"
+    issue = _move(issue_id, ("scheduled", "sending", "paused"), "cancelled")
     db.session.execute(
         update(Delivery)
         .where(Delivery.issue_id == issue_id, Delivery.status == "queued")
