@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.common import empty_schema  # noqa: E402
 from benchmarks.sink import Sink  # noqa: E402
 from newsletter import create_app  # noqa: E402
 from newsletter.extensions import db  # noqa: E402
@@ -55,11 +56,7 @@ def build_app(url: str, port: int, connections: int):  # noqa: ANN201
             "WORKER_IDLE_SECONDS": 0.01,
         }
     )
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
-        themes.ensure_default_themes()
-        db.session.commit()
+    empty_schema(app)
     return app
 
 

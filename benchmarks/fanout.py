@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import text  # noqa: E402
 
+from benchmarks.common import empty_schema  # noqa: E402
 from newsletter import create_app  # noqa: E402
 from newsletter.extensions import db  # noqa: E402
 from newsletter.models.types import utcnow  # noqa: E402
@@ -56,10 +57,8 @@ def config(url: str) -> dict:
 def prepare(url: str, size: int) -> int:
     """Create the schema, `size` subscribers and an issue that is sending."""
     app = create_app(config(url))
+    empty_schema(app)
     with app.app_context():
-        db.drop_all()
-        db.create_all()
-        themes.ensure_default_themes()
         generate = POSTGRES_SUBSCRIBERS if "postgresql" in url else SQLITE_SUBSCRIBERS
         db.session.execute(text(generate), {"size": size})
         db.session.execute(text(THEMES))

@@ -22,11 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert, text  # noqa: E402
 
+from benchmarks.common import empty_schema  # noqa: E402
 from newsletter import create_app  # noqa: E402
 from newsletter.extensions import db  # noqa: E402
 from newsletter.models import Subscriber  # noqa: E402
 from newsletter.models.types import utcnow  # noqa: E402
-from newsletter.services import subscriptions, themes  # noqa: E402
+from newsletter.services import subscriptions  # noqa: E402
 
 THEMES = ["", "aldre", "Barn och unga|Psykisk hälsa", "psykisk-halsa"]
 
@@ -40,11 +41,7 @@ def make_file(rows: int) -> str:
 
 def fresh_app(url: str):  # noqa: ANN201
     app = create_app({"SECRET_KEY": "benchmark", "SQLALCHEMY_DATABASE_URI": url})
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
-        themes.ensure_default_themes()
-        db.session.commit()
+    empty_schema(app)
     return app
 
 
