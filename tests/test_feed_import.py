@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -280,3 +284,46 @@ def test_picked_entries_are_checked_like_any_input(make_app):
         follow_redirects=True,
     ).get_data(as_text=True)
     assert "0 poster lades till; 1 saknade rubrik eller länk" in skipped
+
+
+RECORDERS: list[list[str]] = []
+
+
+def _record_opens(event: str, args: tuple) -> None:
+    if event == "open" and RECORDERS and isinstance(args[0], str | bytes):
+        RECORDERS[-1].append(os.fsdecode(args[0]))
+
+
+sys.addaudithook(_record_opens)  # audit hooks stay for the process: it checks a flag
+
+
+@contextmanager
+def files_opened() -> Iterator[list[str]]:
+    """Record the paths of every file the process opens inside the block."""
+    opened: list[str] = []
+    RECORDERS.append(opened)
+    try:
+        yield opened
+    finally:
+        RECORDERS.remove(opened)
+
+
+def test_a_body_naming_a_local_file_is_never_read(feed_server, tmp_path, monkeypatch):
+    local = tmp_path / "local-feed.xml"
+    local.write_text(FEED.replace("Kampanj i skolan", "Hemlig rad"), "utf-8")
+    monkeypatch.setitem(ROUTES, "/path.xml", (200, "application/rss+xml", str(local)))
+    with files_opened() as opened, pytest.raises(FeedError, match="RSS or Atom"):
+        fetch_feed(f"{feed_server}/path.xml", allow_private=True)
+    assert str(local) not in opened
+
+
+def test_a_body_naming_the_database_file_does_not_touch_it(
+    sqlite_app, feed_server, monkeypatch
+):
+    database = sqlite_app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+    assert os.path.exists(database)
+    monkeypatch.setitem(ROUTES, "/db.xml", (200, "application/rss+xml", database))
+    with sqlite_app.test_request_context(), files_opened() as opened:
+        with pytest.raises(FeedError):
+            fetch_feed(f"{feed_server}/db.xml", allow_private=True)
+    assert database not in opened

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html as html_module
 import http.client
+import io
 import ipaddress
 import re
 import socket
@@ -216,8 +217,12 @@ def fetch_feed(url: str, allow_private: bool = False) -> list[FeedEntry]:
         raise FeedError(_("the server answered with status %(num)d", num=status))
     if len(body) > MAX_BYTES:
         raise FeedError(_("the feed is larger than 2 MB"))
-    # The final address is the base for relative links in the feed.
-    parsed = feedparser.parse(body, response_headers={"content-location": url})
+    # A stream, never the bytes themselves: feedparser opens a str or bytes argument
+    # as a local file when it names one. The final address is the base for
+    # relative links in the feed.
+    parsed = feedparser.parse(
+        io.BytesIO(body), response_headers={"content-location": url}
+    )
     if not parsed.entries or not parsed.version:
         raise FeedError(_("the address does not lead to an RSS or Atom feed"))
     return [_entry(entry) for entry in parsed.entries[:100]]
