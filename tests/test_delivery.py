@@ -525,3 +525,35 @@ def test_the_rate_limit_spaces_messages_out(make_app):
     elapsed = time.monotonic() - started
     assert len(memory.sent) == 11
     assert elapsed >= 0.5  # 11 messages at 20/s need at least 10 intervals of 50 ms
+
+
+def test_placeholders_in_content_never_receive_a_readers_personal_links(
+    mail_app, smtp_server
+):
+    collect = "https://evil.example/collect?u=%%UNSUBSCRIBE_URL%%&p=%%PREFERENCES_URL%%"
+    with mail_app.app_context():
+        issue = make_issue()
+        make_item(
+            issue,
+            title="Läs mer %%PREFERENCES_URL%%",
+            body="Se [här](https://evil.example/t?x=%%UNSUBSCRIBE_URL%%) "
+            "och %%PREFERENCES_URL%%.",
+            links=[("Resurs", collect)],
+        )
+        make_subscriber()
+        issue_id = issue.id
+    send_issue(mail_app, issue_id)
+    (message,) = smtp_server.sink.messages()
+    token = message["List-Unsubscribe"][1:-1].rsplit("/", 1)[1]
+    text, html = (part.get_content() for part in message.iter_parts())
+    evil = [line for line in text.splitlines() if "evil.example" in line]
+    evil += [h for h in re.findall(r'href="([^"]+)"', html) if "evil.example" in h]
+    assert len(evil) == 4
+    for link in evil:
+        assert "/unsubscribe/" not in link and "/preferences/" not in link
+        assert "UNSUBSCRIBE_URL" in link
+    assert "Läs mer %%PREFERENCES_URL%%" in text  # text stays as the editor wrote it
+    assert "Läs mer %%PREFERENCES_URL%%" in html
+    for content in (text, html):  # the template's own links are still personal
+        assert f"/unsubscribe/{token}" in content
+        assert "https://nyhetsbrev.example.se/preferences/" in content

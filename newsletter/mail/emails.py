@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from newsletter.extensions import db
-from newsletter.mail.message import MessageTemplate, slot
+from newsletter.mail.message import MessageTemplate, new_marker, slot
 from newsletter.mail.render import RenderedEmail, render_email
 from newsletter.models import Issue, OutboundMessage, Subscriber, Theme
 from newsletter.models.types import utcnow
@@ -112,7 +112,8 @@ def build_issue_template(
     issue: Issue, theme_ids: frozenset[int], language: str
 ) -> MessageTemplate:
     """Render and compile an issue for one theme combination, links left as slots."""
-    links = {name: slot(name) for name in LINK_SLOTS}
+    marker = new_marker()
+    links = {name: slot(name, marker) for name in LINK_SLOTS}
     context = issue_context(issue, theme_ids, language, links)
     rendered = render_email("issue", locale=language, **context)
     return MessageTemplate(
@@ -120,6 +121,7 @@ def build_issue_template(
         sender=current_app.config["MAIL_FROM"],
         headers=list_headers(),
         slots=LINK_SLOTS,
+        marker=marker,
     )
 
 

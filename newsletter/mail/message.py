@@ -25,9 +25,19 @@ SOFT_BREAK = b"=\r\n"
 MAX_QP_LINE = 76
 
 
-def slot(name: str) -> str:
-    """Return the marker that stands for a per-recipient value in a template."""
-    return f"%%{name.upper()}%%"
+def slot(name: str, marker: str) -> str:
+    """Return the marker that stands for a per-recipient value in one render.
+
+    The marker is a random value made for that render alone: text that editors or
+    feeds put into the content can never spell it, so a personal link is substituted
+    only where the template asked for it.
+    """
+    return f"%%{marker}:{name.upper()}%%"
+
+
+def new_marker() -> str:
+    """Return an unguessable marker for the slots of one render."""
+    return secrets.token_hex(16)
 
 
 def _qp(text: str) -> bytes:
@@ -60,11 +70,11 @@ def _end_with_soft_break(encoded: bytes) -> bytes:
 class _EncodedBody:
     """A text split at its slots, each static piece encoded once."""
 
-    def __init__(self, text: str, slots: Sequence[str]) -> None:
+    def __init__(self, text: str, slots: Sequence[str], marker: str) -> None:
         self.pieces: list[bytes | str] = []
         if slots:
-            pattern = re.compile("|".join(re.escape(slot(s)) for s in slots))
-            names = {slot(s): s for s in slots}
+            names = {slot(s, marker): s for s in slots}
+            pattern = re.compile("|".join(re.escape(m) for m in names))
         position = 0
         for match in pattern.finditer(text) if slots else ():
             self.pieces.append(
@@ -94,10 +104,13 @@ class MessageTemplate:
         sender: str,
         headers: Mapping[str, str] | None = None,
         slots: Sequence[str] = (),
+        marker: str = "",
     ) -> None:
         self.slots = tuple(slots)
+        if self.slots and len(marker) < 32:
+            raise ValueError("slots need an unguessable marker (new_marker())")
         for name in self.slots:
-            if slot(name) in rendered.subject:
+            if slot(name, marker) in rendered.subject:
                 raise ValueError("per-recipient values cannot go in the subject")
         static = EmailMessage(policy=SMTP)
         static["From"] = sender
@@ -115,13 +128,13 @@ class MessageTemplate:
             'Content-Type: text/plain; charset="utf-8"\r\n'
             "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
         ).encode("ascii")
-        self.text = _EncodedBody(rendered.text, self.slots)
+        self.text = _EncodedBody(rendered.text, self.slots, marker)
         self.middle = (
             f"\r\n--{boundary}\r\n"
             'Content-Type: text/html; charset="utf-8"\r\n'
             "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
         ).encode("ascii")
-        self.html = _EncodedBody(rendered.html, self.slots)
+        self.html = _EncodedBody(rendered.html, self.slots, marker)
         self.tail = f"\r\n--{boundary}--\r\n".encode("ascii")
 
     def personalise(
