@@ -1,5 +1,9 @@
 # Every target works on a fresh Debian machine with Python 3.11.
-PYTHON ?= python3
+# The first interpreter that writes no decoded line break into an email header
+# (newsletter/mail/pythoncheck.py): a python3 without the fix for CVE-2024-6923 is
+# passed over for Debian's own, which has it.
+PYTHON ?= $(firstword $(foreach candidate,python3 /usr/bin/python3,\
+	$(shell $(candidate) newsletter/mail/pythoncheck.py >/dev/null 2>&1 && echo $(candidate))))
 VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
@@ -8,6 +12,7 @@ TRANSLATIONS := newsletter/translations
 .PHONY: run test lint fmt bench translations install clean
 
 $(BIN)/flask: pyproject.toml
+	@test -n "$(PYTHON)" || { python3 newsletter/mail/pythoncheck.py; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"

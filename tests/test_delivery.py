@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from newsletter.extensions import db
+from newsletter.mail.pythoncheck import email_headers_are_safe
 from newsletter.mail.worker import Worker
 from newsletter.models import Delivery, Issue, OutboundMessage, Subscriber
 from newsletter.models.types import utcnow
@@ -557,3 +558,35 @@ def test_placeholders_in_content_never_receive_a_readers_personal_links(
     for content in (text, html):  # the template's own links are still personal
         assert f"/unsubscribe/{token}" in content
         assert "https://nyhetsbrev.example.se/preferences/" in content
+
+
+INJECTED_TITLE = (
+    "Nyhetsbrev =?utf-8?q?=0D=0AReply-To:_attacker@evil.example=0D=0A"
+    "Content-Type:_text/plain=0D=0A=0D=0AFalsk_text?= mars"
+)
+
+
+def test_an_encoded_word_in_a_stored_title_adds_no_header_or_body(
+    mail_app, smtp_server
+):
+    with mail_app.app_context():
+        issue = make_issue()
+        make_item(issue)
+        issue.title = INJECTED_TITLE  # stored before titles were checked
+        db.session.commit()
+        make_subscriber()
+        issue_id = issue.id
+    send_issue(mail_app, issue_id)
+    raw = smtp_server.sink.received[0].data
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    names = [line.split(b":")[0] for line in head.split(b"\r\n") if line[:1] != b" "]
+    assert b"Reply-To" not in names and names.count(b"Content-Type") == 1
+    message = smtp_server.sink.messages()[0]
+    assert message["Subject"] == INJECTED_TITLE  # shown as typed, never decoded twice
+    assert len(list(message.iter_parts())) == 2
+    assert message.get_body(("plain",)).get_content().startswith(INJECTED_TITLE)
+
+
+def test_the_interpreter_keeps_encoded_line_breaks_out_of_headers():
+    # Workers refuse to start otherwise; `make` chooses an interpreter that passes.
+    assert email_headers_are_safe()

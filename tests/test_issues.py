@@ -479,3 +479,14 @@ def test_more_links_than_allowed_are_refused_not_dropped(app, editor):
     )
     assert response.status_code == 422
     assert "högst 50 länkar" in response.get_data(as_text=True)
+
+
+def test_a_title_spelling_mail_header_syntax_is_refused(app, editor):
+    response = editor.post(
+        "/editor/issues/new",
+        data={"title": "Nytt =?utf-8?q?=0D=0AReply-To:_x@evil.example?= nummer"},
+    )
+    assert response.status_code == 422
+    assert "=?…?=" in response.get_data(as_text=True)
+    with app.app_context():
+        assert count(Issue) == 0

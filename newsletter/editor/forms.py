@@ -61,6 +61,18 @@ def plain_title(form: FlaskForm, field: StringField) -> None:
         )
 
 
+ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[A-Za-z]\?")
+
+
+def no_encoded_word(form: FlaskForm, field: StringField) -> None:
+    """Refuse "=?charset?q?" in a title that becomes a subject line: mail programs
+    would decode it as header syntax, not show it as typed."""
+    if ENCODED_WORD.search(field.data or ""):
+        raise ValidationError(
+            gettext("Titles cannot contain the character sequence =?…?=.")
+        )
+
+
 class LoginForm(FlaskForm):
     """Log in with address and password."""
 
@@ -85,6 +97,7 @@ class IssueForm(FlaskForm):
             DataRequired(_l("Give the issue a title.")),
             Length(max=200),
             plain_title,
+            no_encoded_word,
         ],
         filters=[text_input],
         description=_l('For example "Nyhetsbrev februari 2026".'),
@@ -203,6 +216,7 @@ class DuplicateForm(FlaskForm):
             DataRequired(_l("Give the issue a title.")),
             Length(max=200),
             plain_title,
+            no_encoded_word,
         ],
         filters=[text_input],
     )

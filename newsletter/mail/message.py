@@ -12,8 +12,10 @@ from __future__ import annotations
 import binascii
 import re
 import secrets
+import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from email.header import Header
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr
@@ -23,6 +25,26 @@ from newsletter.mail.render import RenderedEmail
 CRLF = b"\r\n"
 SOFT_BREAK = b"=\r\n"
 MAX_QP_LINE = 76
+
+
+def header_text(value: str) -> str:
+    """Return text fit for one header line: no control characters, one line."""
+    printable = "".join(c for c in value if unicodedata.category(c) != "Cc" or c == " ")
+    return " ".join(printable.split())
+
+
+def unstructured_header(name: str, value: str) -> bytes:
+    """Return a header line for free text (a subject, a list name), folded.
+
+    Text that spells an RFC 2047 encoded word is encoded whole, as words of our own:
+    left as it is, the email package would decode it on parsing and, on some Python
+    versions, write a decoded CR/LF to the wire, adding headers or a body part.
+    """
+    text = header_text(value)
+    if "=?" not in text:
+        return SMTP.fold_binary(name, SMTP.header_factory(name, text))
+    encoded = Header(text, "utf-8", header_name=name).encode(linesep="\r\n")
+    return f"{name}: {encoded}\r\n".encode("ascii")
 
 
 def slot(name: str, marker: str) -> str:
@@ -114,12 +136,16 @@ class MessageTemplate:
                 raise ValueError("per-recipient values cannot go in the subject")
         static = EmailMessage(policy=SMTP)
         static["From"] = sender
-        static["Subject"] = rendered.subject
         static["MIME-Version"] = "1.0"
-        for name, value in (headers or {}).items():
-            static[name] = value
         self.static_headers = b"".join(
-            static.policy.fold_binary(name, value) for name, value in static.items()
+            (
+                *(SMTP.fold_binary(name, value) for name, value in static.items()),
+                unstructured_header("Subject", rendered.subject),
+                *(
+                    unstructured_header(name, value)
+                    for name, value in (headers or {}).items()
+                ),
+            )
         )
         boundary = f"=_nb_{secrets.token_hex(12)}"
         self.body_head = (

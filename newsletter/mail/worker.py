@@ -34,6 +34,7 @@ from newsletter.mail.emails import (
     message_id,
     subscriber_links,
 )
+from newsletter.mail.pythoncheck import require_safe_email_headers
 from newsletter.mail.queue import Outcome
 from newsletter.mail.transport import (
     PermanentFailure,
@@ -200,6 +201,7 @@ class Worker:
         transport_factory: TransportFactory | None = None,
         name: str | None = None,
     ) -> None:
+        require_safe_email_headers()
         self.app = app
         config = app.config
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
