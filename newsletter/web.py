@@ -19,6 +19,7 @@ from werkzeug.routing import IntegerConverter, Map
 from newsletter.content import markdown_as_text, render_markdown
 from newsletter.database import database_is_reachable
 from newsletter.services.sending import SKIPPED_CANCELLED, SKIPPED_NO_THEMES
+from newsletter.services.subscribers import display_address
 
 # One way of writing times on every page, in both languages: no seconds, 24-hour
 # clock, day before month (English would otherwise get "11/25/26, 3:59 PM").
@@ -204,6 +205,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
     app.url_map.converters["int"] = RowIdConverter
     app.jinja_env.filters["tel"] = tel_href
+    app.jinja_env.filters["address"] = display_address
     app.jinja_env.filters["plain_text"] = plain_text
     app.jinja_env.filters["summary"] = summary
     # Email bodies are MJML (XML): escape editor text there as in HTML pages.

@@ -80,11 +80,16 @@ class Sink:
 class SMTPServer:
     """Start and stop a Sink on a free loopback port."""
 
-    def __init__(self, sink: Sink | None = None) -> None:
+    def __init__(self, sink: Sink | None = None, **smtp_options: Any) -> None:
+        """Serve on a free port; options go to aiosmtpd's SMTP (timeout, ...)."""
         self.sink = sink or Sink()
         self.port = free_port()
         self.controller = Controller(
-            self.sink, hostname="127.0.0.1", port=self.port, ready_timeout=10
+            self.sink,
+            hostname="127.0.0.1",
+            port=self.port,
+            ready_timeout=10,
+            **smtp_options,
         )
 
     def __enter__(self) -> SMTPServer:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 
 import pytest
@@ -10,12 +11,13 @@ from sqlalchemy import func, select
 
 from newsletter.extensions import db
 from newsletter.mail.pythoncheck import email_headers_are_safe
+from newsletter.mail.transport import SMTPTransport
 from newsletter.mail.worker import Worker
 from newsletter.models import Delivery, Issue, OutboundMessage, Subscriber
 from newsletter.models.types import utcnow
 from newsletter.services import sending
 from tests.factories import make_issue, make_item, make_subscriber
-from tests.smtp import Sink
+from tests.smtp import Sink, SMTPServer
 
 
 def send_issue(app, issue_id: int) -> Worker:
@@ -590,3 +592,50 @@ def test_an_encoded_word_in_a_stored_title_adds_no_header_or_body(
 def test_the_interpreter_keeps_encoded_line_breaks_out_of_headers():
     # Workers refuse to start otherwise; `make` chooses an interpreter that passes.
     assert email_headers_are_safe()
+
+
+def test_one_address_that_cannot_be_sent_does_not_stop_the_others(make_app):
+    with SMTPServer(enable_SMTPUTF8=False) as server:
+        app = make_app(SMTP_HOST="127.0.0.1", SMTP_PORT=server.port)
+        with app.app_context():
+            issue_id = three_section_issue()
+            make_subscriber("anna@example.se")
+            make_subscriber("bo@example.se")
+            # stored with its domain in Unicode, as sign-ups were before
+            make_subscriber("cilla@företag.se")
+            # a local part beyond ASCII, and the server does not offer SMTPUTF8
+            make_subscriber("åsa@example.se")
+        send_issue(app, issue_id)
+        recipients = sorted(server.sink.recipients())
+    assert recipients == ["anna@example.se", "bo@example.se"]
+    statuses = delivery_statuses(app)
+    assert statuses["cilla@företag.se"] == statuses["åsa@example.se"] == "failed"
+    with app.app_context():
+        reasons = db.session.scalars(
+            select(Delivery.last_error).where(Delivery.status == "failed")
+        ).all()
+    assert len(reasons) == 2 and all("SMTPUTF8" in r for r in reasons), reasons
+
+
+def test_an_international_local_part_goes_out_with_smtputf8(make_app):
+    with SMTPServer(enable_SMTPUTF8=True) as server:
+        app = make_app(SMTP_HOST="127.0.0.1", SMTP_PORT=server.port)
+        with app.app_context():
+            issue_id = three_section_issue()
+            make_subscriber("åsa@example.se", "Åsa")
+        send_issue(app, issue_id)
+        (received,) = server.sink.received
+    assert received.recipient == "åsa@example.se"
+    assert received.parse()["To"] == "åsa@example.se"
+    assert delivery_statuses(app) == {"åsa@example.se": "sent"}
+
+
+def test_a_connection_the_server_closed_while_idle_is_reopened_at_once():
+    with SMTPServer(timeout=0.3) as server:
+        transport = SMTPTransport(host="127.0.0.1", port=server.port, timeout=5)
+        message = b"Subject: x\r\n\r\nhej\r\n"
+        transport.send("a@example.se", "b@example.se", message)
+        time.sleep(0.8)  # the server drops the idle connection
+        transport.send("a@example.se", "c@example.se", message)
+        transport.close()
+        assert server.sink.recipients() == ["b@example.se", "c@example.se"]

@@ -50,3 +50,43 @@ def test_migrations_build_the_models_schema_and_downgrade_cleanly(database_url):
         _empty_database(app)
         with app.app_context():
             db.engine.dispose()
+
+
+def test_stored_international_domains_are_upgraded_to_ascii(database_url):
+    app = create_app(base_config(database_url))
+    _empty_database(app)
+    rows = [
+        (1, "anna@företag.se"),  # becomes ASCII
+        (2, "bo@example.se"),  # unchanged
+        (3, "cilla@xn--fretag-wxa.se"),  # already ASCII
+        (4, "cilla@företag.se"),  # its ASCII form is row 3: kept, not merged or lost
+    ]
+    try:
+        with app.app_context():
+            upgrade(revision="5b0e2f4c9a17")  # the previous release
+            with db.engine.begin() as conn:
+                for row_id, email in rows:
+                    conn.execute(
+                        text(
+                            "INSERT INTO subscriber (id, email, name, language, "
+                            "status, token_version, bounce_count, created_at) VALUES "
+                            "(:id, :email, 'N', 'sv', 'confirmed', 1, 0, "
+                            "CURRENT_TIMESTAMP)"
+                        ),
+                        {"id": row_id, "email": email},
+                    )
+            upgrade()
+            with db.engine.connect() as conn:
+                stored = dict(
+                    conn.execute(text("SELECT id, email FROM subscriber")).all()
+                )
+        assert stored == {
+            1: "anna@xn--fretag-wxa.se",
+            2: "bo@example.se",
+            3: "cilla@xn--fretag-wxa.se",
+            4: "cilla@företag.se",
+        }
+    finally:
+        _empty_database(app)
+        with app.app_context():
+            db.engine.dispose()

@@ -175,9 +175,13 @@ class MessageTemplate:
     ) -> bytes:
         """Return the complete message for one recipient."""
         values = values or {}
-        name = " ".join(to_name.split())  # a stored name never breaks the header
+        name = header_text(to_name)  # a stored name never breaks the header
+        if to_address.isascii():
+            to = formataddr((name, to_address), charset="utf-8")
+        else:  # RFC 6532: sent only with SMTPUTF8, which carries UTF-8 headers
+            to = to_address
         lines = [
-            f"To: {formataddr((name, to_address), charset='utf-8')}",
+            f"To: {to}",
             f"Date: {format_datetime(date)}",
             f"Message-ID: {message_id}",
         ]
@@ -185,7 +189,7 @@ class MessageTemplate:
         for line in lines:
             if "\r" in line or "\n" in line:
                 raise ValueError("header values cannot contain line breaks")
-        personal = ("\r\n".join(lines) + "\r\n").encode("ascii")
+        personal = ("\r\n".join(lines) + "\r\n").encode("utf-8")
         return b"".join(
             (
                 self.static_headers,

@@ -26,6 +26,14 @@ class PermanentFailure(DeliveryFailure):
     """Do not try again: a 5xx reply."""
 
 
+class _Stale(Exception):
+    """The connection was closed before the server accepted an envelope."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class Transport(Protocol):
     """Sends one message to one recipient; keeps its connection between calls."""
 
@@ -85,13 +93,21 @@ class SMTPTransport:
 
     def send(self, sender: str, recipient: str, message: bytes) -> None:
         """Send over the open connection, reconnecting once it has dropped."""
-        if self._smtp is None:
-            self._smtp = self._connect()
+        reused = self._smtp is not None
         try:
-            self._smtp.sendmail(sender, [recipient], message)
-        except smtplib.SMTPRecipientsRefused as exc:
-            code, text = exc.recipients.get(recipient, (550, b"recipient refused"))
-            raise _failure(code, text) from exc
+            try:
+                smtp = self._envelope(sender, recipient)
+            except _Stale:
+                if not reused:
+                    raise
+                # Servers close connections that stay idle; the envelope was not
+                # accepted, so nothing can be sent twice by starting over at once.
+                self.close()
+                smtp = self._envelope(sender, recipient)
+            code, text = smtp.data(message)
+        except _Stale as exc:
+            self.close()
+            raise TransientFailure(f"connection dropped: {exc.reason}") from exc
         except smtplib.SMTPServerDisconnected as exc:
             self.close()
             raise TransientFailure(f"connection dropped: {exc}") from exc
@@ -102,6 +118,49 @@ class SMTPTransport:
         except (OSError, smtplib.SMTPException) as exc:
             self.close()
             raise TransientFailure(f"connection error: {exc}") from exc
+        if code != 250:
+            self._refuse(code, text)
+
+    def _envelope(self, sender: str, recipient: str) -> smtplib.SMTP:
+        """Connect if needed and pass MAIL FROM and RCPT TO; raise _Stale when the
+        connection turns out closed before the server accepted anything."""
+        if self._smtp is None:
+            self._smtp = self._connect()
+        smtp = self._smtp
+        try:
+            smtp.ehlo_or_helo_if_needed()
+            options = []
+            if not (sender + recipient).isascii():
+                if not smtp.has_extn("smtputf8"):
+                    raise PermanentFailure(
+                        "the mail server does not accept international "
+                        "addresses (no SMTPUTF8)"
+                    )
+                options.append("SMTPUTF8")
+            code, text = smtp.mail(sender, options)
+        except smtplib.SMTPServerDisconnected as exc:
+            raise _Stale(str(exc)) from exc
+        except OSError as exc:
+            raise _Stale(str(exc)) from exc
+        if code == 421:
+            raise _Stale(_reply(code, text))
+        if code != 250:
+            self._refuse(code, text)
+        code, text = smtp.rcpt(recipient)
+        if code not in (250, 251):
+            self._refuse(code, text)
+        return smtp
+
+    def _refuse(self, code: int, text: bytes) -> None:
+        """Reset the transaction after a refusal and raise it as a failure."""
+        if code == 421 or code == -1:
+            self.close()
+        elif self._smtp is not None:
+            try:
+                self._smtp.rset()
+            except (OSError, smtplib.SMTPException):
+                self.close()
+        raise _failure(code, text)
 
     def close(self) -> None:
         """Say QUIT if the connection still answers, then forget it."""

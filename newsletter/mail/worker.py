@@ -369,19 +369,24 @@ class Worker:
                     Outcome(row_id, "skipped", error=sending.SKIPPED_NO_THEMES)
                 )
                 continue
-            template = self.templates.get(issue, chosen, language)
-            links = subscriber_links(sub_id, version, email)
             msg_id = message_id("d", row_id)
-            raw = template.personalise(
-                to_address=email,
-                to_name=name,
-                message_id=msg_id,
-                date=utcnow(),
-                values=links,
-                headers={
-                    "List-Unsubscribe": list_unsubscribe(links["unsubscribe_url"])
-                },
-            )
+            template = self.templates.get(issue, chosen, language)
+            try:
+                links = subscriber_links(sub_id, version, email)
+                raw = template.personalise(
+                    to_address=email,
+                    to_name=name,
+                    message_id=msg_id,
+                    date=utcnow(),
+                    values=links,
+                    headers={
+                        "List-Unsubscribe": list_unsubscribe(links["unsubscribe_url"])
+                    },
+                )
+            except Exception as exc:  # noqa: BLE001 - one bad row must not stop the rest
+                log.exception("delivery %s could not be built", row_id)
+                outcomes.append(Outcome(row_id, "failed", None, f"render: {exc}"))
+                continue
             jobs.append(Job(row_id, email, self._sign(raw), msg_id, sub_id))
         return jobs, outcomes
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import idna
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from sqlalchemy import Select, case, func, insert, or_, select
@@ -25,15 +26,30 @@ class InvalidAddress(ValueError):
 
 
 def normalise_address(raw: str) -> str:
-    """Return a syntactically valid address, domain lower-cased, or raise."""
+    """Return a syntactically valid address, lower-cased, its domain in ASCII, or raise.
+
+    An internationalised domain is kept in its ASCII (IDNA) form, which every mail
+    server accepts; pages show it in Unicode again (display_address). A local part
+    beyond ASCII stays as typed and is sent with SMTPUTF8.
+    """
     try:
         result = validate_email(
-            raw.strip(), check_deliverability=False, allow_smtputf8=False
+            raw.strip(), check_deliverability=False, allow_smtputf8=True
         )
     except EmailNotValidError as exc:
         raise InvalidAddress(str(exc)) from exc
-    local, _at, domain = result.normalized.rpartition("@")
-    return f"{local.lower()}@{domain.lower()}"
+    return f"{result.local_part.lower()}@{result.ascii_domain.lower()}"
+
+
+def display_address(address: str) -> str:
+    """Return a stored address as people write it: its domain in Unicode."""
+    local, at, domain = address.rpartition("@")
+    if "xn--" not in domain:
+        return address
+    try:
+        return f"{local}{at}{idna.decode(domain)}"
+    except idna.IDNAError:
+        return address
 
 
 @dataclass(frozen=True)

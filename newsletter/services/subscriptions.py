@@ -29,7 +29,12 @@ from newsletter.models import (
     Theme,
     subscriber_theme,
 )
-from newsletter.services.subscribers import ImportRow, add_subscribers, parse_csv
+from newsletter.services.subscribers import (
+    ImportRow,
+    add_subscribers,
+    display_address,
+    parse_csv,
+)
 from newsletter.services.tokens import InvalidToken, address_fingerprint, read_token
 
 CONFIRMATION_TEMPLATES = ("confirm_subscription", "already_subscribed")
@@ -365,7 +370,11 @@ def purge_unconfirmed(now: datetime) -> int:
 
 def is_suppressed(addresses: Iterable[str]) -> set[str]:
     """Return which of the addresses were erased and may not be imported."""
-    by_hash = {address_hash(a): a for a in addresses}
+    by_hash = {}
+    for address in addresses:
+        # Erased before domains were kept in ASCII: the hash is of the Unicode form.
+        for form in {address, display_address(address)}:
+            by_hash[address_hash(form)] = address
     found: set[str] = set()
     keys = list(by_hash)
     for start in range(0, len(keys), 5000):
