@@ -29,7 +29,12 @@ from newsletter.models import (
     Theme,
     subscriber_theme,
 )
-from newsletter.services.subscribers import ImportRow, add_subscribers, parse_csv
+from newsletter.services.subscribers import (
+    ImportRow,
+    add_subscribers,
+    normalise_name,
+    parse_csv,
+)
 from newsletter.services.tokens import InvalidToken, address_fingerprint, read_token
 
 CONFIRMATION_TEMPLATES = ("confirm_subscription", "already_subscribed")
@@ -85,13 +90,17 @@ def _throttled(address: str, now: datetime) -> bool:
 def _email_about(
     subscriber: Subscriber, template: str, now: datetime
 ) -> OutboundMessage:
-    """A queued email about a subscription, in the subscriber's language."""
+    """A queued email about a subscription, in the subscriber's language.
+
+    It goes to a bare address: whoever asked for it may have typed any address and
+    any name, and a name the person never confirmed must not speak in the header.
+    """
     return OutboundMessage(
         template=template,
         context={"subscriber_id": subscriber.id},
         language=subscriber.language,
         to_address=subscriber.email,
-        to_name=subscriber.name,
+        to_name="",
         subscriber_id=subscriber.id,
         created_at=now,
     )
@@ -120,7 +129,7 @@ def request_subscription(
     was_confirmed = subscriber.status == "confirmed"
     if not was_confirmed:
         subscriber.status = "pending"
-        subscriber.name = name
+        subscriber.name = normalise_name(name)
         subscriber.language = language
     subscriber.last_requested_at = now
     db.session.flush()
@@ -241,7 +250,7 @@ def update_preferences(
             select(Theme).where(Theme.id.in_(list(theme_ids))).order_by(Theme.position)
         )
     )
-    subscriber.name = name
+    subscriber.name = normalise_name(name)
     subscriber.language = language
     subscriber.themes = chosen
     record_event(
@@ -455,7 +464,7 @@ def import_subscribers(
                 "context": {"subscriber_id": ids[row.email]},
                 "language": "sv",
                 "to_address": row.email,
-                "to_name": row.name,
+                "to_name": "",  # the person has not confirmed this name
                 "subscriber_id": ids[row.email],
                 "status": "queued",
                 "attempts": 0,
