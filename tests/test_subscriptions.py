@@ -10,7 +10,13 @@ from sqlalchemy import event, func, select
 
 from newsletter.extensions import db
 from newsletter.mail.worker import Worker
-from newsletter.models import ConsentEvent, OutboundMessage, Subscriber, Suppression
+from newsletter.models import (
+    ConsentEvent,
+    OutboundMessage,
+    PendingSignUp,
+    Subscriber,
+    Suppression,
+)
 from newsletter.models.types import utcnow
 from newsletter.services import subscriptions
 from newsletter.services.tokens import make_token
@@ -89,7 +95,9 @@ def test_sign_up_confirm_by_email_then_get_issues(mail_app, smtp_server):
     assert "Länken fungerar inte längre" in gone.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("state", ["new", "pending", "confirmed", "unsubscribed"])
+@pytest.mark.parametrize(
+    "state", ["new", "pending", "confirmed", "unsubscribed", "bounced"]
+)
 def test_every_address_state_gets_the_same_answer(app, client, state):
     if state != "new":
         with app.app_context():
@@ -120,9 +128,10 @@ def test_no_address_state_makes_the_sign_up_do_extra_work(app):
         make_subscriber("pending@example.se", status="pending")
         make_subscriber("confirmed@example.se", status="confirmed")
         make_subscriber("gone@example.se", status="unsubscribed")
+        make_subscriber("bounced@example.se", status="bounced")
     counts = {}
     for address in ("new@example.se", "pending@example.se", "confirmed@example.se",
-                    "gone@example.se"):  # fmt: skip
+                    "gone@example.se", "bounced@example.se"):  # fmt: skip
         client = app.test_client()
         token = csrf_token_from(client, "/subscribe")
         data = {"csrf_token": token, "email": address, "themes": ["1"]}
@@ -155,7 +164,7 @@ def test_what_each_state_is_sent(app):
         assert [t.slug for t in confirmed.themes] == ["aldre"]
         assert confirmed.status == "confirmed"
         gone = db.session.scalar(select(Subscriber).filter_by(email="gone@example.se"))
-        assert gone.status == "pending"  # re-subscribing needs a new opt-in
+        assert gone.status == "unsubscribed"  # until the new opt-in is confirmed
 
 
 def test_confirmation_emails_to_one_address_are_throttled(app):
@@ -504,3 +513,85 @@ def test_a_name_given_at_sign_up_never_reaches_the_to_header(
     (message,) = smtp_server.sink.messages()
     assert message["To"] == "victim@example.se"
     assert [a.addr_spec for a in message["To"].addresses] == ["victim@example.se"]
+
+
+def leaver(app) -> str:
+    """An unsubscribed person with their own choices; return their data-page link."""
+    with app.app_context():
+        person = make_subscriber("greta@example.se", name="Greta Grön",
+                                 themes=("aldre",), status="unsubscribed",
+                                 language="en")  # fmt: skip
+        person.token_version = 3
+        db.session.commit()
+        return "/preferences/" + make_token(
+            "preferences", person.id, person.token_version, person.email
+        )
+
+
+def person(app, email: str = "greta@example.se") -> tuple:
+    """Status, name, language, themes and token version of a subscriber."""
+    with app.app_context():
+        found = db.session.scalar(select(Subscriber).filter_by(email=email))
+        if found is None:
+            return ()
+        themes = [t.slug for t in found.themes]
+        return (found.status, found.name, found.language, themes, found.token_version)
+
+
+def test_an_anonymous_sign_up_leaves_an_unsubscribed_person_as_they_were(
+    app, client
+) -> None:
+    """Their name, choices and data page stay until the new link is used."""
+    data_page = leaver(app)
+    before = person(app)
+    response = sign_up(client, "greta@example.se", name="Eve", themes=["1"])
+    assert response.status_code == 200
+    assert person(app) == before == ("unsubscribed", "Greta Grön", "en", ["aldre"], 3)
+    assert client.get(data_page).status_code == 200
+    assert client.get(f"{data_page}/data.json").status_code == 200
+    assert [m.template for m in outbound(app)] == ["confirm_subscription"]
+
+
+def test_the_purge_of_stale_sign_ups_keeps_a_person_who_had_left(app, client) -> None:
+    """A new sign-up left unconfirmed for 31 days deletes only the request."""
+    data_page = leaver(app)
+    sign_up(client, "greta@example.se", name="Eve", themes=["1"])
+    with app.app_context():
+        assert subscriptions.purge_unconfirmed(utcnow() + timedelta(days=31)) == 0
+        db.session.commit()
+        assert db.session.scalars(select(PendingSignUp)).all() == []
+    assert person(app) == ("unsubscribed", "Greta Grön", "en", ["aldre"], 3)
+    assert client.get(data_page).status_code == 200
+
+
+def test_the_purge_never_deletes_somebody_who_was_once_confirmed(app) -> None:
+    """Rows an earlier version set back to pending keep their person."""
+    with app.app_context():
+        for email, field in (("was-confirmed@example.se", "confirmed_at"),
+                             ("was-gone@example.se", "unsubscribed_at")):  # fmt: skip
+            row = make_subscriber(email, status="pending")
+            setattr(row, field, utcnow() - timedelta(days=400))
+            row.created_at = utcnow() - timedelta(days=400)
+        db.session.commit()
+        assert subscriptions.purge_unconfirmed(utcnow()) == 0
+        db.session.commit()
+        assert db.session.scalar(select(func.count(Subscriber.id))) == 2
+
+
+def test_confirming_a_sign_up_after_leaving_applies_its_new_choices(
+    mail_app, smtp_server
+) -> None:
+    """The link in the new confirmation email brings the requested choices in."""
+    leaver(mail_app)
+    client = mail_app.test_client()
+    barn = str(theme_id(mail_app, "barn-och-unga"))
+    sign_up(client, "greta@example.se", name="Greta G", themes=[barn])
+    Worker(mail_app).run(once=True)
+    link = confirmation_link(smtp_server)
+    assert client.get(link).status_code == 200
+    assert person(mail_app)[0] == "unsubscribed"
+    done = client.post(link, data={"csrf_token": csrf_token_from(client, link)})
+    assert done.status_code == 200
+    assert person(mail_app) == ("confirmed", "Greta G", "sv", ["barn-och-unga"], 4)
+    again = client.get(link)  # opened twice, as people do
+    assert "Prenumerationen är redan aktiv" in again.get_data(as_text=True)

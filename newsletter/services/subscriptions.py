@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import delete, exists, func, insert, literal, or_, select
+from sqlalchemy import JSON, delete, exists, func, insert, literal, or_, select
 
 from newsletter import consent_text
 from newsletter.extensions import db
@@ -24,11 +24,13 @@ from newsletter.models import (
     ImportDraft,
     Issue,
     OutboundMessage,
+    PendingSignUp,
     Subscriber,
     Suppression,
     Theme,
     subscriber_theme,
 )
+from newsletter.models.types import UTCDateTime
 from newsletter.services.subscribers import (
     ImportRow,
     add_subscribers,
@@ -38,6 +40,9 @@ from newsletter.services.subscribers import (
 from newsletter.services.tokens import InvalidToken, address_fingerprint, read_token
 
 CONFIRMATION_TEMPLATES = ("confirm_subscription", "already_subscribed")
+# People who were once on the list: a new sign-up of theirs is held in PendingSignUp
+# and changes nothing about them until its confirmation link is used.
+RETURNING = ("unsubscribed", "bounced")
 
 
 @dataclass(frozen=True)
@@ -88,9 +93,9 @@ def _throttled(address: str, now: datetime) -> bool:
 
 
 def _email_about(
-    subscriber: Subscriber, template: str, now: datetime
+    subscriber: Subscriber, template: str, language: str, now: datetime
 ) -> OutboundMessage:
-    """A queued email about a subscription, in the subscriber's language.
+    """A queued email about a subscription.
 
     It goes to a bare address: whoever asked for it may have typed any address and
     any name, and a name the person never confirmed must not speak in the header.
@@ -98,7 +103,7 @@ def _email_about(
     return OutboundMessage(
         template=template,
         context={"subscriber_id": subscriber.id},
-        language=subscriber.language,
+        language=language,
         to_address=subscriber.email,
         to_name="",
         subscriber_id=subscriber.id,
@@ -116,10 +121,13 @@ def request_subscription(
 ) -> None:
     """Record a sign-up and queue the right email, the same way for every address.
 
-    New, pending, unsubscribed and bounced addresses get a confirmation email (a
-    confirmed subscriber's settings are never changed by an anonymous request);
-    confirmed ones get a neutral "you are already subscribed" email.
+    A new or pending address takes the choices at once; a returning one (unsubscribed
+    or bounced) stays as it is, the choices held until its link is used; a confirmed
+    one is never changed by an anonymous request and gets a neutral "you are already
+    subscribed" email instead of a confirmation link.
     """
+    name = normalise_name(name)
+    theme_ids = list(theme_ids)
     subscriber = db.session.scalar(
         select(Subscriber).where(Subscriber.email == address)
     )
@@ -127,30 +135,30 @@ def request_subscription(
         subscriber = Subscriber(email=address, status="pending", created_at=now)
         db.session.add(subscriber)
     was_confirmed = subscriber.status == "confirmed"
-    if not was_confirmed:
-        subscriber.status = "pending"
-        subscriber.name = normalise_name(name)
+    if subscriber.status == "pending":
+        subscriber.name = name
         subscriber.language = language
     subscriber.last_requested_at = now
     db.session.flush()
-    # Replace the themes of an unconfirmed subscriber; the same two statements run
-    # for a confirmed one, where they change nothing.
-    unconfirmed = exists().where(
-        Subscriber.id == subscriber.id, Subscriber.status != "confirmed"
+    # The same four statements run for every state; their WHERE clauses decide
+    # what changes: a pending sign-up's themes, or a returning person's held request.
+    pending = exists().where(
+        Subscriber.id == subscriber.id, Subscriber.status == "pending"
     )
     db.session.execute(
         delete(subscriber_theme).where(
-            subscriber_theme.c.subscriber_id == subscriber.id, unconfirmed
+            subscriber_theme.c.subscriber_id == subscriber.id, pending
         )
     )
     db.session.execute(
         insert(subscriber_theme).from_select(
             ["subscriber_id", "theme_id"],
             select(literal(subscriber.id), Theme.id).where(
-                Theme.id.in_(list(theme_ids)), Theme.active.is_(True), unconfirmed
+                Theme.id.in_(theme_ids), Theme.active.is_(True), pending
             ),
         )
     )
+    _hold_sign_up(subscriber.id, name, theme_ids, language, now)
     record_event(
         subscriber.id,
         "requested",
@@ -160,14 +168,35 @@ def request_subscription(
         consent_text=consent_text.consent_text(language),
     )
     if not _throttled(address, now):
-        db.session.add(
-            _email_about(
-                subscriber,
-                "already_subscribed" if was_confirmed else "confirm_subscription",
-                now,
-            )
-        )
+        template = "already_subscribed" if was_confirmed else "confirm_subscription"
+        email_language = subscriber.language if was_confirmed else language
+        db.session.add(_email_about(subscriber, template, email_language, now))
     db.session.flush()
+
+
+def _hold_sign_up(
+    subscriber_id: int,
+    name: str,
+    theme_ids: list[int],
+    language: str,
+    now: datetime,
+) -> None:
+    """Replace the held sign-up of a returning person; change nothing for others."""
+    db.session.execute(
+        delete(PendingSignUp).where(PendingSignUp.subscriber_id == subscriber_id)
+    )
+    db.session.execute(
+        insert(PendingSignUp).from_select(
+            ["subscriber_id", "name", "language", "theme_ids", "requested_at"],
+            select(
+                Subscriber.id,
+                literal(name),
+                literal(language),
+                literal(theme_ids, JSON),
+                literal(now, UTCDateTime()),
+            ).where(Subscriber.id == subscriber_id, Subscriber.status.in_(RETURNING)),
+        )
+    )
 
 
 def resend_confirmation(address: str, origin: Origin, now: datetime) -> None:
@@ -177,7 +206,9 @@ def resend_confirmation(address: str, origin: Origin, now: datetime) -> None:
     )
     if subscriber is None or subscriber.status != "pending" or _throttled(address, now):
         return
-    db.session.add(_email_about(subscriber, "confirm_subscription", now))
+    db.session.add(
+        _email_about(subscriber, "confirm_subscription", subscriber.language, now)
+    )
     db.session.flush()
 
 
@@ -212,9 +243,31 @@ def confirmed_by(token: str) -> Subscriber | None:
     return subscriber
 
 
+def awaiting_confirmation(token: str) -> tuple[Subscriber, PendingSignUp | None]:
+    """Return whom a confirmation link is for, and the sign-up held for them, if
+    the link can still confirm: a pending address, or a returning one whose new
+    sign-up waits."""
+    subscriber = subscriber_for("confirm", token, "pending", *RETURNING)
+    held = db.session.get(PendingSignUp, subscriber.id)
+    if subscriber.status != "pending" and held is None:
+        raise InvalidToken()
+    return subscriber, held
+
+
 def confirm(token: str, origin: Origin, now: datetime) -> Subscriber:
-    """Confirm a pending subscription; the link then stops working."""
-    subscriber = subscriber_for("confirm", token, "pending")
+    """Confirm a sign-up, applying what it asked for; the link then stops working."""
+    subscriber, held = awaiting_confirmation(token)
+    if held is not None:
+        subscriber.name = held.name
+        subscriber.language = held.language
+        subscriber.themes = list(
+            db.session.scalars(
+                select(Theme)
+                .where(Theme.id.in_(held.theme_ids), Theme.active.is_(True))
+                .order_by(Theme.position)
+            )
+        )
+        db.session.delete(held)
     subscriber.status = "confirmed"
     subscriber.confirmed_at = now
     subscriber.unsubscribed_at = None
@@ -270,6 +323,10 @@ def unsubscribe(subscriber: Subscriber, origin: Origin, now: datetime) -> bool:
     subscriber.status = "unsubscribed"
     subscriber.unsubscribed_at = now
     subscriber.token_version += 1
+    # Leaving also withdraws a sign-up still waiting for its link.
+    db.session.execute(
+        delete(PendingSignUp).where(PendingSignUp.subscriber_id == subscriber.id)
+    )
     record_event(subscriber.id, "unsubscribed", origin, now)
     db.session.flush()
     return True
@@ -320,6 +377,7 @@ def export_data(subscriber: Subscriber) -> dict[str, Any]:
         .order_by(Delivery.id)
     )
     stamp = lambda value: value.isoformat() if value else None  # noqa: E731
+    held = db.session.get(PendingSignUp, subscriber.id)
     return {
         "profile": {
             "email": subscriber.email,
@@ -331,6 +389,20 @@ def export_data(subscriber: Subscriber) -> dict[str, Any]:
             "unsubscribed_at": stamp(subscriber.unsubscribed_at),
         },
         "themes": [theme.name for theme in subscriber.themes],
+        "sign_up_awaiting_confirmation": None
+        if held is None
+        else {
+            "name": held.name,
+            "language": held.language,
+            "themes": list(
+                db.session.scalars(
+                    select(Theme.name)
+                    .where(Theme.id.in_(held.theme_ids))
+                    .order_by(Theme.position)
+                )
+            ),
+            "requested_at": stamp(held.requested_at),
+        },
         "consent_history": [
             {
                 "kind": event.kind,
@@ -353,13 +425,19 @@ def export_data(subscriber: Subscriber) -> dict[str, Any]:
 
 def purge_unconfirmed(now: datetime) -> int:
     """Delete sign-ups never confirmed within PENDING_DAYS, and import files left
-    unused for a day; return how many sign-ups."""
+    unused for a day; return how many people were deleted with their sign-up."""
     db.session.execute(
         delete(ImportDraft).where(ImportDraft.created_at < now - timedelta(days=1))
     )
     cutoff = now - timedelta(days=int(current_app.config["PENDING_DAYS"]))
+    # A returning person's stale sign-up goes; the person stays as they were.
+    db.session.execute(delete(PendingSignUp).where(PendingSignUp.requested_at < cutoff))
     stale = select(Subscriber.id).where(
         Subscriber.status == "pending",
+        # Somebody who was ever on the list is never deleted as a stranger's
+        # sign-up (earlier versions set returning people back to pending).
+        Subscriber.confirmed_at.is_(None),
+        Subscriber.unsubscribed_at.is_(None),
         func.coalesce(Subscriber.last_requested_at, Subscriber.created_at) < cutoff,
     )
     ids = list(db.session.scalars(stale))

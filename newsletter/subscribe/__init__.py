@@ -130,8 +130,8 @@ def confirm(token: str) -> tuple[str, int]:
     """Show a confirm button (a GET or HEAD changes nothing); only a POST confirms."""
     try:
         if request.method != "POST":
-            pending = subscriptions.subscriber_for("confirm", token, "pending")
-            show_in(pending.language)
+            pending, held = subscriptions.awaiting_confirmation(token)
+            show_in((held or pending).language)
             return render_template("public/confirm.html", token=token), 200
         subscriber = subscriptions.confirm(
             token, _origin("confirmation link"), utcnow()
