@@ -12,6 +12,7 @@ from newsletter.extensions import db
 from newsletter.mail.worker import Worker
 from newsletter.models import (
     ConsentEvent,
+    LinkRequest,
     OutboundMessage,
     PendingSignUp,
     Subscriber,
@@ -109,8 +110,8 @@ def test_every_address_state_gets_the_same_answer(app, client, state):
     assert (response.status_code, body) == (reference.status_code, expected)
 
 
-def count_statements(app, action) -> int:
-    """Count the SQL statements an action runs."""
+def run_statements(app, action) -> list[str]:
+    """Return the SQL statements an action runs, values left as placeholders."""
     seen = []
     with app.app_context():
         engine = db.engine
@@ -120,7 +121,12 @@ def count_statements(app, action) -> int:
         action()
     finally:
         event.remove(engine, "before_cursor_execute", listener)
-    return len(seen)
+    return seen
+
+
+def count_statements(app, action) -> int:
+    """Count the SQL statements an action runs."""
+    return len(run_statements(app, action))
 
 
 def test_no_address_state_makes_the_sign_up_do_extra_work(app):
@@ -254,6 +260,7 @@ def test_tampered_and_expired_confirmation_links_offer_a_new_one(app, client):
         "/confirm/resend", data={"csrf_token": token, "email": "p@example.se"}
     )
     assert response.status_code == 200
+    answer_link_requests(app)
     assert [m.template for m in outbound(app)] == ["confirm_subscription"]
 
 
@@ -595,3 +602,97 @@ def test_confirming_a_sign_up_after_leaving_applies_its_new_choices(
     assert person(mail_app) == ("confirmed", "Greta G", "sv", ["barn-och-unga"], 4)
     again = client.get(link)  # opened twice, as people do
     assert "Prenumerationen är redan aktiv" in again.get_data(as_text=True)
+
+
+def ask_for_a_new_link(client, email: str) -> object:
+    """Post the "send a new link" form of an expired link's page."""
+    token = csrf_token_from(client, "/confirm/expired")
+    return client.post("/confirm/resend", data={"csrf_token": token, "email": email})
+
+
+def answer_link_requests(app) -> None:
+    """Do the worker's part of "send me a new link"."""
+    with app.app_context():
+        subscriptions.answer_link_requests(utcnow())
+        db.session.commit()
+
+
+def statements_and_rows(app, action) -> list[tuple[str, int | None]]:
+    """Return each SQL statement an action runs, with the rows it wrote."""
+    seen = []
+    with app.app_context():
+        engine = db.engine
+
+    def listener(conn, cursor, statement, *args) -> None:
+        """Note a statement, and its row count when it writes."""
+        writes = statement.lstrip().split()[0].upper() in ("INSERT", "UPDATE", "DELETE")
+        seen.append((statement, cursor.rowcount if writes else None))
+
+    event.listen(engine, "after_cursor_execute", listener)
+    try:
+        action()
+    finally:
+        event.remove(engine, "after_cursor_execute", listener)
+    return seen
+
+
+def test_asking_for_a_new_link_does_the_same_work_for_every_address_state(
+    app,
+) -> None:
+    """The same statements, writing the same rows, whether the address awaits a
+    link or not: a pending address may not answer slower."""
+    with app.app_context():
+        make_subscriber("pending@example.se", status="pending")
+        make_subscriber("confirmed@example.se")
+        make_subscriber("gone@example.se", status="unsubscribed")
+        make_subscriber("bounced@example.se", status="bounced")
+    work = {}
+    for address in ("pending@example.se", "confirmed@example.se", "gone@example.se",
+                    "bounced@example.se", "unknown@example.se"):  # fmt: skip
+        client = app.test_client()
+        csrf_token_from(client, "/confirm/expired")  # the session, set up before
+        work[address] = statements_and_rows(
+            app, lambda c=client, a=address: ask_for_a_new_link(c, a)
+        )
+    reference = work.pop("pending@example.se")
+    assert any(rows for _statement, rows in reference)  # the request is kept
+    for address, statements in work.items():
+        assert statements == reference, address
+    answer_link_requests(app)
+    assert [m.to_address for m in outbound(app)] == ["pending@example.se"]
+
+
+def test_a_request_for_a_new_link_is_recorded_in_the_consent_history(app) -> None:
+    """Who asked for a new confirmation link, from where, is kept like a sign-up."""
+    with app.app_context():
+        make_subscriber("pending@example.se", status="pending")
+    response = ask_for_a_new_link(app.test_client(), "pending@example.se")
+    assert response.status_code == 200
+    answer_link_requests(app)
+    with app.app_context():
+        (request,) = db.session.scalars(select(ConsentEvent)).all()
+        assert (request.kind, request.how, request.ip) == (
+            "requested",
+            "new link",
+            "127.0.0.1",
+        )
+        assert db.session.scalars(select(LinkRequest)).all() == []
+
+
+def test_a_returning_person_can_ask_for_a_new_link_to_their_held_sign_up(
+    mail_app, smtp_server
+) -> None:
+    """A held sign-up of an unsubscribed person gets a new link like a pending one."""
+    leaver(mail_app)
+    client = mail_app.test_client()
+    sign_up(client, "greta@example.se", name="Greta G")
+    Worker(mail_app).run(once=True)
+    with mail_app.app_context():
+        for message in db.session.scalars(select(OutboundMessage)):
+            message.created_at = utcnow() - timedelta(minutes=16)
+        db.session.commit()
+    ask_for_a_new_link(client, "greta@example.se")
+    Worker(mail_app).run(once=True)
+    assert smtp_server.sink.recipients() == ["greta@example.se"] * 2
+    assert "/confirm/" in confirmation_link(smtp_server)
+    assert person(mail_app)[:2] == ("unsubscribed", "Greta Grön")

@@ -16,6 +16,7 @@ from newsletter.models.editor import Editor
 from newsletter.models.issue import ISSUE_STATUSES, Issue, Item, Link, Theme
 from newsletter.models.subscriber import (
     SUBSCRIBER_STATUSES,
+    LinkRequest,
     PendingSignUp,
     Subscriber,
     subscriber_theme,
@@ -35,6 +36,7 @@ __all__ = [
     "Issue",
     "Item",
     "Link",
+    "LinkRequest",
     "OutboundMessage",
     "PendingSignUp",
     "Subscriber",

@@ -80,3 +80,21 @@ class PendingSignUp(db.Model):
     language: Mapped[str] = mapped_column(String(5), default="sv")
     theme_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LinkRequest(db.Model):
+    """A visitor's request for a new confirmation link, until the worker answers it.
+
+    The web process stores every request alike, whatever state the address is in,
+    so neither the answer nor the time it takes tells whether the address awaits
+    a link; the worker then queues the email or drops the request.
+    """
+
+    __tablename__ = "link_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    ip: Mapped[str] = mapped_column(String(45), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    how: Mapped[str] = mapped_column(String(120), default="")
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -14,7 +14,17 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import JSON, delete, exists, func, insert, literal, or_, select
+from sqlalchemy import (
+    JSON,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
 
 from newsletter import consent_text
 from newsletter.extensions import db
@@ -23,6 +33,7 @@ from newsletter.models import (
     Delivery,
     ImportDraft,
     Issue,
+    LinkRequest,
     OutboundMessage,
     PendingSignUp,
     Subscriber,
@@ -200,16 +211,61 @@ def _hold_sign_up(
 
 
 def resend_confirmation(address: str, origin: Origin, now: datetime) -> None:
-    """Send a new confirmation link to a pending address; answer the same otherwise."""
-    subscriber = db.session.scalar(
-        select(Subscriber).where(Subscriber.email == address)
-    )
-    if subscriber is None or subscriber.status != "pending" or _throttled(address, now):
-        return
+    """Record a request for a new confirmation link, the same way for every address;
+    the worker answers it (answer_link_requests)."""
     db.session.add(
-        _email_about(subscriber, "confirm_subscription", subscriber.language, now)
+        LinkRequest(
+            email=address,
+            ip=origin.ip[:45],
+            user_agent=origin.user_agent[:300],
+            how=origin.how[:120],
+            requested_at=now,
+        )
     )
     db.session.flush()
+
+
+def answer_link_requests(now: datetime, batch: int = 500) -> int:
+    """Queue a new confirmation link for each requested address that awaits one,
+    recording the request in its consent history; drop the others. Return how many
+    requests were handled."""
+    requests = db.session.scalars(
+        select(LinkRequest)
+        .order_by(LinkRequest.id)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for link_request in requests:
+        _answer_link_request(link_request, now)
+        db.session.delete(link_request)
+    db.session.flush()
+    return len(requests)
+
+
+def _answer_link_request(link_request: LinkRequest, now: datetime) -> None:
+    """Queue a confirmation email if the address awaits one: a pending sign-up, or
+    a returning person's held one (in the language it asked for)."""
+    found = db.session.execute(
+        select(Subscriber, func.coalesce(PendingSignUp.language, Subscriber.language))
+        .outerjoin(PendingSignUp, PendingSignUp.subscriber_id == Subscriber.id)
+        .where(
+            Subscriber.email == link_request.email,
+            or_(
+                Subscriber.status == "pending",
+                and_(
+                    Subscriber.status.in_(RETURNING),
+                    PendingSignUp.subscriber_id.is_not(None),
+                ),
+            ),
+        )
+    ).first()
+    if found is None:
+        return
+    subscriber, language = found
+    origin = Origin(link_request.ip, link_request.user_agent, link_request.how)
+    record_event(subscriber.id, "requested", origin, link_request.requested_at)
+    if not _throttled(subscriber.email, now):
+        db.session.add(_email_about(subscriber, "confirm_subscription", language, now))
 
 
 def subscriber_for(purpose: str, token: str, *statuses: str) -> Subscriber:
@@ -360,6 +416,7 @@ def erase(subscriber: Subscriber, by: str) -> None:
             )
         )
     )
+    db.session.execute(delete(LinkRequest).where(LinkRequest.email == subscriber.email))
     # An uploaded file waiting for its preview may hold the address too.
     db.session.execute(
         delete(ImportDraft).where(ImportDraft.content.contains(subscriber.email))
