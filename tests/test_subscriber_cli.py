@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from flask import Flask
 from sqlalchemy import select
 
 from newsletter.extensions import db
 from newsletter.models import ConsentEvent, OutboundMessage, Subscriber
+from tests.smtp import SMTPServer
 
 
 def subscribers(app) -> dict[str, tuple[str, str, list[str]]]:
@@ -115,7 +119,9 @@ def test_issues_send_then_a_worker_run_delivers(mail_app, smtp_server):
     assert again.exit_code == 1 and "cannot be sent" in again.output
 
 
-def test_control_characters_in_imported_names_are_removed(app, tmp_path) -> None:
+def test_control_characters_in_imported_names_are_removed(
+    app: Flask, tmp_path: Path
+) -> None:
     """ESC, BEL, line separators and bidi overrides never reach a stored name."""
     path = tmp_path / "lista.csv"
     path.write_text(
@@ -137,7 +143,7 @@ def test_control_characters_in_imported_names_are_removed(app, tmp_path) -> None
 
 
 def test_control_characters_in_a_name_added_on_the_command_line_are_removed(
-    app,
+    app: Flask,
 ) -> None:
     """`subscribers add --name` cleans the name the same way as an import."""
     result = app.test_cli_runner().invoke(
@@ -154,7 +160,7 @@ def test_control_characters_in_a_name_added_on_the_command_line_are_removed(
 
 
 def test_an_imported_address_is_asked_to_confirm_without_a_display_name(
-    mail_app, smtp_server, tmp_path
+    mail_app: Flask, smtp_server: SMTPServer, tmp_path: Path
 ) -> None:
     """The name in an import was never confirmed by the person: no To name."""
     path = tmp_path / "lista.csv"

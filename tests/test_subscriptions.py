@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import event, func, select
+from werkzeug.test import TestResponse
 
 from newsletter.extensions import db
 from newsletter.mail.worker import Worker
@@ -23,6 +28,7 @@ from newsletter.services import subscriptions
 from newsletter.services.tokens import make_token
 from tests.conftest import csrf_token_from
 from tests.factories import make_issue, make_item, make_subscriber, theme
+from tests.smtp import SMTPServer
 
 CSRF_VALUE = re.compile(r'(name="csrf_token"[^>]*value=")[^"]+"')
 
@@ -110,7 +116,7 @@ def test_every_address_state_gets_the_same_answer(app, client, state):
     assert (response.status_code, body) == (reference.status_code, expected)
 
 
-def run_statements(app, action) -> list[str]:
+def run_statements(app: Flask, action: Callable[[], object]) -> list[str]:
     """Return the SQL statements an action runs, values left as placeholders."""
     seen = []
     with app.app_context():
@@ -124,7 +130,7 @@ def run_statements(app, action) -> list[str]:
     return seen
 
 
-def count_statements(app, action) -> int:
+def count_statements(app: Flask, action: Callable[[], object]) -> int:
     """Count the SQL statements an action runs."""
     return len(run_statements(app, action))
 
@@ -508,7 +514,7 @@ def test_a_name_with_line_breaks_cannot_stop_the_confirmation_email(
 
 @pytest.mark.parametrize("state", ["new", "pending", "unsubscribed", "confirmed"])
 def test_a_name_given_at_sign_up_never_reaches_the_to_header(
-    mail_app, smtp_server, state: str
+    mail_app: Flask, smtp_server: SMTPServer, state: str
 ) -> None:
     """Anyone may type any address: its email names nobody, whatever the state."""
     if state != "new":
@@ -522,7 +528,7 @@ def test_a_name_given_at_sign_up_never_reaches_the_to_header(
     assert [a.addr_spec for a in message["To"].addresses] == ["victim@example.se"]
 
 
-def leaver(app) -> str:
+def leaver(app: Flask) -> str:
     """An unsubscribed person with their own choices; return their data-page link."""
     with app.app_context():
         person = make_subscriber("greta@example.se", name="Greta Grön",
@@ -535,7 +541,7 @@ def leaver(app) -> str:
         )
 
 
-def person(app, email: str = "greta@example.se") -> tuple:
+def person(app: Flask, email: str = "greta@example.se") -> tuple[Any, ...]:
     """Status, name, language, themes and token version of a subscriber."""
     with app.app_context():
         found = db.session.scalar(select(Subscriber).filter_by(email=email))
@@ -546,7 +552,7 @@ def person(app, email: str = "greta@example.se") -> tuple:
 
 
 def test_an_anonymous_sign_up_leaves_an_unsubscribed_person_as_they_were(
-    app, client
+    app: Flask, client: FlaskClient
 ) -> None:
     """Their name, choices and data page stay until the new link is used."""
     data_page = leaver(app)
@@ -559,7 +565,9 @@ def test_an_anonymous_sign_up_leaves_an_unsubscribed_person_as_they_were(
     assert [m.template for m in outbound(app)] == ["confirm_subscription"]
 
 
-def test_the_purge_of_stale_sign_ups_keeps_a_person_who_had_left(app, client) -> None:
+def test_the_purge_of_stale_sign_ups_keeps_a_person_who_had_left(
+    app: Flask, client: FlaskClient
+) -> None:
     """A new sign-up left unconfirmed for 31 days deletes only the request."""
     data_page = leaver(app)
     sign_up(client, "greta@example.se", name="Eve", themes=["1"])
@@ -571,7 +579,7 @@ def test_the_purge_of_stale_sign_ups_keeps_a_person_who_had_left(app, client) ->
     assert client.get(data_page).status_code == 200
 
 
-def test_the_purge_never_deletes_somebody_who_was_once_confirmed(app) -> None:
+def test_the_purge_never_deletes_somebody_who_was_once_confirmed(app: Flask) -> None:
     """Rows an earlier version set back to pending keep their person."""
     with app.app_context():
         for email, field in (("was-confirmed@example.se", "confirmed_at"),
@@ -586,7 +594,7 @@ def test_the_purge_never_deletes_somebody_who_was_once_confirmed(app) -> None:
 
 
 def test_confirming_a_sign_up_after_leaving_applies_its_new_choices(
-    mail_app, smtp_server
+    mail_app: Flask, smtp_server: SMTPServer
 ) -> None:
     """The link in the new confirmation email brings the requested choices in."""
     leaver(mail_app)
@@ -604,26 +612,28 @@ def test_confirming_a_sign_up_after_leaving_applies_its_new_choices(
     assert "Prenumerationen är redan aktiv" in again.get_data(as_text=True)
 
 
-def ask_for_a_new_link(client, email: str) -> object:
+def ask_for_a_new_link(client: FlaskClient, email: str) -> TestResponse:
     """Post the "send a new link" form of an expired link's page."""
     token = csrf_token_from(client, "/confirm/expired")
     return client.post("/confirm/resend", data={"csrf_token": token, "email": email})
 
 
-def answer_link_requests(app) -> None:
+def answer_link_requests(app: Flask) -> None:
     """Do the worker's part of "send me a new link"."""
     with app.app_context():
         subscriptions.answer_link_requests(utcnow())
         db.session.commit()
 
 
-def statements_and_rows(app, action) -> list[tuple[str, int | None]]:
+def statements_and_rows(
+    app: Flask, action: Callable[[], object]
+) -> list[tuple[str, int | None]]:
     """Return each SQL statement an action runs, with the rows it wrote."""
     seen = []
     with app.app_context():
         engine = db.engine
 
-    def listener(conn, cursor, statement, *args) -> None:
+    def listener(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         """Note a statement, and its row count when it writes."""
         writes = statement.lstrip().split()[0].upper() in ("INSERT", "UPDATE", "DELETE")
         seen.append((statement, cursor.rowcount if writes else None))
@@ -637,7 +647,7 @@ def statements_and_rows(app, action) -> list[tuple[str, int | None]]:
 
 
 def test_asking_for_a_new_link_does_the_same_work_for_every_address_state(
-    app,
+    app: Flask,
 ) -> None:
     """The same statements, writing the same rows, whether the address awaits a
     link or not: a pending address may not answer slower."""
@@ -662,7 +672,9 @@ def test_asking_for_a_new_link_does_the_same_work_for_every_address_state(
     assert [m.to_address for m in outbound(app)] == ["pending@example.se"]
 
 
-def test_a_request_for_a_new_link_is_recorded_in_the_consent_history(app) -> None:
+def test_a_request_for_a_new_link_is_recorded_in_the_consent_history(
+    app: Flask,
+) -> None:
     """Who asked for a new confirmation link, from where, is kept like a sign-up."""
     with app.app_context():
         make_subscriber("pending@example.se", status="pending")
@@ -680,7 +692,7 @@ def test_a_request_for_a_new_link_is_recorded_in_the_consent_history(app) -> Non
 
 
 def test_a_returning_person_can_ask_for_a_new_link_to_their_held_sign_up(
-    mail_app, smtp_server
+    mail_app: Flask, smtp_server: SMTPServer
 ) -> None:
     """A held sign-up of an unsubscribed person gets a new link like a pending one."""
     leaver(mail_app)
