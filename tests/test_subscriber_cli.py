@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from flask import Flask
 from sqlalchemy import select
 
 from newsletter.extensions import db
 from newsletter.models import ConsentEvent, OutboundMessage, Subscriber
+from tests.smtp import SMTPServer
 
 
 def subscribers(app) -> dict[str, tuple[str, str, list[str]]]:
@@ -113,3 +117,60 @@ def test_issues_send_then_a_worker_run_delivers(mail_app, smtp_server):
     assert "sent 1" in status.output
     again = runner.invoke(args=["issues", "send", "nyhetsbrev-februari-2026"])
     assert again.exit_code == 1 and "cannot be sent" in again.output
+
+
+def test_control_characters_in_imported_names_are_removed(
+    app: Flask, tmp_path: Path
+) -> None:
+    """ESC, BEL, line separators and bidi overrides never reach a stored name."""
+    path = tmp_path / "lista.csv"
+    path.write_text(
+        "email,name,themes\n"
+        "esc@example.se,\x1b[31mAnna\x07 Ek\x1b[0m,\n"
+        "bidi@example.se,Bo\u202e\u2066 Berg\u2069\u2028Bcc,\n",
+        encoding="utf-8",
+    )
+    attestation = "Anmälda på konferensen 12 mars 2026, samtycke på blankett."
+    result = app.test_cli_runner().invoke(
+        args=["subscribers", "import", str(path), "--attestation", attestation]
+    )
+    assert result.exit_code == 0, result.output
+    names = {email: name for email, (name, _, _) in subscribers(app).items()}
+    assert names == {
+        "esc@example.se": "[31mAnna Ek[0m",
+        "bidi@example.se": "Bo Berg Bcc",
+    }
+
+
+def test_control_characters_in_a_name_added_on_the_command_line_are_removed(
+    app: Flask,
+) -> None:
+    """`subscribers add --name` cleans the name the same way as an import."""
+    result = app.test_cli_runner().invoke(
+        args=[
+            "subscribers",
+            "add",
+            "kim@example.se",
+            "--name",
+            "Kim\x1b]0;x\x07 \u202eKo",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert subscribers(app)["kim@example.se"][0] == "Kim]0;x Ko"
+
+
+def test_an_imported_address_is_asked_to_confirm_without_a_display_name(
+    mail_app: Flask, smtp_server: SMTPServer, tmp_path: Path
+) -> None:
+    """The name in an import was never confirmed by the person: no To name."""
+    path = tmp_path / "lista.csv"
+    path.write_text(
+        'email,name,themes\nny@example.se,"Eve, Mallory <m@evil.example>",\n',
+        encoding="utf-8",
+    )
+    runner = mail_app.test_cli_runner()
+    assert runner.invoke(args=["subscribers", "import", str(path)]).exit_code == 0
+    assert runner.invoke(args=["worker", "--once"]).exit_code == 0
+    (message,) = smtp_server.sink.messages()
+    assert message["To"] == "ny@example.se"
+    assert smtp_server.sink.recipients() == ["ny@example.se"]

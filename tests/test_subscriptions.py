@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import event, func, select
+from werkzeug.test import TestResponse
 
 from newsletter.extensions import db
 from newsletter.mail.worker import Worker
-from newsletter.models import ConsentEvent, OutboundMessage, Subscriber, Suppression
+from newsletter.models import (
+    ConsentEvent,
+    LinkRequest,
+    OutboundMessage,
+    PendingSignUp,
+    Subscriber,
+    Suppression,
+)
 from newsletter.models.types import utcnow
 from newsletter.services import subscriptions
 from newsletter.services.tokens import make_token
 from tests.conftest import csrf_token_from
 from tests.factories import make_issue, make_item, make_subscriber, theme
+from tests.smtp import SMTPServer
 
 CSRF_VALUE = re.compile(r'(name="csrf_token"[^>]*value=")[^"]+"')
 
@@ -51,7 +64,7 @@ def test_sign_up_confirm_by_email_then_get_issues(mail_app, smtp_server):
     assert smtp_server.sink.received == []  # the web process never sends
     Worker(mail_app).run(once=True)
     message = smtp_server.sink.messages()[0]
-    assert message["To"] == "Anna <ny.person@example.se>"
+    assert message["To"] == "ny.person@example.se"  # an unconfirmed name: none
     assert message["Subject"] == "Bekräfta din prenumeration på Nyhetsbrev"
     link = confirmation_link(smtp_server)
     page = client.get(link)  # what a mail scanner's prefetch does
@@ -89,7 +102,9 @@ def test_sign_up_confirm_by_email_then_get_issues(mail_app, smtp_server):
     assert "Länken fungerar inte längre" in gone.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("state", ["new", "pending", "confirmed", "unsubscribed"])
+@pytest.mark.parametrize(
+    "state", ["new", "pending", "confirmed", "unsubscribed", "bounced"]
+)
 def test_every_address_state_gets_the_same_answer(app, client, state):
     if state != "new":
         with app.app_context():
@@ -101,8 +116,8 @@ def test_every_address_state_gets_the_same_answer(app, client, state):
     assert (response.status_code, body) == (reference.status_code, expected)
 
 
-def count_statements(app, action) -> int:
-    """Count the SQL statements an action runs."""
+def run_statements(app: Flask, action: Callable[[], object]) -> list[str]:
+    """Return the SQL statements an action runs, values left as placeholders."""
     seen = []
     with app.app_context():
         engine = db.engine
@@ -112,7 +127,12 @@ def count_statements(app, action) -> int:
         action()
     finally:
         event.remove(engine, "before_cursor_execute", listener)
-    return len(seen)
+    return seen
+
+
+def count_statements(app: Flask, action: Callable[[], object]) -> int:
+    """Count the SQL statements an action runs."""
+    return len(run_statements(app, action))
 
 
 def test_no_address_state_makes_the_sign_up_do_extra_work(app):
@@ -120,9 +140,10 @@ def test_no_address_state_makes_the_sign_up_do_extra_work(app):
         make_subscriber("pending@example.se", status="pending")
         make_subscriber("confirmed@example.se", status="confirmed")
         make_subscriber("gone@example.se", status="unsubscribed")
+        make_subscriber("bounced@example.se", status="bounced")
     counts = {}
     for address in ("new@example.se", "pending@example.se", "confirmed@example.se",
-                    "gone@example.se"):  # fmt: skip
+                    "gone@example.se", "bounced@example.se"):  # fmt: skip
         client = app.test_client()
         token = csrf_token_from(client, "/subscribe")
         data = {"csrf_token": token, "email": address, "themes": ["1"]}
@@ -155,7 +176,7 @@ def test_what_each_state_is_sent(app):
         assert [t.slug for t in confirmed.themes] == ["aldre"]
         assert confirmed.status == "confirmed"
         gone = db.session.scalar(select(Subscriber).filter_by(email="gone@example.se"))
-        assert gone.status == "pending"  # re-subscribing needs a new opt-in
+        assert gone.status == "unsubscribed"  # until the new opt-in is confirmed
 
 
 def test_confirmation_emails_to_one_address_are_throttled(app):
@@ -245,6 +266,7 @@ def test_tampered_and_expired_confirmation_links_offer_a_new_one(app, client):
         "/confirm/resend", data={"csrf_token": token, "email": "p@example.se"}
     )
     assert response.status_code == 200
+    answer_link_requests(app)
     assert [m.template for m in outbound(app)] == ["confirm_subscription"]
 
 
@@ -484,5 +506,205 @@ def test_a_name_with_line_breaks_cannot_stop_the_confirmation_email(
     sign_up(client, "ok@example.se", name="Anna\r\nBcc: x@example.se")
     Worker(mail_app).run(once=True)
     (message,) = smtp_server.sink.messages()
-    assert message["To"] == '"Anna Bcc: x@example.se" <ok@example.se>'
+    assert message["To"] == "ok@example.se"
     assert message["Bcc"] is None
+    with mail_app.app_context():
+        assert db.session.scalar(select(Subscriber.name)) == "Anna Bcc: x@example.se"
+
+
+@pytest.mark.parametrize("state", ["new", "pending", "unsubscribed", "confirmed"])
+def test_a_name_given_at_sign_up_never_reaches_the_to_header(
+    mail_app: Flask, smtp_server: SMTPServer, state: str
+) -> None:
+    """Anyone may type any address: its email names nobody, whatever the state."""
+    if state != "new":
+        with mail_app.app_context():
+            make_subscriber("victim@example.se", name="Vera Victim", status=state)
+    sign_up(mail_app.test_client(), "victim@example.se",
+            name="Eve, Mallory <m@evil.example>")  # fmt: skip
+    Worker(mail_app).run(once=True)
+    (message,) = smtp_server.sink.messages()
+    assert message["To"] == "victim@example.se"
+    assert [a.addr_spec for a in message["To"].addresses] == ["victim@example.se"]
+
+
+def leaver(app: Flask) -> str:
+    """An unsubscribed person with their own choices; return their data-page link."""
+    with app.app_context():
+        person = make_subscriber("greta@example.se", name="Greta Grön",
+                                 themes=("aldre",), status="unsubscribed",
+                                 language="en")  # fmt: skip
+        person.token_version = 3
+        db.session.commit()
+        return "/preferences/" + make_token(
+            "preferences", person.id, person.token_version, person.email
+        )
+
+
+def person(app: Flask, email: str = "greta@example.se") -> tuple[Any, ...]:
+    """Status, name, language, themes and token version of a subscriber."""
+    with app.app_context():
+        found = db.session.scalar(select(Subscriber).filter_by(email=email))
+        if found is None:
+            return ()
+        themes = [t.slug for t in found.themes]
+        return (found.status, found.name, found.language, themes, found.token_version)
+
+
+def test_an_anonymous_sign_up_leaves_an_unsubscribed_person_as_they_were(
+    app: Flask, client: FlaskClient
+) -> None:
+    """Their name, choices and data page stay until the new link is used."""
+    data_page = leaver(app)
+    before = person(app)
+    response = sign_up(client, "greta@example.se", name="Eve", themes=["1"])
+    assert response.status_code == 200
+    assert person(app) == before == ("unsubscribed", "Greta Grön", "en", ["aldre"], 3)
+    assert client.get(data_page).status_code == 200
+    assert client.get(f"{data_page}/data.json").status_code == 200
+    assert [m.template for m in outbound(app)] == ["confirm_subscription"]
+
+
+def test_the_purge_of_stale_sign_ups_keeps_a_person_who_had_left(
+    app: Flask, client: FlaskClient
+) -> None:
+    """A new sign-up left unconfirmed for 31 days deletes only the request."""
+    data_page = leaver(app)
+    sign_up(client, "greta@example.se", name="Eve", themes=["1"])
+    with app.app_context():
+        assert subscriptions.purge_unconfirmed(utcnow() + timedelta(days=31)) == 0
+        db.session.commit()
+        assert db.session.scalars(select(PendingSignUp)).all() == []
+    assert person(app) == ("unsubscribed", "Greta Grön", "en", ["aldre"], 3)
+    assert client.get(data_page).status_code == 200
+
+
+def test_the_purge_never_deletes_somebody_who_was_once_confirmed(app: Flask) -> None:
+    """Rows an earlier version set back to pending keep their person."""
+    with app.app_context():
+        for email, field in (("was-confirmed@example.se", "confirmed_at"),
+                             ("was-gone@example.se", "unsubscribed_at")):  # fmt: skip
+            row = make_subscriber(email, status="pending")
+            setattr(row, field, utcnow() - timedelta(days=400))
+            row.created_at = utcnow() - timedelta(days=400)
+        db.session.commit()
+        assert subscriptions.purge_unconfirmed(utcnow()) == 0
+        db.session.commit()
+        assert db.session.scalar(select(func.count(Subscriber.id))) == 2
+
+
+def test_confirming_a_sign_up_after_leaving_applies_its_new_choices(
+    mail_app: Flask, smtp_server: SMTPServer
+) -> None:
+    """The link in the new confirmation email brings the requested choices in."""
+    leaver(mail_app)
+    client = mail_app.test_client()
+    barn = str(theme_id(mail_app, "barn-och-unga"))
+    sign_up(client, "greta@example.se", name="Greta G", themes=[barn])
+    Worker(mail_app).run(once=True)
+    link = confirmation_link(smtp_server)
+    assert client.get(link).status_code == 200
+    assert person(mail_app)[0] == "unsubscribed"
+    done = client.post(link, data={"csrf_token": csrf_token_from(client, link)})
+    assert done.status_code == 200
+    assert person(mail_app) == ("confirmed", "Greta G", "sv", ["barn-och-unga"], 4)
+    again = client.get(link)  # opened twice, as people do
+    assert "Prenumerationen är redan aktiv" in again.get_data(as_text=True)
+
+
+def ask_for_a_new_link(client: FlaskClient, email: str) -> TestResponse:
+    """Post the "send a new link" form of an expired link's page."""
+    token = csrf_token_from(client, "/confirm/expired")
+    return client.post("/confirm/resend", data={"csrf_token": token, "email": email})
+
+
+def answer_link_requests(app: Flask) -> None:
+    """Do the worker's part of "send me a new link"."""
+    with app.app_context():
+        subscriptions.answer_link_requests(utcnow())
+        db.session.commit()
+
+
+def statements_and_rows(
+    app: Flask, action: Callable[[], object]
+) -> list[tuple[str, int | None]]:
+    """Return each SQL statement an action runs, with the rows it wrote."""
+    seen = []
+    with app.app_context():
+        engine = db.engine
+
+    def listener(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        """Note a statement, and its row count when it writes."""
+        writes = statement.lstrip().split()[0].upper() in ("INSERT", "UPDATE", "DELETE")
+        seen.append((statement, cursor.rowcount if writes else None))
+
+    event.listen(engine, "after_cursor_execute", listener)
+    try:
+        action()
+    finally:
+        event.remove(engine, "after_cursor_execute", listener)
+    return seen
+
+
+def test_asking_for_a_new_link_does_the_same_work_for_every_address_state(
+    app: Flask,
+) -> None:
+    """The same statements, writing the same rows, whether the address awaits a
+    link or not: a pending address may not answer slower."""
+    with app.app_context():
+        make_subscriber("pending@example.se", status="pending")
+        make_subscriber("confirmed@example.se")
+        make_subscriber("gone@example.se", status="unsubscribed")
+        make_subscriber("bounced@example.se", status="bounced")
+    work = {}
+    for address in ("pending@example.se", "confirmed@example.se", "gone@example.se",
+                    "bounced@example.se", "unknown@example.se"):  # fmt: skip
+        client = app.test_client()
+        csrf_token_from(client, "/confirm/expired")  # the session, set up before
+        work[address] = statements_and_rows(
+            app, lambda c=client, a=address: ask_for_a_new_link(c, a)
+        )
+    reference = work.pop("pending@example.se")
+    assert any(rows for _statement, rows in reference)  # the request is kept
+    for address, statements in work.items():
+        assert statements == reference, address
+    answer_link_requests(app)
+    assert [m.to_address for m in outbound(app)] == ["pending@example.se"]
+
+
+def test_a_request_for_a_new_link_is_recorded_in_the_consent_history(
+    app: Flask,
+) -> None:
+    """Who asked for a new confirmation link, from where, is kept like a sign-up."""
+    with app.app_context():
+        make_subscriber("pending@example.se", status="pending")
+    response = ask_for_a_new_link(app.test_client(), "pending@example.se")
+    assert response.status_code == 200
+    answer_link_requests(app)
+    with app.app_context():
+        (request,) = db.session.scalars(select(ConsentEvent)).all()
+        assert (request.kind, request.how, request.ip) == (
+            "requested",
+            "new link",
+            "127.0.0.1",
+        )
+        assert db.session.scalars(select(LinkRequest)).all() == []
+
+
+def test_a_returning_person_can_ask_for_a_new_link_to_their_held_sign_up(
+    mail_app: Flask, smtp_server: SMTPServer
+) -> None:
+    """A held sign-up of an unsubscribed person gets a new link like a pending one."""
+    leaver(mail_app)
+    client = mail_app.test_client()
+    sign_up(client, "greta@example.se", name="Greta G")
+    Worker(mail_app).run(once=True)
+    with mail_app.app_context():
+        for message in db.session.scalars(select(OutboundMessage)):
+            message.created_at = utcnow() - timedelta(minutes=16)
+        db.session.commit()
+    ask_for_a_new_link(client, "greta@example.se")
+    Worker(mail_app).run(once=True)
+    assert smtp_server.sink.recipients() == ["greta@example.se"] * 2
+    assert "/confirm/" in confirmation_link(smtp_server)
+    assert person(mail_app)[:2] == ("unsubscribed", "Greta Grön")

@@ -1,7 +1,7 @@
 """store internationalised domains of addresses in their ASCII (IDNA) form
 
 Revision ID: 8c1d5e2a7f30
-Revises: 5b0e2f4c9a17
+Revises: 531bee7c1502
 Create Date: 2026-12-01 10:00:00.000000
 
 Addresses such as anna@företag.se were stored with the domain in Unicode, which
@@ -16,7 +16,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "8c1d5e2a7f30"
-down_revision = "5b0e2f4c9a17"
+down_revision = "531bee7c1502"
 branch_labels = None
 depends_on = None
 

@@ -255,6 +255,7 @@ class Worker:
         with self.app.app_context():
             try:
                 busy = self._start_and_fan_out()
+                busy = self._answer_link_requests() or busy
                 busy = self._send_messages() or busy
                 busy = self._send_deliveries() or busy
                 now = utcnow()
@@ -287,6 +288,12 @@ class Worker:
                 log.info("issue %s: %s delivery rows written", issue_id, rows)
                 fanned = True
         return bool(started) or fanned
+
+    def _answer_link_requests(self) -> bool:
+        """Queue the new confirmation links that visitors asked for."""
+        answered = subscriptions.answer_link_requests(utcnow())
+        db.session.commit()
+        return answered > 0
 
     def _send_messages(self) -> bool:
         """Send a batch of transactional messages."""

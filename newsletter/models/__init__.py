@@ -16,6 +16,8 @@ from newsletter.models.editor import Editor
 from newsletter.models.issue import ISSUE_STATUSES, Issue, Item, Link, Theme
 from newsletter.models.subscriber import (
     SUBSCRIBER_STATUSES,
+    LinkRequest,
+    PendingSignUp,
     Subscriber,
     subscriber_theme,
 )
@@ -34,7 +36,9 @@ __all__ = [
     "Issue",
     "Item",
     "Link",
+    "LinkRequest",
     "OutboundMessage",
+    "PendingSignUp",
     "Subscriber",
     "Theme",
     "subscriber_theme",

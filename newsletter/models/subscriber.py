@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table
+from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from newsletter.extensions import db
@@ -61,3 +61,40 @@ class Subscriber(db.Model):
     events: Mapped[list[ConsentEvent]] = relationship(
         order_by="ConsentEvent.id", viewonly=True
     )
+
+
+class PendingSignUp(db.Model):
+    """A sign-up of an address that was once on the list, held until confirmed.
+
+    Anybody can type the address, so until its link is used the person stays as
+    they were (status, name, language, themes, data page); confirming applies these
+    choices. Deleted with the other stale sign-ups after PENDING_DAYS.
+    """
+
+    __tablename__ = "pending_sign_up"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscriber.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(120), default="")
+    language: Mapped[str] = mapped_column(String(5), default="sv")
+    theme_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LinkRequest(db.Model):
+    """A visitor's request for a new confirmation link, until the worker answers it.
+
+    The web process stores every request alike, whatever state the address is in,
+    so neither the answer nor the time it takes tells whether the address awaits
+    a link; the worker then queues the email or drops the request.
+    """
+
+    __tablename__ = "link_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    ip: Mapped[str] = mapped_column(String(45), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    how: Mapped[str] = mapped_column(String(120), default="")
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

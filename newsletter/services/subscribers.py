@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +51,25 @@ def display_address(address: str) -> str:
         return f"{local}{at}{idna.decode(domain)}"
     except idna.IDNAError:
         return address
+
+
+# Invisible characters that change how the text around them is shown: the bidi
+# embeddings, overrides, isolates and marks (a name could display as an address).
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
+def normalise_name(raw: str) -> str:
+    """Return a person's name on one line, without control or bidi characters."""
+    kept = "".join(
+        char
+        for char in raw
+        # Breaks and tabs (also U+2028, U+2029) are spaces; other controls go.
+        if char.isspace()
+        or (unicodedata.category(char) != "Cc" and char not in BIDI_CONTROLS)
+    )
+    return " ".join(kept.split())
 
 
 @dataclass(frozen=True)
@@ -142,7 +162,7 @@ def parse_csv(text: str) -> ParsedImport:
                 (line, _("unknown theme %(names)s", names=", ".join(unknown)))
             )
             continue
-        name = cell("name")
+        name = normalise_name(cell("name"))
         if len(name) > MAX_NAME:
             result.errors.append(
                 (line, _("name longer than %(num)d characters", num=MAX_NAME))
@@ -221,7 +241,7 @@ def import_row(email: str, name: str, theme_slugs: Iterable[str]) -> ImportRow:
     if unknown:
         raise LookupError(f"unknown theme {', '.join(unknown)}")
     theme_ids = frozenset(lookup[s] for s in slugs) if slugs else all_themes
-    return ImportRow(0, address, name.strip(), theme_ids)
+    return ImportRow(0, address, normalise_name(name), theme_ids)
 
 
 def count_by_status() -> dict[str, int]:

@@ -14,7 +14,17 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import delete, exists, func, insert, literal, or_, select
+from sqlalchemy import (
+    JSON,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
 
 from newsletter import consent_text
 from newsletter.extensions import db
@@ -23,21 +33,28 @@ from newsletter.models import (
     Delivery,
     ImportDraft,
     Issue,
+    LinkRequest,
     OutboundMessage,
+    PendingSignUp,
     Subscriber,
     Suppression,
     Theme,
     subscriber_theme,
 )
+from newsletter.models.types import UTCDateTime
 from newsletter.services.subscribers import (
     ImportRow,
     add_subscribers,
     display_address,
+    normalise_name,
     parse_csv,
 )
 from newsletter.services.tokens import InvalidToken, address_fingerprint, read_token
 
 CONFIRMATION_TEMPLATES = ("confirm_subscription", "already_subscribed")
+# People who were once on the list: a new sign-up of theirs is held in PendingSignUp
+# and changes nothing about them until its confirmation link is used.
+RETURNING = ("unsubscribed", "bounced")
 
 
 @dataclass(frozen=True)
@@ -88,15 +105,19 @@ def _throttled(address: str, now: datetime) -> bool:
 
 
 def _email_about(
-    subscriber: Subscriber, template: str, now: datetime
+    subscriber: Subscriber, template: str, language: str, now: datetime
 ) -> OutboundMessage:
-    """A queued email about a subscription, in the subscriber's language."""
+    """A queued email about a subscription.
+
+    It goes to a bare address: whoever asked for it may have typed any address and
+    any name, and a name the person never confirmed must not speak in the header.
+    """
     return OutboundMessage(
         template=template,
         context={"subscriber_id": subscriber.id},
-        language=subscriber.language,
+        language=language,
         to_address=subscriber.email,
-        to_name=subscriber.name,
+        to_name="",
         subscriber_id=subscriber.id,
         created_at=now,
     )
@@ -112,10 +133,13 @@ def request_subscription(
 ) -> None:
     """Record a sign-up and queue the right email, the same way for every address.
 
-    New, pending, unsubscribed and bounced addresses get a confirmation email (a
-    confirmed subscriber's settings are never changed by an anonymous request);
-    confirmed ones get a neutral "you are already subscribed" email.
+    A new or pending address takes the choices at once; a returning one (unsubscribed
+    or bounced) stays as it is, the choices held until its link is used; a confirmed
+    one is never changed by an anonymous request and gets a neutral "you are already
+    subscribed" email instead of a confirmation link.
     """
+    name = normalise_name(name)
+    theme_ids = list(theme_ids)
     subscriber = db.session.scalar(
         select(Subscriber).where(Subscriber.email == address)
     )
@@ -123,30 +147,30 @@ def request_subscription(
         subscriber = Subscriber(email=address, status="pending", created_at=now)
         db.session.add(subscriber)
     was_confirmed = subscriber.status == "confirmed"
-    if not was_confirmed:
-        subscriber.status = "pending"
+    if subscriber.status == "pending":
         subscriber.name = name
         subscriber.language = language
     subscriber.last_requested_at = now
     db.session.flush()
-    # Replace the themes of an unconfirmed subscriber; the same two statements run
-    # for a confirmed one, where they change nothing.
-    unconfirmed = exists().where(
-        Subscriber.id == subscriber.id, Subscriber.status != "confirmed"
+    # The same four statements run for every state; their WHERE clauses decide
+    # what changes: a pending sign-up's themes, or a returning person's held request.
+    pending = exists().where(
+        Subscriber.id == subscriber.id, Subscriber.status == "pending"
     )
     db.session.execute(
         delete(subscriber_theme).where(
-            subscriber_theme.c.subscriber_id == subscriber.id, unconfirmed
+            subscriber_theme.c.subscriber_id == subscriber.id, pending
         )
     )
     db.session.execute(
         insert(subscriber_theme).from_select(
             ["subscriber_id", "theme_id"],
             select(literal(subscriber.id), Theme.id).where(
-                Theme.id.in_(list(theme_ids)), Theme.active.is_(True), unconfirmed
+                Theme.id.in_(theme_ids), Theme.active.is_(True), pending
             ),
         )
     )
+    _hold_sign_up(subscriber.id, name, theme_ids, language, now)
     record_event(
         subscriber.id,
         "requested",
@@ -156,25 +180,93 @@ def request_subscription(
         consent_text=consent_text.consent_text(language),
     )
     if not _throttled(address, now):
-        db.session.add(
-            _email_about(
-                subscriber,
-                "already_subscribed" if was_confirmed else "confirm_subscription",
-                now,
-            )
-        )
+        template = "already_subscribed" if was_confirmed else "confirm_subscription"
+        email_language = subscriber.language if was_confirmed else language
+        db.session.add(_email_about(subscriber, template, email_language, now))
     db.session.flush()
+
+
+def _hold_sign_up(
+    subscriber_id: int,
+    name: str,
+    theme_ids: list[int],
+    language: str,
+    now: datetime,
+) -> None:
+    """Replace the held sign-up of a returning person; change nothing for others."""
+    db.session.execute(
+        delete(PendingSignUp).where(PendingSignUp.subscriber_id == subscriber_id)
+    )
+    db.session.execute(
+        insert(PendingSignUp).from_select(
+            ["subscriber_id", "name", "language", "theme_ids", "requested_at"],
+            select(
+                Subscriber.id,
+                literal(name),
+                literal(language),
+                literal(theme_ids, JSON),
+                literal(now, UTCDateTime()),
+            ).where(Subscriber.id == subscriber_id, Subscriber.status.in_(RETURNING)),
+        )
+    )
 
 
 def resend_confirmation(address: str, origin: Origin, now: datetime) -> None:
-    """Send a new confirmation link to a pending address; answer the same otherwise."""
-    subscriber = db.session.scalar(
-        select(Subscriber).where(Subscriber.email == address)
+    """Record a request for a new confirmation link, the same way for every address;
+    the worker answers it (answer_link_requests)."""
+    db.session.add(
+        LinkRequest(
+            email=address,
+            ip=origin.ip[:45],
+            user_agent=origin.user_agent[:300],
+            how=origin.how[:120],
+            requested_at=now,
+        )
     )
-    if subscriber is None or subscriber.status != "pending" or _throttled(address, now):
-        return
-    db.session.add(_email_about(subscriber, "confirm_subscription", now))
     db.session.flush()
+
+
+def answer_link_requests(now: datetime, batch: int = 500) -> int:
+    """Queue a new confirmation link for each requested address that awaits one,
+    recording the request in its consent history; drop the others. Return how many
+    requests were handled."""
+    requests = db.session.scalars(
+        select(LinkRequest)
+        .order_by(LinkRequest.id)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for link_request in requests:
+        _answer_link_request(link_request, now)
+        db.session.delete(link_request)
+    db.session.flush()
+    return len(requests)
+
+
+def _answer_link_request(link_request: LinkRequest, now: datetime) -> None:
+    """Queue a confirmation email if the address awaits one: a pending sign-up, or
+    a returning person's held one (in the language it asked for)."""
+    found = db.session.execute(
+        select(Subscriber, func.coalesce(PendingSignUp.language, Subscriber.language))
+        .outerjoin(PendingSignUp, PendingSignUp.subscriber_id == Subscriber.id)
+        .where(
+            Subscriber.email == link_request.email,
+            or_(
+                Subscriber.status == "pending",
+                and_(
+                    Subscriber.status.in_(RETURNING),
+                    PendingSignUp.subscriber_id.is_not(None),
+                ),
+            ),
+        )
+    ).first()
+    if found is None:
+        return
+    subscriber, language = found
+    origin = Origin(link_request.ip, link_request.user_agent, link_request.how)
+    record_event(subscriber.id, "requested", origin, link_request.requested_at)
+    if not _throttled(subscriber.email, now):
+        db.session.add(_email_about(subscriber, "confirm_subscription", language, now))
 
 
 def subscriber_for(purpose: str, token: str, *statuses: str) -> Subscriber:
@@ -208,9 +300,31 @@ def confirmed_by(token: str) -> Subscriber | None:
     return subscriber
 
 
+def awaiting_confirmation(token: str) -> tuple[Subscriber, PendingSignUp | None]:
+    """Return whom a confirmation link is for, and the sign-up held for them, if
+    the link can still confirm: a pending address, or a returning one whose new
+    sign-up waits."""
+    subscriber = subscriber_for("confirm", token, "pending", *RETURNING)
+    held = db.session.get(PendingSignUp, subscriber.id)
+    if subscriber.status != "pending" and held is None:
+        raise InvalidToken()
+    return subscriber, held
+
+
 def confirm(token: str, origin: Origin, now: datetime) -> Subscriber:
-    """Confirm a pending subscription; the link then stops working."""
-    subscriber = subscriber_for("confirm", token, "pending")
+    """Confirm a sign-up, applying what it asked for; the link then stops working."""
+    subscriber, held = awaiting_confirmation(token)
+    if held is not None:
+        subscriber.name = held.name
+        subscriber.language = held.language
+        subscriber.themes = list(
+            db.session.scalars(
+                select(Theme)
+                .where(Theme.id.in_(held.theme_ids), Theme.active.is_(True))
+                .order_by(Theme.position)
+            )
+        )
+        db.session.delete(held)
     subscriber.status = "confirmed"
     subscriber.confirmed_at = now
     subscriber.unsubscribed_at = None
@@ -246,7 +360,7 @@ def update_preferences(
             select(Theme).where(Theme.id.in_(list(theme_ids))).order_by(Theme.position)
         )
     )
-    subscriber.name = name
+    subscriber.name = normalise_name(name)
     subscriber.language = language
     subscriber.themes = chosen
     record_event(
@@ -266,6 +380,10 @@ def unsubscribe(subscriber: Subscriber, origin: Origin, now: datetime) -> bool:
     subscriber.status = "unsubscribed"
     subscriber.unsubscribed_at = now
     subscriber.token_version += 1
+    # Leaving also withdraws a sign-up still waiting for its link.
+    db.session.execute(
+        delete(PendingSignUp).where(PendingSignUp.subscriber_id == subscriber.id)
+    )
     record_event(subscriber.id, "unsubscribed", origin, now)
     db.session.flush()
     return True
@@ -299,6 +417,7 @@ def erase(subscriber: Subscriber, by: str) -> None:
             )
         )
     )
+    db.session.execute(delete(LinkRequest).where(LinkRequest.email == subscriber.email))
     # An uploaded file waiting for its preview may hold the address too.
     db.session.execute(
         delete(ImportDraft).where(ImportDraft.content.contains(subscriber.email))
@@ -316,6 +435,7 @@ def export_data(subscriber: Subscriber) -> dict[str, Any]:
         .order_by(Delivery.id)
     )
     stamp = lambda value: value.isoformat() if value else None  # noqa: E731
+    held = db.session.get(PendingSignUp, subscriber.id)
     return {
         "profile": {
             "email": subscriber.email,
@@ -327,6 +447,20 @@ def export_data(subscriber: Subscriber) -> dict[str, Any]:
             "unsubscribed_at": stamp(subscriber.unsubscribed_at),
         },
         "themes": [theme.name for theme in subscriber.themes],
+        "sign_up_awaiting_confirmation": None
+        if held is None
+        else {
+            "name": held.name,
+            "language": held.language,
+            "themes": list(
+                db.session.scalars(
+                    select(Theme.name)
+                    .where(Theme.id.in_(held.theme_ids))
+                    .order_by(Theme.position)
+                )
+            ),
+            "requested_at": stamp(held.requested_at),
+        },
         "consent_history": [
             {
                 "kind": event.kind,
@@ -349,13 +483,19 @@ def export_data(subscriber: Subscriber) -> dict[str, Any]:
 
 def purge_unconfirmed(now: datetime) -> int:
     """Delete sign-ups never confirmed within PENDING_DAYS, and import files left
-    unused for a day; return how many sign-ups."""
+    unused for a day; return how many people were deleted with their sign-up."""
     db.session.execute(
         delete(ImportDraft).where(ImportDraft.created_at < now - timedelta(days=1))
     )
     cutoff = now - timedelta(days=int(current_app.config["PENDING_DAYS"]))
+    # A returning person's stale sign-up goes; the person stays as they were.
+    db.session.execute(delete(PendingSignUp).where(PendingSignUp.requested_at < cutoff))
     stale = select(Subscriber.id).where(
         Subscriber.status == "pending",
+        # Somebody who was ever on the list is never deleted as a stranger's
+        # sign-up (earlier versions set returning people back to pending).
+        Subscriber.confirmed_at.is_(None),
+        Subscriber.unsubscribed_at.is_(None),
         func.coalesce(Subscriber.last_requested_at, Subscriber.created_at) < cutoff,
     )
     ids = list(db.session.scalars(stale))
@@ -464,7 +604,7 @@ def import_subscribers(
                 "context": {"subscriber_id": ids[row.email]},
                 "language": "sv",
                 "to_address": row.email,
-                "to_name": row.name,
+                "to_name": "",  # the person has not confirmed this name
                 "subscriber_id": ids[row.email],
                 "status": "queued",
                 "attempts": 0,

@@ -73,15 +73,14 @@ def _language() -> str:
 @limiter.limit(_signup_limit, methods=["POST"])
 def subscribe() -> tuple[str, int]:
     """Show the sign-up form; a valid POST answers the same for every address."""
-    if request.method == "GET":
+    if request.method != "POST":  # GET, or a link scanner's HEAD
         form = SubscribeForm(formdata=request.args or None, meta={"csrf": False})
-    else:
-        form = SubscribeForm(meta={"csrf": False})
-    _theme_choices(form)
-    if request.method == "GET" and not request.args.getlist("themes"):
-        form.themes.data = [choice.value for choice in form.themes.choices]
-    if request.method == "GET":
+        _theme_choices(form)
+        if not request.args.getlist("themes"):
+            form.themes.data = [choice.value for choice in form.themes.choices]
         return _signup_page(form, from_elsewhere=False), 200
+    form = SubscribeForm(meta={"csrf": False})
+    _theme_choices(form)
     if not _csrf_token_is_valid():
         # A form embedded on another site (or an expired page): show ours, filled in,
         # and change nothing until the visitor presses our button.
@@ -128,11 +127,11 @@ def _invalid_link(expired: bool = False) -> tuple[str, int]:
 
 @bp.route("/confirm/<token>", methods=["GET", "POST"])
 def confirm(token: str) -> tuple[str, int]:
-    """Show a confirm button (a GET changes nothing); the POST confirms."""
+    """Show a confirm button (a GET or HEAD changes nothing); only a POST confirms."""
     try:
-        if request.method == "GET":
-            pending = subscriptions.subscriber_for("confirm", token, "pending")
-            show_in(pending.language)
+        if request.method != "POST":
+            pending, held = subscriptions.awaiting_confirmation(token)
+            show_in((held or pending).language)
             return render_template("public/confirm.html", token=token), 200
         subscriber = subscriptions.confirm(
             token, _origin("confirmation link"), utcnow()
@@ -182,9 +181,10 @@ def preferences(token: str) -> tuple[str, int]:
         subscriber = _preferences_subscriber(token)
     except InvalidToken as error:
         return _invalid_link(error.expired)
-    form = PreferencesForm(obj=subscriber if request.method == "GET" else None)
+    showing = request.method != "POST"
+    form = PreferencesForm(obj=subscriber if showing else None)
     _theme_choices(form)
-    if request.method == "GET":
+    if showing:
         form.themes.data = [t.id for t in subscriber.themes]
     status = 200
     saved = False
@@ -286,12 +286,12 @@ def erase(token: str) -> tuple[str, int]:
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
 @csrf.exempt  # RFC 8058: mail clients POST with no cookies and no form token
 def unsubscribe(token: str) -> Response | tuple[str, int]:
-    """GET shows a button; any POST unsubscribes (also the RFC 8058 one-click POST)."""
+    """GET and HEAD show a button; a POST unsubscribes (also RFC 8058 one-click)."""
     try:
         claims = read_token("unsubscribe", token)
     except InvalidToken as error:
         return _invalid_link(error.expired)
-    if request.method == "GET":
+    if request.method != "POST":
         subscriber = db.session.get(Subscriber, claims.subscriber_id)
         active = (
             subscriber is not None

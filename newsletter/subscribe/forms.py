@@ -16,12 +16,11 @@ from wtforms.validators import DataRequired, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from newsletter.content import text_input
-from newsletter.services.subscribers import InvalidAddress, normalise_address
-
-
-def _one_line(value: str) -> str:
-    """Replace line breaks and other control characters with spaces."""
-    return " ".join("".join(c if c.isprintable() else " " for c in value).split())
+from newsletter.services.subscribers import (
+    InvalidAddress,
+    normalise_address,
+    normalise_name,
+)
 
 
 class ThemeChoices(SelectMultipleField):
@@ -55,7 +54,7 @@ class SubscribeForm(FlaskForm):
     name = StringField(
         _l("Name (optional)"),
         validators=[Length(max=120)],
-        filters=[text_input, _one_line],
+        filters=[text_input, normalise_name],
     )
     themes = ThemeChoices(
         _l("Themes"),
@@ -70,7 +69,7 @@ class PreferencesForm(FlaskForm):
     """A subscriber's name, themes and language."""
 
     name = StringField(
-        _l("Name"), validators=[Length(max=120)], filters=[text_input, _one_line]
+        _l("Name"), validators=[Length(max=120)], filters=[text_input, normalise_name]
     )
     themes = ThemeChoices(
         _l("Themes"),
