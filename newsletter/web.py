@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import html as html_module
+import math
+import time
 from datetime import datetime
 from typing import Any
 
 import nh3
-from flask import Flask, abort, render_template, request
+from flask import Flask, Response, abort, make_response, render_template, request
 from flask_babel import format_date, format_datetime
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -18,6 +20,7 @@ from werkzeug.routing import IntegerConverter, Map
 
 from newsletter.content import markdown_as_text, render_markdown
 from newsletter.database import database_is_reachable
+from newsletter.extensions import limiter
 from newsletter.services.sending import SKIPPED_CANCELLED, SKIPPED_NO_THEMES
 
 # One way of writing times on every page, in both languages: no seconds, 24-hour
@@ -171,6 +174,16 @@ def _error_page(error: HTTPException) -> tuple[str, int]:
     return render_template("error.html", code=code, message=message), code
 
 
+def _too_many_attempts(error: HTTPException) -> Response:
+    """The error page for a rate limit, with Retry-After saying when it lifts."""
+    body, code = _error_page(error)
+    response = make_response(body, code)
+    limit = limiter.current_limit
+    lifts = limit.window.reset_time if limit is not None else time.time() + 60
+    response.headers["Retry-After"] = str(max(1, math.ceil(lifts - time.time())))
+    return response
+
+
 def _refuse_nul_bytes() -> None:
     """Refuse input with NUL bytes: no text column (PostgreSQL) can store them."""
     if "\x00" in request.path or any(
@@ -222,6 +235,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["language_name"] = language_name
     app.jinja_env.filters["delivery_error"] = delivery_error
     app.register_error_handler(HTTPException, _error_page)
+    app.register_error_handler(429, _too_many_attempts)
 
     @app.get("/healthz")
     def healthz() -> tuple[dict[str, str], int]:
