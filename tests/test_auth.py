@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -288,3 +289,50 @@ def test_pages_forbid_framing_and_inline_script(client):
     policy = response.headers["Content-Security-Policy"]
     assert "frame-ancestors 'none'" in policy
     assert re.search(r"script-src 'self'(;|$)", policy)
+
+
+def log_in_remembered(app) -> tuple[Any, list[str]]:
+    """Log in with "keep me logged in"; return the client and its Set-Cookie lines."""
+    with app.app_context():
+        make_editor(email="eva@example.se")
+    client = app.test_client()
+    response = client.post(
+        "/editor/login",
+        data={
+            "csrf_token": csrf_token_from(client),
+            "email": "eva@example.se",
+            "password": PASSWORD,
+            "remember": "y",
+        },
+    )
+    assert response.status_code == 302
+    return client, response.headers.getlist("Set-Cookie")
+
+
+def test_behind_https_browsers_are_told_to_use_only_https(make_app):
+    client = make_app(BASE_URL="https://nyhetsbrev.example.se").test_client()
+    for url in ("/", "/editor/login", "/feed.xml", "/finns-inte"):
+        response = client.get(url)
+        assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
+
+
+def test_behind_https_the_login_cookies_are_bound_to_this_host(make_app):
+    app = make_app(BASE_URL="https://nyhetsbrev.example.se")
+    client, cookies = log_in_remembered(app)
+    by_name = {line.split("=", 1)[0]: line for line in cookies}
+    assert set(by_name) == {"__Host-session", "__Host-remember_token"}
+    for line in by_name.values():
+        attributes = [part.strip().lower() for part in line.split(";")[1:]]
+        assert "secure" in attributes and "path=/" in attributes
+        assert not any(part.startswith("domain=") for part in attributes)
+    assert client.get("/editor/").status_code == 200
+    # A browser closed and opened again: the remember-me cookie logs back in.
+    client.delete_cookie("__Host-session")
+    assert client.get("/editor/").status_code == 200
+
+
+def test_over_plain_http_there_is_no_hsts_and_the_cookies_keep_their_names(app):
+    assert "Strict-Transport-Security" not in app.test_client().get("/").headers
+    client, cookies = log_in_remembered(app)
+    assert {line.split("=", 1)[0] for line in cookies} == {"session", "remember_token"}
+    assert client.get("/editor/").status_code == 200
