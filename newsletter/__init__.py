@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from newsletter.config import load_config
+from newsletter.request_limits import LimitedRequest
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -28,6 +29,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         instance_relative_config=True,
     )
     load_config(app, test_config)
+    app.request_class = LimitedRequest
 
     from newsletter import cli, database, devmail, i18n, web
     from newsletter.archive import bp as archive_bp

@@ -21,6 +21,7 @@ from werkzeug.routing import IntegerConverter, Map
 from newsletter.content import markdown_as_text, render_markdown
 from newsletter.database import database_is_reachable
 from newsletter.extensions import limiter
+from newsletter.request_limits import too_large
 from newsletter.services.sending import SKIPPED_CANCELLED, SKIPPED_NO_THEMES
 
 # One way of writing times on every page, in both languages: no seconds, 24-hour
@@ -167,10 +168,11 @@ def _error_page(error: HTTPException) -> tuple[str, int]:
         404: _("The page could not be found."),
         405: _("This address does not accept that kind of request."),
         409: _("The request conflicts with the current state."),
-        413: _("What you sent is too large."),
         429: _("Too many attempts. Wait a moment and try again."),
     }
     message = messages.get(code, _("Something went wrong on our side."))
+    if code == 413:
+        message = too_large()  # names the limit that applied
     return render_template("error.html", code=code, message=message), code
 
 

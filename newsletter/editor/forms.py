@@ -38,6 +38,7 @@ from wtforms.validators import (
 )
 
 from newsletter.content import is_allowed_url, markup_in, text_input
+from newsletter.request_limits import size_label
 from newsletter.services.editors import MIN_PASSWORD_LENGTH
 from newsletter.services.subscribers import InvalidAddress, normalise_address
 
@@ -351,16 +352,18 @@ class ScheduleForm(FlaskForm):
 
 
 class ImportUploadForm(FlaskForm):
-    """A CSV file of subscribers."""
+    """A CSV file of subscribers, at most ``limit`` bytes."""
 
-    file = FileField(
-        _l("CSV file"),
-        validators=[FileRequired(_l("Choose a file."))],
-        description=_l(
+    file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a file."))])
+
+    def __init__(self, limit: int, **kwargs: object) -> None:
+        """Bind the form and tell the editor how large the file may be."""
+        super().__init__(**kwargs)
+        self.file.description = gettext(
             "Columns email,name,themes; themes as slugs or names separated by |, "
-            "empty for every theme. Comma or semicolon, UTF-8."
-        ),
-    )
+            "empty for every theme. Comma or semicolon, UTF-8. At most %(size)s.",
+            size=size_label(limit),
+        )
 
 
 class ImportConfirmForm(FlaskForm):
