@@ -53,8 +53,8 @@ DEFAULTS: dict[str, Any] = {
     "DKIM_SELECTOR": None,
     "DKIM_PRIVATE_KEY_PATH": None,
     "RATELIMIT_STORAGE_URI": "memory://",
-    "LOGIN_RATE_LIMIT": "10 per minute",
-    "LOGIN_ACCOUNT_RATE_LIMIT": "30 per hour",
+    "LOGIN_RATE_LIMIT": "10 per minute",  # per client IP
+    "LOGIN_ACCOUNT_RATE_LIMIT": "30 per hour",  # per account and client IP together
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": None,  # None: follows whether BASE_URL is https
