@@ -23,6 +23,7 @@ def takes_file(limit_key: str) -> Callable[[View], View]:
     """Let a view take a file of up to app.config[limit_key] bytes."""
 
     def mark(view: View) -> View:
+        """Record the limit's configuration key on the view."""
         view.file_limit_key = limit_key  # type: ignore[attr-defined]
         return view
 
@@ -68,6 +69,7 @@ class StreamedBody(LimitedStream):
     maximum is refused (413) instead of silently cut off there."""
 
     def __init__(self, stream: IO[bytes], maximum: int) -> None:
+        """Wrap the server's input stream, which may hold at most maximum bytes."""
         super().__init__(stream, maximum, is_max=True)
 
     def readall(self) -> bytes:
@@ -94,6 +96,7 @@ class LimitedRequest(Request):
 
     @max_content_length.setter
     def max_content_length(self, value: int | None) -> None:
+        """Set this request's own limit, over any other."""
         self._max_content_length = value
 
     @cached_property

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 
 from newsletter.extensions import db
 from newsletter.models import Editor
@@ -214,7 +215,7 @@ def test_repeated_login_attempts_are_throttled(make_app):
     assert codes == [200, 200, 200, 429]
 
 
-def login_attempt(app, email: str, password: str, address: str) -> int:
+def login_attempt(app: Flask, email: str, password: str, address: str) -> int:
     """Post the login form from a client address; return the status code."""
     client = app.test_client()
     token = csrf_token_from(client)
@@ -291,7 +292,7 @@ def test_pages_forbid_framing_and_inline_script(client):
     assert re.search(r"script-src 'self'(;|$)", policy)
 
 
-def log_in_remembered(app) -> tuple[Any, list[str]]:
+def log_in_remembered(app: Flask) -> tuple[FlaskClient, list[str]]:
     """Log in with "keep me logged in"; return the client and its Set-Cookie lines."""
     with app.app_context():
         make_editor(email="eva@example.se")

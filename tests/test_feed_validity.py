@@ -77,10 +77,12 @@ class _Elements(HTMLParser):
     """Collect the elements a reader would create from text taken as HTML."""
 
     def __init__(self) -> None:
+        """Start with no elements found; entities are read as text."""
         super().__init__(convert_charrefs=True)
         self.found: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
+        """Note each element's name."""
         self.found.append(tag)
 
 

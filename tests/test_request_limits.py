@@ -17,12 +17,15 @@ from tests.conftest import EditorClient, log_in
 from tests.factories import make_editor
 
 
-def post_chunked(url: str, path: str, body: bytes, content_type: str) -> tuple:
+def post_chunked(
+    url: str, path: str, body: bytes, content_type: str
+) -> tuple[int, str]:
     """POST a body with Transfer-Encoding: chunked (no Content-Length)."""
     address = urlsplit(url)
     connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
 
     def chunks() -> Iterator[bytes]:
+        """The body in pieces: with an iterable, http.client sends it chunked."""
         for start in range(0, len(body), 4096):
             yield body[start : start + 4096]
 
