@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from newsletter.config import load_config
+from newsletter.request_limits import LimitedRequest
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -28,6 +29,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         instance_relative_config=True,
     )
     load_config(app, test_config)
+    app.request_class = LimitedRequest
 
     from newsletter import cli, database, devmail, i18n, web
     from newsletter.archive import bp as archive_bp
@@ -67,7 +69,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _security_headers(response: Response) -> Response:
-    """Add headers that keep pages from being framed, sniffed or scripted."""
+    """Add headers that keep pages from being framed, sniffed or scripted, and
+    behind https, from being fetched over plain http."""
     headers = response.headers
     headers.setdefault(
         "Content-Security-Policy",
@@ -78,4 +81,7 @@ def _security_headers(response: Response) -> Response:
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     headers.setdefault("X-Frame-Options", "DENY")
+    max_age = int(current_app.config["HSTS_MAX_AGE"])
+    if max_age > 0 and current_app.config["BASE_URL"].startswith("https://"):
+        headers.setdefault("Strict-Transport-Security", f"max-age={max_age}")
     return response

@@ -8,7 +8,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Config, Flask
 
 ENV_PREFIX = "NEWSLETTER_"
 
@@ -53,12 +53,14 @@ DEFAULTS: dict[str, Any] = {
     "DKIM_SELECTOR": None,
     "DKIM_PRIVATE_KEY_PATH": None,
     "RATELIMIT_STORAGE_URI": "memory://",
-    "LOGIN_RATE_LIMIT": "10 per minute",
-    "LOGIN_ACCOUNT_RATE_LIMIT": "30 per hour",
+    "LOGIN_RATE_LIMIT": "10 per minute",  # per client IP
+    "LOGIN_ACCOUNT_RATE_LIMIT": "30 per hour",  # per account and client IP together
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": None,  # None: follows whether BASE_URL is https
     "REMEMBER_COOKIE_SAMESITE": "Lax",
+    # Sent when BASE_URL is https: browsers then use only https for a year (0: none).
+    "HSTS_MAX_AGE": 365 * 24 * 3600,
     # Tokens live as long as the session: an editor may keep a form open for days.
     "WTF_CSRF_TIME_LIMIT": None,
     "REMEMBER_COOKIE_DURATION": 14 * 24 * 3600,
@@ -66,7 +68,8 @@ DEFAULTS: dict[str, Any] = {
     "BABEL_DEFAULT_LOCALE": "sv",
     "BABEL_DEFAULT_TIMEZONE": "Europe/Stockholm",
     "LANGUAGES": ["sv", "en"],
-    "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+    "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,  # any request body
+    "IMPORT_MAX_BYTES": 20 * 1024 * 1024,  # a subscriber CSV file
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
 }
 
@@ -119,6 +122,26 @@ def _development_secret(app: Flask) -> str:
     return path.read_text().strip()
 
 
+def _host_bound_cookie_names(config: Config) -> None:
+    """Name secure login cookies with the __Host- prefix: browsers then take them only
+    from this host over https, so a neighbouring subdomain cannot plant or replace
+    them. Names set explicitly stay; a cookie with a domain or sub-path cannot."""
+    session_path = config.get("SESSION_COOKIE_PATH") or config["APPLICATION_ROOT"]
+    if (
+        config["SESSION_COOKIE_SECURE"]
+        and config["SESSION_COOKIE_NAME"] == "session"
+        and not config.get("SESSION_COOKIE_DOMAIN")
+        and session_path == "/"
+    ):
+        config["SESSION_COOKIE_NAME"] = "__Host-session"
+    if (
+        config["REMEMBER_COOKIE_SECURE"]
+        and not config.get("REMEMBER_COOKIE_DOMAIN")
+        and config.get("REMEMBER_COOKIE_PATH", "/") == "/"
+    ):
+        config.setdefault("REMEMBER_COOKIE_NAME", "__Host-remember_token")
+
+
 def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
     """Fill app.config from defaults, the environment and the test mapping."""
     app.config.from_mapping(DEFAULTS)
@@ -145,6 +168,7 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
         app.config["SESSION_COOKIE_SECURE"] = secure
     if app.config.get("REMEMBER_COOKIE_SECURE") is None:
         app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
+    _host_bound_cookie_names(app.config)
     if app.config["SMTP_SECURITY"] not in {"none", "starttls", "tls"}:
         raise ConfigError("NEWSLETTER_SMTP_SECURITY must be none, starttls or tls")
     app.config["BASE_URL"] = str(app.config["BASE_URL"]).rstrip("/")

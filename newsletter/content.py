@@ -29,16 +29,31 @@ def clean_text(text: str) -> str:
     return NOT_XML.sub("", text.translate(LINE_BREAK_CONTROLS))
 
 
-# A complete HTML tag: feed readers may take one in a title for markup, so titles,
-# which are plain text, must not hold one.
-MARKUP_TAG = re.compile(r"<\s*/?\s*[A-Za-z][^<>]*>")
+# What an HTML parser reads as the start of markup: an element, an end tag, a comment
+# or declaration, a processing instruction. Feed readers and email programs may take
+# titles and names for HTML, and a tag left open runs on into the page around it, so
+# plain-text fields hold none, closed or not ("Barn <12 år" stays).
+MARKUP = re.compile(r"<[A-Za-z/!?][^<>]*>?")  # a tag, closed or not
+WHOLE_TAG = re.compile(r"<[A-Za-z/!?][^<>]*>")
+MARKUP_START = re.compile(r"<+(?=[A-Za-z/!?])")
 MAX_TITLE = 200
 
 
+def markup_in(text: str) -> str | None:
+    """Return the first piece of markup in a plain-text field (shortened), or None."""
+    found = MARKUP.search(text)
+    if found is None:
+        return None
+    piece = found.group()
+    return piece if len(piece) <= 40 else piece[:39] + "…"
+
+
 def title_from(text: str) -> str:
-    """A title made from text of elsewhere (another site's feed): one line, no tags,
-    at most MAX_TITLE characters."""
-    return " ".join(MARKUP_TAG.sub("", text).split())[:MAX_TITLE]
+    """A title made from text of elsewhere (another site's feed): one line, no
+    markup (whole tags go, an unclosed one loses its <), at most MAX_TITLE
+    characters."""
+    plain = MARKUP_START.sub("", WHOLE_TAG.sub("", text))
+    return " ".join(plain.split())[:MAX_TITLE]
 
 
 # Characters that mean something to Markdown anywhere in a line, and line starts

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import html as html_module
+import math
+import time
 from datetime import datetime
 from typing import Any
 
 import nh3
-from flask import Flask, abort, render_template, request
+from flask import Flask, Response, abort, make_response, render_template, request
 from flask_babel import format_date, format_datetime
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -18,6 +20,8 @@ from werkzeug.routing import IntegerConverter, Map
 
 from newsletter.content import markdown_as_text, render_markdown
 from newsletter.database import database_is_reachable
+from newsletter.extensions import limiter
+from newsletter.request_limits import too_large
 from newsletter.services.sending import SKIPPED_CANCELLED, SKIPPED_NO_THEMES
 from newsletter.services.subscribers import display_address
 
@@ -165,11 +169,22 @@ def _error_page(error: HTTPException) -> tuple[str, int]:
         404: _("The page could not be found."),
         405: _("This address does not accept that kind of request."),
         409: _("The request conflicts with the current state."),
-        413: _("What you sent is too large."),
         429: _("Too many attempts. Wait a moment and try again."),
     }
     message = messages.get(code, _("Something went wrong on our side."))
+    if code == 413:
+        message = too_large()  # names the limit that applied
     return render_template("error.html", code=code, message=message), code
+
+
+def _too_many_attempts(error: HTTPException) -> Response:
+    """The error page for a rate limit, with Retry-After saying when it lifts."""
+    body, code = _error_page(error)
+    response = make_response(body, code)
+    limit = limiter.current_limit
+    lifts = limit.window.reset_time if limit is not None else time.time() + 60
+    response.headers["Retry-After"] = str(max(1, math.ceil(lifts - time.time())))
+    return response
 
 
 def _refuse_nul_bytes() -> None:
@@ -224,6 +239,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["language_name"] = language_name
     app.jinja_env.filters["delivery_error"] = delivery_error
     app.register_error_handler(HTTPException, _error_page)
+    app.register_error_handler(429, _too_many_attempts)
 
     @app.get("/healthz")
     def healthz() -> tuple[dict[str, str], int]:

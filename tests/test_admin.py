@@ -73,6 +73,26 @@ def test_duplicate_theme_names_are_refused_with_a_message(app, admin):
     assert len(theme_names(app)) == 3
 
 
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"name": "<img src=x onerror=alert(1)//"},
+        {"name": "<img src=x onerror=alert(1)>"},
+        {"name": "Funktionshinder", "description": "<script>alert(1)</script>"},
+    ],
+)
+def test_theme_names_and_descriptions_are_plain_text(app, admin, fields):
+    response = admin.post("/editor/themes", data=fields)
+    assert response.status_code == 422
+    assert "Skriv ren text utan HTML: ta bort &lt;" in response.get_data(as_text=True)
+    assert len(theme_names(app)) == 3
+    with app.app_context():
+        aldre = db.session.scalar(select(Theme.id).where(Theme.slug == "aldre"))
+    renamed = admin.post(f"/editor/themes/{aldre}", data={"name": "Äldre", **fields})
+    assert renamed.status_code == 422
+    assert theme_names(app)[-1] == "Äldre"
+
+
 def test_a_deactivated_theme_is_not_offered_for_new_items_but_keeps_old_ones(
     app, admin
 ):

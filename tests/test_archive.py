@@ -222,7 +222,8 @@ def test_a_response_that_sets_a_cookie_is_never_publicly_cacheable(make_app):
         },
     )
     # The browser was closed: only the remember-me cookie is left.
-    client.delete_cookie("session")
+    session_cookie = app.config["SESSION_COOKIE_NAME"]  # __Host-session (https)
+    client.delete_cookie(session_cookie)
     restored = client.get("/archive/nyhetsbrev-05")  # not rendered yet
-    assert "session=" in restored.headers.get("Set-Cookie", "")
+    assert f"{session_cookie}=" in restored.headers.get("Set-Cookie", "")
     assert restored.headers["Cache-Control"] == "private, no-store"

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 
 from newsletter.extensions import db
 from newsletter.models import Editor
 from tests.conftest import csrf_token_from, log_in
-from tests.factories import make_editor, make_issue, make_item
+from tests.factories import PASSWORD, make_editor, make_issue, make_item
 
 SAMPLE_ARGS = {
     "issue_id": 1,
@@ -213,24 +215,70 @@ def test_repeated_login_attempts_are_throttled(make_app):
     assert codes == [200, 200, 200, 429]
 
 
-def test_login_attempts_on_one_account_are_throttled_from_any_address(make_app):
+def login_attempt(app: Flask, email: str, password: str, address: str) -> int:
+    """Post the login form from a client address; return the status code."""
+    client = app.test_client()
+    token = csrf_token_from(client)
+    return client.post(
+        "/editor/login",
+        data={"csrf_token": token, "email": email, "password": password},
+        environ_base={"REMOTE_ADDR": address},
+    ).status_code
+
+
+def test_login_attempts_on_one_account_from_one_address_are_throttled(make_app):
     app = make_app(
         RATELIMIT_ENABLED=True,
         LOGIN_RATE_LIMIT="100 per minute",
         LOGIN_ACCOUNT_RATE_LIMIT="3 per hour",
     )
-    codes = []
-    for number in range(4):
-        client = app.test_client()
-        token = csrf_token_from(client)
-        codes.append(
-            client.post(
-                "/editor/login",
-                data={"csrf_token": token, "email": "Eva@Example.se", "password": "x"},
-                environ_base={"REMOTE_ADDR": f"192.0.2.{number + 1}"},
-            ).status_code
-        )
+    emails = ["eva@example.se", "Eva@Example.se", " EVA@example.se", "eva@example.se"]
+    codes = [login_attempt(app, email, "x", "192.0.2.1") for email in emails]
     assert codes == [200, 200, 200, 429]
+
+
+def test_control_characters_in_the_address_do_not_escape_the_account_limit(
+    make_app,
+):
+    app = make_app(
+        RATELIMIT_ENABLED=True,
+        LOGIN_RATE_LIMIT="100 per minute",
+        LOGIN_ACCOUNT_RATE_LIMIT="3 per hour",
+    )
+    with app.app_context():
+        make_editor(email="eva@example.se")
+    emails = ["eva@example.se", "eva@example.se\x01", "eva@example.se\x1b"]
+    codes = [login_attempt(app, email, "wrong", "192.0.2.1") for email in emails]
+    assert codes == [200, 200, 200]
+    # Authentication reads this as eva@example.se, and so does the limit.
+    assert login_attempt(app, "eva@example.se\x01", PASSWORD, "192.0.2.1") == 429
+
+
+def test_failed_logins_from_one_address_do_not_lock_the_editor_out_elsewhere(
+    make_app,
+):
+    app = make_app(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="1000 per minute")
+    with app.app_context():
+        make_editor(email="eva@example.se")
+    codes = [
+        login_attempt(app, "eva@example.se", "guess", "192.0.2.1") for _ in range(31)
+    ]
+    assert codes[:30] == [200] * 30 and codes[30] == 429
+    assert login_attempt(app, "eva@example.se", PASSWORD, "198.51.100.7") == 302
+
+
+def test_a_throttled_login_says_when_to_try_again(make_app):
+    app = make_app(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="1 per minute")
+    assert login_attempt(app, "x@example.se", "nope", "192.0.2.1") == 200
+    client = app.test_client()
+    response = client.post(
+        "/editor/login",
+        data={"csrf_token": csrf_token_from(client), "email": "x@example.se"},
+        environ_base={"REMOTE_ADDR": "192.0.2.1"},
+    )
+    assert response.status_code == 429
+    assert 0 < int(response.headers["Retry-After"]) <= 60
+    assert "Vänta en stund" in response.get_data(as_text=True)
 
 
 def test_editor_pages_are_not_cached(editor):
@@ -242,3 +290,50 @@ def test_pages_forbid_framing_and_inline_script(client):
     policy = response.headers["Content-Security-Policy"]
     assert "frame-ancestors 'none'" in policy
     assert re.search(r"script-src 'self'(;|$)", policy)
+
+
+def log_in_remembered(app: Flask) -> tuple[FlaskClient, list[str]]:
+    """Log in with "keep me logged in"; return the client and its Set-Cookie lines."""
+    with app.app_context():
+        make_editor(email="eva@example.se")
+    client = app.test_client()
+    response = client.post(
+        "/editor/login",
+        data={
+            "csrf_token": csrf_token_from(client),
+            "email": "eva@example.se",
+            "password": PASSWORD,
+            "remember": "y",
+        },
+    )
+    assert response.status_code == 302
+    return client, response.headers.getlist("Set-Cookie")
+
+
+def test_behind_https_browsers_are_told_to_use_only_https(make_app):
+    client = make_app(BASE_URL="https://nyhetsbrev.example.se").test_client()
+    for url in ("/", "/editor/login", "/feed.xml", "/finns-inte"):
+        response = client.get(url)
+        assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
+
+
+def test_behind_https_the_login_cookies_are_bound_to_this_host(make_app):
+    app = make_app(BASE_URL="https://nyhetsbrev.example.se")
+    client, cookies = log_in_remembered(app)
+    by_name = {line.split("=", 1)[0]: line for line in cookies}
+    assert set(by_name) == {"__Host-session", "__Host-remember_token"}
+    for line in by_name.values():
+        attributes = [part.strip().lower() for part in line.split(";")[1:]]
+        assert "secure" in attributes and "path=/" in attributes
+        assert not any(part.startswith("domain=") for part in attributes)
+    assert client.get("/editor/").status_code == 200
+    # A browser closed and opened again: the remember-me cookie logs back in.
+    client.delete_cookie("__Host-session")
+    assert client.get("/editor/").status_code == 200
+
+
+def test_over_plain_http_there_is_no_hsts_and_the_cookies_keep_their_names(app):
+    assert "Strict-Transport-Security" not in app.test_client().get("/").headers
+    client, cookies = log_in_remembered(app)
+    assert {line.split("=", 1)[0] for line in cookies} == {"session", "remember_token"}
+    assert client.get("/editor/").status_code == 200

@@ -327,3 +327,31 @@ def test_a_body_naming_the_database_file_does_not_touch_it(
         with pytest.raises(FeedError):
             fetch_feed(f"{feed_server}/db.xml", allow_private=True)
     assert database not in opened
+
+
+def test_a_picked_title_loses_a_tag_that_is_not_closed(make_app):
+    from tests.conftest import log_in
+    from tests.factories import make_editor
+
+    app = make_app()
+    with app.app_context():
+        make_editor()
+        issue_id = make_issue().id
+        section = theme("aldre").id
+    editor = log_in(app.test_client(), "editor@example.se")
+    editor.post(
+        f"/editor/issues/{issue_id}/import-feed/add",
+        data={
+            "pick": ["0", "1"],
+            "target": f"theme:{section}",
+            "title-0": "Varning <img src=x onerror=alert(1)//",
+            "title-1": "Barn <12 år </b",
+            "summary-0": "",
+            "summary-1": "",
+        },
+    )
+    with app.app_context():
+        titles = db.session.scalars(
+            select(Item.title).where(Item.issue_id == issue_id).order_by(Item.id)
+        ).all()
+    assert titles == ["Varning img src=x onerror=alert(1)//", "Barn <12 år /b"]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 
 import feedparser
 import pytest
+from lxml import etree
 
 from newsletter.extensions import db
+from newsletter.services import themes
 from tests import feedcheck
 from tests.factories import make_issue, make_item
 from tests.test_archive import BASE, published_app
@@ -68,6 +71,45 @@ def test_awkward_editor_text_keeps_the_feeds_valid(make_app):
     # The plain summary reaches readers as text: the tag is shown, never run.
     assert "&lt;script&gt;alert(1)&lt;/script&gt; 😀" in entry.summary
     assert "<script" not in entry.summary + entry.content[0].value
+
+
+class _Elements(HTMLParser):
+    """Collect the elements a reader would create from text taken as HTML."""
+
+    def __init__(self) -> None:
+        """Start with no elements found; entities are read as text."""
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        """Note each element's name."""
+        self.found.append(tag)
+
+
+def elements_in(html: str) -> list[str]:
+    """The elements in a piece of HTML, as a feed reader's page would build them."""
+    parser = _Elements()
+    parser.feed(html)
+    parser.close()
+    return parser.found
+
+
+def test_a_theme_named_with_markup_reaches_readers_as_text(make_app):
+    """Themes saved before names were checked may hold markup; readers that take the
+    channel title and description for HTML must still find no element in them."""
+    app = make_app(BASE_URL=BASE)
+    with app.app_context():
+        record = themes.create_theme(
+            "<img src=x onerror=alert(1)>", "<script>alert(1)</script> & mer"
+        )
+        db.session.commit()
+        url = f"/themes/{record.slug}/feed.xml"
+    response = app.test_client().get(url)
+    assert feedcheck.rss_problems(response.data, BASE + url) == []
+    channel = etree.fromstring(response.data).find("channel")
+    title, description = channel.findtext("title"), channel.findtext("description")
+    assert "onerror=alert(1)" in title and "alert(1)" in description
+    assert elements_in(title) == [] and elements_in(description) == []
 
 
 # The checks themselves: each kind of fault a validator reports is reported here.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
+import pytest
 from sqlalchemy import func, select
 
 from newsletter.extensions import db
@@ -164,7 +165,8 @@ def test_titles_are_plain_text_and_pasted_control_characters_become_line_breaks(
         data=item_form(section, title="Nyhet <b>viktig</b>", body="Text"),
     )
     assert refused.status_code == 422
-    assert "Rubriker är ren text: ta bort &lt;b&gt;" in refused.get_data(as_text=True)
+    refusal = refused.get_data(as_text=True)
+    assert "Skriv ren text utan HTML: ta bort &lt;b&gt;" in refusal
     accepted = editor.post(
         f"/editor/issues/{issue_id}/items/new",
         data=item_form(section, title="Barn <12 år\x1b", body="Rad ett\x0bRad två\x0c"),
@@ -173,6 +175,44 @@ def test_titles_are_plain_text_and_pasted_control_characters_become_line_breaks(
     with app.app_context():
         item = db.session.scalar(select(Item))
         assert (item.title, item.body) == ("Barn <12 år", "Rad ett\nRad två")
+
+
+UNCLOSED_TAG = "<img src=x onerror=alert(1)//"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"title": f"Nyhet {UNCLOSED_TAG}"},
+        {"contact_name": f"Karin {UNCLOSED_TAG}"},
+        {"links-0-text": UNCLOSED_TAG, "links-0-url": "https://example.se/"},
+        {"title": "Nyhet <!-- kommentar"},
+        {"title": "Nyhet </b"},
+        {"title": "Nyhet <?php"},
+    ],
+)
+def test_title_like_item_fields_refuse_a_tag_even_when_it_is_not_closed(
+    app, editor, fields
+):
+    with app.app_context():
+        issue_id = make_issue().id
+        section = theme("aldre").id
+    response = editor.post(
+        f"/editor/issues/{issue_id}/items/new",
+        data=item_form(section, **{"title": "Nyhet", **fields}),
+    )
+    assert response.status_code == 422
+    assert "Skriv ren text utan HTML: ta bort &lt;" in response.get_data(as_text=True)
+    with app.app_context():
+        assert count(Item) == 0 and count(Link) == 0
+
+
+def test_an_issue_title_refuses_a_tag_even_when_it_is_not_closed(app, editor):
+    response = editor.post("/editor/issues/new", data={"title": UNCLOSED_TAG})
+    assert response.status_code == 422
+    assert "Skriv ren text utan HTML" in response.get_data(as_text=True)
+    with app.app_context():
+        assert count(Issue) == 0
 
 
 def test_editing_an_item_replaces_its_links_and_can_move_it_to_another_section(

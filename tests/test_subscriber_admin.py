@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
 from sqlalchemy import func, select
 
 from newsletter.extensions import db
@@ -150,6 +151,32 @@ def test_import_preview_shows_row_errors_and_writes_nothing(app, editor):
     assert "ny@example.se förekommer mer än en gång" in body
     assert "raderad@example.se raderades på personens egen begäran" in body
     assert counts(app) == before
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        'anna@example.se,"Anna,aldre\nbo@example.se,Bo,aldre\n',
+        'anna@example.se,"Anna,aldre\nbo@example.se,Bo,\ncia@example.se,"Cia",aldre\n',
+    ],
+)
+def test_an_unclosed_quote_is_an_error_naming_its_line_and_nothing_is_imported(
+    app, editor, rows
+):
+    before = counts(app)
+    preview, _ = upload(editor, "email,name,themes\nny@example.se,Ny,\n" + rows)
+    body = preview.get_data(as_text=True)
+    assert 'data-count="new">0<' in body and 'data-count="errors">1<' in body
+    assert "<td>3</td><td>ett citattecken öppnar ett värde" in body
+    assert counts(app) == before
+
+
+def test_a_quote_left_open_in_a_large_file_is_reported_where_it_opened(app, editor):
+    rows = "".join(f"person{n}@example.se,Person {n},\n" for n in range(5000))
+    preview, _ = upload(editor, 'email,name,themes\nanna@example.se,"Anna,\n' + rows)
+    body = preview.get_data(as_text=True)
+    assert 'data-count="new">0<' in body and 'data-count="errors">1<' in body
+    assert "<td>2</td><td>filen är inte giltig CSV</td>" in body
 
 
 def test_import_asks_for_confirmation_by_default(app, editor):

@@ -12,6 +12,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
@@ -29,11 +30,19 @@ def _safe_next(target: str | None) -> str:
     return url_for("editor.issues")
 
 
+def _account_from_this_address() -> str:
+    """Key login attempts on the account, read as authentication reads it, together
+    with the client address: failures from one place never lock the editor out of
+    another."""
+    account = editors.normalise_email(request.form.get("email", ""))[:320]
+    return f"login {get_remote_address()} {account}"
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: str(current_app.config["LOGIN_RATE_LIMIT"]), methods=["POST"])
 @limiter.limit(
     lambda: str(current_app.config["LOGIN_ACCOUNT_RATE_LIMIT"]),
-    key_func=lambda: "login:" + request.form.get("email", "").strip().lower()[:320],
+    key_func=_account_from_this_address,
     methods=["POST"],
 )
 def login() -> str | Response:

@@ -37,7 +37,8 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from newsletter.content import MARKUP_TAG, is_allowed_url, text_input
+from newsletter.content import is_allowed_url, markup_in, text_input
+from newsletter.request_limits import size_label
 from newsletter.services.editors import MIN_PASSWORD_LENGTH
 from newsletter.services.subscribers import InvalidAddress, normalise_address
 
@@ -49,14 +50,17 @@ MAX_LINKS = 50
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
-def plain_title(form: FlaskForm, field: StringField) -> None:
-    """Refuse HTML tags in a title: titles are plain text in pages, email and feeds."""
-    tag = MARKUP_TAG.search(field.data or "")
-    if tag:
+def no_markup(form: Form, field: StringField) -> None:
+    """Refuse markup, closed or not, in a title, name or label: these are plain text
+    in pages, email and feeds, where a reader may take them for HTML."""
+    markup = markup_in(field.data or "")
+    if markup:
         raise ValidationError(
+            # Not lazy: the message repeats what the editor typed.
             gettext(
-                "Titles are plain text: remove %(tag)s or write it without < and >.",
-                tag=tag.group(),
+                "Write plain text without HTML: remove %(tag)s, or put a space "
+                "after <.",
+                tag=markup,
             )
         )
 
@@ -96,7 +100,7 @@ class IssueForm(FlaskForm):
         validators=[
             DataRequired(_l("Give the issue a title.")),
             Length(max=200),
-            plain_title,
+            no_markup,
             no_encoded_word,
         ],
         filters=[text_input],
@@ -134,7 +138,9 @@ class LinkForm(Form):
     """One resource link of an item; a row with neither field is ignored."""
 
     # Not "label": FormField.label would shadow it.
-    text = StringField(_l("Label"), validators=[Length(max=200)], filters=[text_input])
+    text = StringField(
+        _l("Label"), validators=[Length(max=200), no_markup], filters=[text_input]
+    )
     url = StringField(
         _l("Web address"), validators=[Length(max=2000)], filters=[text_input]
     )
@@ -163,7 +169,7 @@ class ItemForm(FlaskForm):
         validators=[
             DataRequired(_l("Give the item a title.")),
             Length(max=200),
-            plain_title,
+            no_markup,
         ],
         filters=[text_input],
     )
@@ -176,7 +182,9 @@ class ItemForm(FlaskForm):
         ),
     )
     contact_name = StringField(
-        _l("Contact person"), validators=[Length(max=120)], filters=[text_input]
+        _l("Contact person"),
+        validators=[Length(max=120), no_markup],
+        filters=[text_input],
     )
     contact_phone = StringField(
         _l("Phone"),
@@ -215,7 +223,7 @@ class DuplicateForm(FlaskForm):
         validators=[
             DataRequired(_l("Give the issue a title.")),
             Length(max=200),
-            plain_title,
+            no_markup,
             no_encoded_word,
         ],
         filters=[text_input],
@@ -227,11 +235,17 @@ class ThemeForm(FlaskForm):
 
     name = StringField(
         _l("Name"),
-        validators=[DataRequired(_l("Give the theme a name.")), Length(max=80)],
+        validators=[
+            DataRequired(_l("Give the theme a name.")),
+            Length(max=80),
+            no_markup,
+        ],
         filters=[text_input],
     )
     description = StringField(
-        _l("Description"), validators=[Length(max=500)], filters=[text_input]
+        _l("Description"),
+        validators=[Length(max=500), no_markup],
+        filters=[text_input],
     )
 
 
@@ -352,16 +366,18 @@ class ScheduleForm(FlaskForm):
 
 
 class ImportUploadForm(FlaskForm):
-    """A CSV file of subscribers."""
+    """A CSV file of subscribers, at most ``limit`` bytes."""
 
-    file = FileField(
-        _l("CSV file"),
-        validators=[FileRequired(_l("Choose a file."))],
-        description=_l(
+    file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a file."))])
+
+    def __init__(self, limit: int, **kwargs: object) -> None:
+        """Bind the form and tell the editor how large the file may be."""
+        super().__init__(**kwargs)
+        self.file.description = gettext(
             "Columns email,name,themes; themes as slugs or names separated by |, "
-            "empty for every theme. Comma or semicolon, UTF-8."
-        ),
-    )
+            "empty for every theme. Comma or semicolon, UTF-8. At most %(size)s.",
+            size=size_label(limit),
+        )
 
 
 class ImportConfirmForm(FlaskForm):

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from flask import (
     Response,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -31,11 +32,10 @@ from newsletter.models import (
     Subscriber,
 )
 from newsletter.models.types import utcnow
+from newsletter.request_limits import file_too_large, takes_file
 from newsletter.services import subscribers, subscriptions, themes
 from newsletter.services.subscribers import SubscriberFilter
 from newsletter.services.subscriptions import Origin
-
-MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
 
 def _filter() -> SubscriberFilter:
@@ -142,36 +142,41 @@ def erase_subscriber(subscriber_id: int) -> Response:
 
 
 @bp.route("/subscribers/import", methods=["GET", "POST"])
+@takes_file("IMPORT_MAX_BYTES")
 def import_upload() -> str | Response | tuple[str, int]:
     """Upload a CSV file; nothing is imported before the preview is accepted."""
-    form = ImportUploadForm()
+    limit = int(current_app.config["IMPORT_MAX_BYTES"])
+    form = ImportUploadForm(limit)
     if form.validate_on_submit():
-        raw = form.file.data.read(MAX_IMPORT_BYTES + 1)
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
+        raw = form.file.data.read(limit + 1)
+        if len(raw) > limit:
+            form.file.errors.append(file_too_large(limit))
+        elif (text := _csv_text(raw)) is None:
             form.file.errors.append(
                 _("The file is not UTF-8 text. Save it as CSV UTF-8.")
             )
+        elif "\x00" in text:
+            form.file.errors.append(_("The file contains binary data, not CSV text."))
         else:
-            if len(raw) > MAX_IMPORT_BYTES:
-                form.file.errors.append(_("The file is larger than 20 MB."))
-            elif "\x00" in text:
-                form.file.errors.append(
-                    _("The file contains binary data, not CSV text.")
-                )
-            else:
-                draft = ImportDraft(
-                    filename=(form.file.data.filename or "")[:255],
-                    content=text,
-                    created_by=current_user.name,
-                )
-                db.session.add(draft)
-                db.session.commit()
-                return redirect(url_for("editor.import_preview", draft_id=draft.id))
+            draft = ImportDraft(
+                filename=(form.file.data.filename or "")[:255],
+                content=text,
+                created_by=current_user.name,
+            )
+            db.session.add(draft)
+            db.session.commit()
+            return redirect(url_for("editor.import_preview", draft_id=draft.id))
     return render_template("editor/import.html", form=form), (
         422 if form.errors else 200
     )
+
+
+def _csv_text(raw: bytes) -> str | None:
+    """The text of an uploaded file, or None when it is not UTF-8."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
 
 
 @bp.route("/subscribers/import/<int:draft_id>", methods=["GET", "POST"])

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, select
 
+from newsletter.content import clean_text
 from newsletter.extensions import db
 from newsletter.models import Editor
 from newsletter.models.editor import spend_password_check_time
@@ -23,8 +24,9 @@ class LastAdmin(Exception):
 
 
 def normalise_email(email: str) -> str:
-    """Return the address trimmed and lower-cased, as it is stored."""
-    return email.strip().lower()
+    """Return the address as it is stored: without control characters, trimmed and
+    lower-cased; authentication and the login limits both read addresses so."""
+    return clean_text(email).strip().lower()
 
 
 def create_editor(email: str, name: str, password: str, is_admin: bool) -> Editor:

@@ -108,6 +108,34 @@ def _dialect(sample: str) -> str:
     return ";" if header.count(";") > header.count(",") else ","
 
 
+class UnreadableRow(ValueError):
+    """The CSV reader gave up on the row that starts on this line."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+def _records(text: str) -> list[tuple[int, list[str]]]:
+    """The rows of a CSV file, each with the line it starts on."""
+    # newline=None reads \r, \n and \r\n line ends alike (old Mac exports use \r).
+    reader = csv.reader(io.StringIO(text, newline=None), delimiter=_dialect(text))
+    records = []
+    ended = 0  # the line the previous row ended on
+    try:
+        for row in reader:
+            records.append((ended + 1, row))
+            ended = reader.line_num
+    except csv.Error as error:  # say, a value past the csv module's field limit
+        raise UnreadableRow(ended + 1) from error
+    return records
+
+
+def _spans_lines(row: list[str]) -> bool:
+    """Return whether a row runs over a line end (inside a quoted value)."""
+    return any("\n" in cell or "\r" in cell for cell in row)
+
+
 def parse_csv(text: str) -> ParsedImport:
     """Validate an import file (email,name,themes) without writing anything."""
     text = text.removeprefix("\ufeff")
@@ -115,12 +143,25 @@ def parse_csv(text: str) -> ParsedImport:
     if "\x00" in text:
         result.errors.append((1, _("the file contains NUL bytes; it is not CSV text")))
         return result
-    # newline=None reads \r, \n and \r\n line ends alike (old Mac exports use \r).
-    reader = csv.reader(io.StringIO(text, newline=None), delimiter=_dialect(text))
     try:
-        records = [(reader.line_num, row) for row in reader]
-    except csv.Error:
-        result.errors.append((reader.line_num, _("the file is not valid CSV")))
+        records = _records(text)
+    except UnreadableRow as error:
+        result.errors.append((error.line, _("the file is not valid CSV")))
+        return result
+    runaway = next((line for line, row in records if _spans_lines(row)), None)
+    if runaway is not None:
+        # No field of ours holds a line break: a quote was left open, and the rows
+        # after it became part of this one. Which rows are right cannot be known.
+        result.errors.append(
+            (
+                runaway,
+                _(
+                    "a quotation mark opens a value here and is not closed where "
+                    "the line ends, so the following lines were read into it; "
+                    "nothing is imported until the file is corrected"
+                ),
+            )
+        )
         return result
     header = [cell.strip().lower() for cell in (records[0][1] if records else [])]
     if not header or header[0] != "email":
