@@ -44,11 +44,11 @@ DEFAULTS: dict[str, Any] = {
     "SIGNUP_RATE_LIMIT": "5 per minute; 30 per hour",  # per client IP
     "CONFIRM_EMAIL_INTERVAL_MINUTES": 15,  # per address
     "CONFIRM_EMAILS_PER_DAY": 3,  # per address
-    "PENDING_DAYS": 30,
+    "PENDING_DAYS": 30,  # unconfirmed sign-ups are deleted after this many days
     # Archive pages and feeds are re-checked against the database at most this often.
     "ARCHIVE_STAMP_SECONDS": 1.0,
     # Feed import may fetch private, loopback and link-local addresses (tests only).
-    "FEED_IMPORT_ALLOW_PRIVATE": False,  # unconfirmed sign-ups are deleted after this
+    "FEED_IMPORT_ALLOW_PRIVATE": False,
     "DKIM_DOMAIN": None,
     "DKIM_SELECTOR": None,
     "DKIM_PRIVATE_KEY_PATH": None,
