@@ -330,6 +330,29 @@ def test_second_save_of_the_same_item_gets_a_conflict_with_the_other_version(
         assert db.session.get(Item, item_id).title == "Olle sparade"
 
 
+def header_fields(page: str) -> dict[str, tuple[str, dict[str, str | None]]]:
+    """Return the first title, slug, preheader and intro field of a page, no values."""
+    parser = TagCollector()
+    parser.feed(page)
+    fields: dict[str, tuple[str, dict[str, str | None]]] = {}
+    for tag, attrs in parser.tags:
+        name = attrs.get("name")
+        if name in {"title", "slug", "preheader", "intro"} and name not in fields:
+            fields[name] = (tag, {k: v for k, v in attrs.items() if k != "value"})
+    return fields
+
+
+def test_the_new_issue_page_and_the_issue_page_show_the_same_header_form(app, editor):
+    with app.app_context():
+        issue_id = make_issue("Nyhetsbrev maj 2026").id
+    new = header_fields(editor.get("/editor/issues/new").get_data(as_text=True))
+    edit = header_fields(
+        editor.get(f"/editor/issues/{issue_id}").get_data(as_text=True)
+    )
+    assert set(new) == {"title", "slug", "preheader", "intro"}
+    assert new == edit
+
+
 def test_second_save_of_the_same_issue_header_gets_a_conflict(app, editor):
     with app.app_context():
         issue_id = make_issue("Original").id
