@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mailbox
+import re
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
@@ -19,6 +20,10 @@ PREVIEW_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
     "frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
 )
+# Our own pages refuse to be framed, so a link followed inside the frame shows an
+# error: every link of the shown email opens in a new tab instead.
+NEW_TAB_BASE = '<base target="_blank">'
+HEAD_TAG = re.compile(r"<head\b[^>]*>", re.IGNORECASE)
 
 
 def _maildir() -> mailbox.Maildir:
@@ -35,6 +40,14 @@ def _parse(box: mailbox.Maildir, key: str) -> EmailMessage:
             return BytesParser(policy=policy.default).parse(handle)  # type: ignore[return-value]
     except KeyError:
         abort(404)
+
+
+def _links_in_new_tabs(html: str) -> str:
+    """Put a base element first in the head so that every link opens a new tab."""
+    head = HEAD_TAG.search(html)
+    if head is None:
+        return NEW_TAB_BASE + html
+    return html[: head.end()] + NEW_TAB_BASE + html[head.end() :]
 
 
 def _part(message: EmailMessage, subtype: str) -> str:
@@ -70,10 +83,10 @@ def show(key: str) -> str:
 
 @bp.get("/<key>/html")
 def html(key: str) -> Response:
-    """Serve the HTML part for the frame, with scripts and forms disabled."""
-    response = Response(
-        _part(_parse(_maildir(), key), "html"), content_type="text/html; charset=utf-8"
-    )
+    """Serve the HTML part for the frame, with scripts and forms disabled and links
+    opening in a new tab."""
+    body = _links_in_new_tabs(_part(_parse(_maildir(), key), "html"))
+    response = Response(body, content_type="text/html; charset=utf-8")
     response.headers["Content-Security-Policy"] = PREVIEW_POLICY
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response

@@ -15,7 +15,7 @@ from newsletter.models.types import utcnow
 from newsletter.services import sending
 from tests.browser import live_server
 from tests.conftest import base_config, reset_schema
-from tests.factories import make_issue, make_item
+from tests.factories import make_issue, make_item, make_subscriber
 from tests.smtp import free_port
 
 pytestmark = pytest.mark.browser
@@ -114,3 +114,23 @@ def test_reader_signs_up_confirms_changes_themes_and_unsubscribes(site, page):
     send_issue(app, "Nyhetsbrev juni 2026")
     page.goto(f"{url}/dev/mail/")
     assert page.locator("table.list tbody tr").count() == mails_before
+
+
+def test_a_link_in_a_caught_email_opens_our_page_in_a_new_tab(site, page):
+    from playwright.sync_api import expect
+
+    app, url = site
+    with app.app_context():
+        make_subscriber("lasare@example.se")
+    send_issue(app, "Nyhetsbrev april 2026")
+    open_latest_mail(page, url)
+    shown = page.url
+    email = page.frame_locator("iframe.email-desktop")
+    # The web version of the issue: one of our own pages, which refuse any frame.
+    with page.context.expect_page() as opened:
+        email.locator(f"a[href='{url}/archive/nyhetsbrev-april-2026']").click()
+    tab = opened.value
+    tab.wait_for_load_state()
+    assert tab.url == f"{url}/archive/nyhetsbrev-april-2026"
+    expect(tab.get_by_role("heading", name="Nyhetsbrev april 2026")).to_be_visible()
+    assert page.url == shown  # the catcher still shows the email
