@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import signal
 import subprocess
 import sys
+from types import FrameType
 
 import click
 from flask import Flask
@@ -211,6 +213,21 @@ def worker_command(once: bool) -> None:
     Worker(current_app._get_current_object()).run(once=once)
 
 
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """Leave like Ctrl-C does, through the clean-up, instead of dying on the spot."""
+    raise SystemExit(0)
+
+
+def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    """Ask the worker to finish its message and stop; kill it if it will not."""
+    worker.terminate()
+    try:
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+
+
 @click.command("dev")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -224,6 +241,9 @@ def dev_command(host: str, port: int, smtp_port: int) -> None:
     from newsletter.devmail_server import MailCatcher
 
     app = current_app._get_current_object()
+    # Ctrl-C reaches the worker too; SIGTERM (kill, an IDE's stop button, a
+    # supervisor) reaches only this process, which must then stop the worker itself.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     catcher = MailCatcher(app.config["MAILBOX_PATH"], port=smtp_port)
     catcher.start()
     env = {
@@ -234,9 +254,6 @@ def dev_command(host: str, port: int, smtp_port: int) -> None:
         "NEWSLETTER_SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
         "NEWSLETTER_BASE_URL": f"http://{host}:{port}",
     }
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "worker"], env=env
-    )
     app.config["BASE_URL"] = env["NEWSLETTER_BASE_URL"]
     click.echo(f"Site:         http://{host}:{port}/")
     click.echo(f"Editor:       http://{host}:{port}/editor/")
@@ -244,10 +261,14 @@ def dev_command(host: str, port: int, smtp_port: int) -> None:
         f"Mail catcher: http://{host}:{port}/dev/mail/ (SMTP on port {smtp_port})"
     )
     try:
-        run_simple(host, port, app, threaded=True)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "worker"], env=env
+        )
+        try:
+            run_simple(host, port, app, threaded=True)
+        finally:
+            _stop_worker(worker)
     finally:
-        worker.terminate()
-        worker.wait(timeout=30)
         catcher.stop()
 
 
