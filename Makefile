@@ -25,11 +25,14 @@ node_modules/axe-core/axe.min.js: package.json
 
 install: $(BIN)/flask
 
-## Run the service locally: SQLite, demo content, web on http://127.0.0.1:5000.
+## Run the service locally: SQLite, demo content, web on http://127.0.0.1:$(PORT),
+## the mail catcher's SMTP on $(SMTP_PORT); e.g. make run PORT=5301 SMTP_PORT=8301.
+PORT ?= 5000
+SMTP_PORT ?= 8025
 run: install
 	NEWSLETTER_ENV=development $(FLASK) db upgrade
 	NEWSLETTER_ENV=development $(FLASK) demo
-	NEWSLETTER_ENV=development $(FLASK) dev
+	NEWSLETTER_ENV=development $(FLASK) dev --port $(PORT) --smtp-port $(SMTP_PORT)
 
 ## Run the whole test suite: lint, then SQLite, PostgreSQL and browser tests.
 ## tests/with-services.sh installs and starts PostgreSQL and chromium when missing.
