@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
-from newsletter.config import load_config
+from newsletter.config import load_config, settings, settings_of
 from newsletter.request_limits import LimitedRequest
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -59,7 +59,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(subscribe_bp)
     devmail.init_app(app)
     app.after_request(_security_headers)
-    proxies = int(app.config["PROXY_FIX_X_FOR"])
+    proxies = settings_of(app).proxy_fix_x_for
     if proxies:
         # Behind a reverse proxy: take the client address and scheme from it.
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
@@ -81,7 +81,8 @@ def _security_headers(response: Response) -> Response:
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     headers.setdefault("X-Frame-Options", "DENY")
-    max_age = int(current_app.config["HSTS_MAX_AGE"])
-    if max_age > 0 and current_app.config["BASE_URL"].startswith("https://"):
+    config = settings()
+    max_age = config.hsts_max_age
+    if max_age > 0 and config.base_url.startswith("https://"):
         headers.setdefault("Strict-Transport-Security", f"max-age={max_age}")
     return response

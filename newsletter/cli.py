@@ -16,6 +16,7 @@ from flask.cli import AppGroup, with_appcontext
 from flask_babel import force_locale
 from sqlalchemy import select
 
+from newsletter.config import settings_of, update_settings
 from newsletter.extensions import db
 from newsletter.models import Issue, Subscriber
 from newsletter.models.types import utcnow
@@ -210,7 +211,8 @@ def worker_command(once: bool) -> None:
     from newsletter.mail.worker import Worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    Worker(current_app._get_current_object()).run(once=once)
+    # current_app is a proxy that the type stubs present as the Flask app itself.
+    Worker(current_app._get_current_object()).run(once=once)  # type: ignore[attr-defined]
 
 
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -240,11 +242,14 @@ def dev_command(host: str, port: int, smtp_port: int) -> None:
 
     from newsletter.devmail_server import MailCatcher
 
-    app = current_app._get_current_object()
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     # Ctrl-C reaches the worker too; SIGTERM (kill, an IDE's stop button, a
     # supervisor) reaches only this process, which must then stop the worker itself.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    catcher = MailCatcher(app.config["MAILBOX_PATH"], port=smtp_port)
+    maildir = settings_of(app).mailbox_path
+    if not maildir:
+        raise click.UsageError("flask dev needs NEWSLETTER_ENV=development")
+    catcher = MailCatcher(maildir, port=smtp_port)
     catcher.start()
     env = {
         **os.environ,
@@ -254,7 +259,7 @@ def dev_command(host: str, port: int, smtp_port: int) -> None:
         "NEWSLETTER_SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
         "NEWSLETTER_BASE_URL": f"http://{host}:{port}",
     }
-    app.config["BASE_URL"] = env["NEWSLETTER_BASE_URL"]
+    update_settings(app, BASE_URL=env["NEWSLETTER_BASE_URL"])
     click.echo(f"Site:         http://{host}:{port}/")
     click.echo(f"Editor:       http://{host}:{port}/editor/")
     click.echo(

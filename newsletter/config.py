@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import os
 import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
-from flask import Config, Flask
+from flask import Config, Flask, current_app
 
 ENV_PREFIX = "NEWSLETTER_"
 
@@ -73,10 +77,7 @@ DEFAULTS: dict[str, Any] = {
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
 }
 
-_INT_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, int | float)} | {
-    "SMTP_PORT",
-    "SMTP_CONNECTIONS",
-}
+_INT_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, int | float)}
 
 
 _BOOL_KEYS = {
@@ -86,21 +87,194 @@ _BOOL_KEYS = {
     "TESTING",
 }
 
+SETTINGS_EXTENSION = "newsletter.settings"
+
 
 class ConfigError(RuntimeError):
     """A configuration value is missing or invalid."""
 
 
+def _at_least(minimum: float) -> dict[str, Any]:
+    """Field metadata: the smallest value a number setting may take."""
+    return {"minimum": minimum}
+
+
+def _above(bound: float) -> dict[str, Any]:
+    """Field metadata: a number setting must be greater than bound."""
+    return {"above": bound}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Our configuration, typed and checked once at start.
+
+    Each field is the configuration key of the same name in lower case (set as
+    NEWSLETTER_<KEY>; defaults in DEFAULTS). Flask's and its extensions' own keys stay
+    in app.config, where they read them; the few our code reads are copied here too.
+    Numbers are never negative unless a field says otherwise.
+    """
+
+    env: str
+    secret_key: str = field(repr=False)
+    base_url: str
+    site_name: str
+    organisation: str
+    mail_from: str
+    smtp_host: str
+    smtp_port: int = field(metadata={"minimum": 1, "maximum": 65535})
+    smtp_security: Literal["none", "starttls", "tls"]
+    smtp_username: str | None
+    smtp_password: str | None = field(repr=False)
+    smtp_connections: int = field(metadata=_at_least(1))
+    smtp_timeout: float = field(metadata=_above(0))
+    rate_per_second: float
+    rate_per_hour: int
+    return_path: str | None
+    list_unsubscribe_mailto: str | None
+    worker_batch_size: int = field(metadata=_at_least(1))
+    worker_lease_seconds: float = field(metadata=_above(0))
+    worker_idle_seconds: float
+    worker_record_every: int = field(metadata=_at_least(1))
+    max_attempts: int = field(metadata=_at_least(1))
+    retry_base_seconds: float
+    retry_max_seconds: float
+    bounce_limit: int = field(metadata=_at_least(1))
+    mailbox_path: str | None
+    signup_rate_limit: str
+    confirm_email_interval_minutes: int
+    confirm_emails_per_day: int = field(metadata=_at_least(1))
+    pending_days: int = field(metadata=_at_least(1))
+    archive_stamp_seconds: float
+    feed_import_allow_private: bool
+    dkim_domain: str | None
+    dkim_selector: str | None
+    dkim_private_key_path: str | None
+    login_rate_limit: str
+    login_account_rate_limit: str
+    hsts_max_age: int
+    proxy_fix_x_for: int
+    babel_default_locale: str
+    languages: tuple[str, ...]
+    max_content_length: int = field(metadata=_at_least(1))
+    import_max_bytes: int = field(metadata=_at_least(1))
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Settings:
+        """Convert and check each setting's value; a bad one stops the start with a
+        message naming its NEWSLETTER_ variable."""
+        kinds = get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for spec in dataclasses.fields(cls):
+            key = spec.name.upper()
+            if key not in config:
+                raise ConfigError(f"{ENV_PREFIX}{key} is not set")
+            values[spec.name] = _convert(
+                ENV_PREFIX + key, config[key], kinds[spec.name], spec.metadata
+            )
+        values["base_url"] = values["base_url"].rstrip("/")
+        return cls(**values)
+
+    def as_config(self) -> dict[str, Any]:
+        """Return the settings under their configuration keys."""
+        return {
+            spec.name.upper(): getattr(self, spec.name)
+            for spec in dataclasses.fields(self)
+        }
+
+
+SETTINGS_KEYS = frozenset(spec.name.upper() for spec in dataclasses.fields(Settings))
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _convert(name: str, raw: object, kind: object, limits: Mapping[str, Any]) -> Any:
+    """Return raw as a value of kind: the environment gives text, code and tests may
+    give the value itself."""
+    if get_origin(kind) is Literal:
+        choices = [str(choice) for choice in get_args(kind)]
+        if raw in choices:
+            return raw
+        listed = ", ".join(choices[:-1]) + " or " + choices[-1]
+        raise ConfigError(f"{name} must be {listed}, got {raw!r}")
+    if kind is bool:
+        return _boolean(name, raw)
+    if kind is int or kind is float:
+        return _within(name, _number(name, raw, whole=kind is int), limits)
+    if kind is str or kind == str | None:
+        if isinstance(raw, str) or (raw is None and kind is not str):
+            return raw
+        raise ConfigError(f"{name} must be text, got {raw!r}")
+    if kind == tuple[str, ...]:
+        return _text_list(name, raw)
+    raise TypeError(f"{name}: no conversion to {kind}")
+
+
+def _boolean(name: str, raw: object) -> bool:
+    """Read true/false, yes/no, on/off or 1/0."""
+    if isinstance(raw, bool):
+        return raw
+    word = raw.strip().lower() if isinstance(raw, str) else None
+    if word in _TRUE or word in _FALSE:
+        return word in _TRUE
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _number(name: str, raw: object, *, whole: bool) -> int | float:
+    """Read a finite number; whole numbers for whole-number settings."""
+    value: int | float | None = None
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        value = raw
+    elif isinstance(raw, str):
+        try:
+            value = int(raw) if whole else float(raw)
+        except ValueError:
+            value = None
+    if value is None or not math.isfinite(value) or (whole and value != int(value)):
+        qualifier = " without decimals" if whole else ""
+        raise ConfigError(f"{name} must be a number{qualifier}, got {raw!r}")
+    return int(value) if whole else float(value)
+
+
+def _within(name: str, value: int | float, limits: Mapping[str, Any]) -> int | float:
+    """Check a number against its field's limits (by default: not negative)."""
+    minimum = limits.get("minimum", 0)
+    maximum = limits.get("maximum")
+    above = limits.get("above")
+    if above is not None and value <= above:
+        raise ConfigError(f"{name} must be greater than {above}, got {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        span = f"from {minimum} to {maximum}" if maximum else f"at least {minimum}"
+        raise ConfigError(f"{name} must be {span}, got {value!r}")
+    return value
+
+
+def _text_list(name: str, raw: object) -> tuple[str, ...]:
+    """Read a list of strings, from the environment as JSON: ["sv", "en"]."""
+    value = raw
+    if isinstance(raw, str):
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = None
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ConfigError(f'{name} must be a list such as ["sv", "en"], got {raw!r}')
+
+
 def _from_environment(environ: os._Environ[str] | dict[str, str]) -> dict[str, Any]:
-    """Read NEWSLETTER_<KEY> variables, converting numbers and booleans."""
+    """Read NEWSLETTER_<KEY> variables, converting numbers and booleans; our own
+    settings stay text here and are converted and checked by Settings."""
     values: dict[str, Any] = {}
     for name, raw in environ.items():
         if not name.startswith(ENV_PREFIX):
             continue
         key = name.removeprefix(ENV_PREFIX)
         default = DEFAULTS.get(key)
-        if isinstance(default, bool) or key in _BOOL_KEYS:
-            values[key] = raw.strip().lower() in {"1", "true", "yes", "on"}
+        if key in SETTINGS_KEYS:
+            values[key] = raw
+        elif isinstance(default, bool) or key in _BOOL_KEYS:
+            values[key] = raw.strip().lower() in _TRUE
         elif key in _INT_KEYS:
             try:
                 values[key] = float(raw) if isinstance(default, float) else int(raw)
@@ -111,6 +285,35 @@ def _from_environment(environ: os._Environ[str] | dict[str, str]) -> dict[str, A
         else:
             values[key] = raw
     return values
+
+
+def settings_of(app: Flask) -> Settings:
+    """Return an app's settings."""
+    value = app.extensions[SETTINGS_EXTENSION]
+    if not isinstance(value, Settings):
+        raise RuntimeError("the app's settings are missing; create it with create_app")
+    return value
+
+
+def settings() -> Settings:
+    """Return the current app's settings."""
+    return settings_of(current_app)
+
+
+def _store(app: Flask, values: Settings) -> Settings:
+    """Keep the settings on the app, and app.config in step with them."""
+    app.extensions[SETTINGS_EXTENSION] = values
+    app.config.update(values.as_config())
+    return values
+
+
+def update_settings(app: Flask, **changes: Any) -> Settings:
+    """Change some settings of a created app (the development server, tests), by
+    configuration key; they are checked as at start."""
+    unknown = set(changes) - SETTINGS_KEYS
+    if unknown:
+        raise ConfigError(f"not settings: {', '.join(sorted(unknown))}")
+    return _store(app, Settings.from_config({**app.config, **changes}))
 
 
 def _development_secret(app: Flask) -> str:
@@ -143,7 +346,8 @@ def _host_bound_cookie_names(config: Config) -> None:
 
 
 def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
-    """Fill app.config from defaults, the environment and the test mapping."""
+    """Fill app.config from defaults, the environment and the test mapping, and build
+    the app's Settings from it: a bad value stops the start here."""
     app.config.from_mapping(DEFAULTS)
     app.config.update(_from_environment(os.environ))
     if test_config:
@@ -163,12 +367,9 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
             )
     if app.config["ENV"] == "development" and not app.config["MAILBOX_PATH"]:
         app.config["MAILBOX_PATH"] = str(Path(app.instance_path) / "maildir")
+    settings = _store(app, Settings.from_config(app.config))
     if app.config["SESSION_COOKIE_SECURE"] is None:
-        secure = str(app.config["BASE_URL"]).startswith("https://")
-        app.config["SESSION_COOKIE_SECURE"] = secure
+        app.config["SESSION_COOKIE_SECURE"] = settings.base_url.startswith("https://")
     if app.config.get("REMEMBER_COOKIE_SECURE") is None:
         app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
     _host_bound_cookie_names(app.config)
-    if app.config["SMTP_SECURITY"] not in {"none", "starttls", "tls"}:
-        raise ConfigError("NEWSLETTER_SMTP_SECURITY must be none, starttls or tls")
-    app.config["BASE_URL"] = str(app.config["BASE_URL"]).rstrip("/")

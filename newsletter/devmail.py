@@ -9,9 +9,10 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 
-from flask import Blueprint, Flask, abort, current_app, render_template
+from flask import Blueprint, Flask, abort, render_template
 from werkzeug.wrappers import Response
 
+from newsletter.config import settings, settings_of
 from newsletter.devmail_server import ensure_maildir
 
 bp = Blueprint("devmail", __name__, url_prefix="/dev/mail")
@@ -28,7 +29,9 @@ HEAD_TAG = re.compile(r"<head\b[^>]*>", re.IGNORECASE)
 
 def _maildir() -> mailbox.Maildir:
     """Open the catcher's Maildir, creating it if needed."""
-    path = current_app.config["MAILBOX_PATH"]
+    path = settings().mailbox_path
+    if not path:
+        abort(404)
     ensure_maildir(path)
     return mailbox.Maildir(path, factory=None, create=False)
 
@@ -95,6 +98,7 @@ def html(key: str) -> Response:
 def init_app(app: Flask) -> None:
     """Register the inbox when a catcher Maildir is configured, for a local trial or
     tests only: it shows every caught message, links included, to anyone."""
-    local = app.config["ENV"] == "development" or app.testing
-    if app.config.get("MAILBOX_PATH") and local:
+    config = settings_of(app)
+    local = config.env == "development" or app.testing
+    if config.mailbox_path and local:
         app.register_blueprint(bp)

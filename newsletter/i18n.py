@@ -7,7 +7,6 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     Flask,
-    current_app,
     g,
     has_request_context,
     redirect,
@@ -17,6 +16,7 @@ from flask import (
 from flask_babel import get_locale, refresh
 from werkzeug.wrappers import Response
 
+from newsletter.config import settings
 from newsletter.extensions import babel, csrf
 
 bp = Blueprint("i18n", __name__)
@@ -27,9 +27,9 @@ def select_locale() -> str:
     personal link belongs to, else the default (Swedish)."""
     if has_request_context():
         for chosen in (session.get("lang"), g.get("page_language")):
-            if chosen in current_app.config["LANGUAGES"]:
-                return chosen
-    return current_app.config["BABEL_DEFAULT_LOCALE"]
+            if chosen in settings().languages:
+                return str(chosen)
+    return settings().babel_default_locale
 
 
 def show_in(language: str) -> None:
@@ -44,7 +44,7 @@ def show_in(language: str) -> None:
 def set_language() -> Response:
     """Remember the visitor's language choice and go back to where they were."""
     lang = request.form.get("lang", "")
-    if lang in current_app.config["LANGUAGES"]:
+    if lang in settings().languages:
         session["lang"] = lang
     return redirect(local_path(request.form.get("next", "/")))
 

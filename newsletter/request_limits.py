@@ -13,18 +13,21 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import cached_property
 from werkzeug.wsgi import LimitedStream, get_input_stream
 
+from newsletter.config import Settings, settings
+
 # Room for the other fields of a form and the multipart framing around its file.
 FORM_ALLOWANCE = 64 * 1024
 
 View = TypeVar("View", bound=Callable[..., object])
+FileLimit = Callable[[Settings], int]
 
 
-def takes_file(limit_key: str) -> Callable[[View], View]:
-    """Let a view take a file of up to app.config[limit_key] bytes."""
+def takes_file(limit: FileLimit) -> Callable[[View], View]:
+    """Let a view take a file of up to limit(settings) bytes."""
 
     def mark(view: View) -> View:
-        """Record the limit's configuration key on the view."""
-        view.file_limit_key = limit_key  # type: ignore[attr-defined]
+        """Record the limit on the view."""
+        view.file_limit = limit  # type: ignore[attr-defined]  # a mark on a function
         return view
 
     return mark
@@ -33,8 +36,8 @@ def takes_file(limit_key: str) -> Callable[[View], View]:
 def file_limit(endpoint: str | None) -> int | None:
     """The largest file a view takes, or None if it takes none."""
     view = current_app.view_functions.get(endpoint or "")
-    key = getattr(view, "file_limit_key", None)
-    return int(current_app.config[key]) if key else None
+    limit: FileLimit | None = getattr(view, "file_limit", None)
+    return limit(settings()) if limit else None
 
 
 def size_label(size: int) -> str:
@@ -60,7 +63,7 @@ def too_large() -> str:
         return file_too_large(limit)
     return _(
         "What you sent is too large: at most %(size)s.",
-        size=size_label(int(current_app.config["MAX_CONTENT_LENGTH"])),
+        size=size_label(settings().max_content_length),
     )
 
 

@@ -18,6 +18,7 @@ from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 
+from newsletter.config import settings
 from newsletter.content import markdown_as_text, render_markdown
 from newsletter.database import database_is_reachable
 from newsletter.extensions import limiter
@@ -252,7 +253,7 @@ def init_app(app: Flask) -> None:
     def page_context() -> dict[str, object]:
         """Expose the site name and the current path to every template."""
         return {
-            "site_name": app.config["SITE_NAME"],
-            "organisation": app.config["ORGANISATION"],
+            "site_name": settings().site_name,
+            "organisation": settings().organisation,
             "current_path": request.full_path.rstrip("?") if request else "/",
         }

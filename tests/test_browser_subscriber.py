@@ -8,6 +8,7 @@ import urllib.request
 import pytest
 
 from newsletter import create_app
+from newsletter.config import update_settings
 from newsletter.devmail_server import MailCatcher
 from newsletter.extensions import db
 from newsletter.mail.worker import Worker
@@ -37,7 +38,7 @@ def site(tmp_path):
     catcher.start()
     try:
         with live_server(app) as url:
-            app.config["BASE_URL"] = url
+            update_settings(app, BASE_URL=url)
             yield app, url
     finally:
         catcher.stop()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from newsletter import create_app
-from newsletter.config import ConfigError
+from newsletter.config import ConfigError, settings_of, update_settings
 
 
 def test_production_refuses_to_start_without_secret_key(monkeypatch, tmp_path):
@@ -85,3 +87,67 @@ def test_behind_a_proxy_the_client_address_comes_from_the_proxy(monkeypatch, tmp
         "/whoami", headers={"X-Forwarded-For": "203.0.113.7"}
     )
     assert response.get_data(as_text=True) == "203.0.113.7"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("NEWSLETTER_SMTP_PORT", "70000", "NEWSLETTER_SMTP_PORT must be from 1 to"),
+        ("NEWSLETTER_SMTP_PORT", "25.5", "NEWSLETTER_SMTP_PORT must be a number"),
+        ("NEWSLETTER_WORKER_BATCH_SIZE", "0", "WORKER_BATCH_SIZE must be at least 1"),
+        ("NEWSLETTER_RETRY_BASE_SECONDS", "nan", "RETRY_BASE_SECONDS must be a number"),
+        ("NEWSLETTER_RATE_PER_HOUR", "-5", "NEWSLETTER_RATE_PER_HOUR must be at least"),
+        ("NEWSLETTER_FEED_IMPORT_ALLOW_PRIVATE", "maybe", "must be true or false"),
+        ("NEWSLETTER_LANGUAGES", "sv,en", "NEWSLETTER_LANGUAGES must be a list"),
+        ("NEWSLETTER_SMTP_SECURITY", "ssl", "must be none, starttls or tls, got 'ssl'"),
+    ],
+)
+def test_a_bad_setting_in_the_environment_stops_the_start_naming_it(
+    monkeypatch, tmp_path, variable, value, message
+):
+    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", "x")
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
+
+
+def test_a_bad_setting_given_in_code_is_named_like_its_variable(tmp_path):
+    config = {
+        "SECRET_KEY": "x",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
+        "SMTP_PORT": "abc",
+    }
+    with pytest.raises(ConfigError, match="NEWSLETTER_SMTP_PORT must be a number"):
+        create_app(config)
+
+
+def test_settings_are_read_once_into_typed_values(monkeypatch, tmp_path):
+    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", "x")
+    monkeypatch.setenv("NEWSLETTER_SMTP_TIMEOUT", "12.5")
+    monkeypatch.setenv("NEWSLETTER_WORKER_BATCH_SIZE", "20")
+    monkeypatch.setenv("NEWSLETTER_FEED_IMPORT_ALLOW_PRIVATE", "yes")
+    monkeypatch.setenv("NEWSLETTER_LANGUAGES", '["sv"]')
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
+    settings = settings_of(app)
+    assert settings.smtp_timeout == 12.5
+    assert settings.worker_batch_size == 20
+    assert settings.feed_import_allow_private is True
+    assert settings.languages == ("sv",)
+    assert app.config["WORKER_BATCH_SIZE"] == 20  # the keys stay readable as before
+
+
+def test_settings_never_show_the_secrets(monkeypatch, tmp_path):
+    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", "top-secret-key")
+    monkeypatch.setenv("NEWSLETTER_SMTP_PASSWORD", "smtp-password")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
+    shown = repr(settings_of(app))
+    assert "top-secret-key" not in shown and "smtp-password" not in shown
+
+
+def test_a_changed_setting_is_checked_like_one_given_at_start(sqlite_app):
+    update_settings(sqlite_app, BASE_URL="https://nyhetsbrev.example.se/")
+    assert settings_of(sqlite_app).base_url == "https://nyhetsbrev.example.se"
+    assert sqlite_app.config["BASE_URL"] == "https://nyhetsbrev.example.se"
+    with pytest.raises(ConfigError, match="NEWSLETTER_WORKER_BATCH_SIZE must be"):
+        update_settings(sqlite_app, WORKER_BATCH_SIZE=-1)
+    assert settings_of(sqlite_app).worker_batch_size == 200

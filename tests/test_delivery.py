@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from newsletter.config import update_settings
 from newsletter.extensions import db
 from newsletter.mail.pythoncheck import email_headers_are_safe
 from newsletter.mail.transport import SMTPTransport
@@ -364,7 +365,7 @@ def test_pause_resume_and_cancel_take_effect_mid_send(mail_app, smtp_server):
         issue_id = issue.id
         sending.start_sending(issue_id, utcnow())
         db.session.commit()
-    mail_app.config["WORKER_BATCH_SIZE"] = 10
+    update_settings(mail_app, WORKER_BATCH_SIZE=10)
     worker = Worker(mail_app)
     worker.tick()  # fan out and send the first 10
     assert len(smtp_server.sink.received) == 10

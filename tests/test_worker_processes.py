@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from newsletter import create_app
+from newsletter.config import update_settings
 from newsletter.extensions import db
 from newsletter.models import Delivery, Issue
 from newsletter.models.types import utcnow
@@ -93,7 +94,7 @@ def stop(process: subprocess.Popen) -> None:
 def test_a_worker_killed_mid_send_loses_nothing_and_repeats_only_unrecorded(
     sqlite_app, smtp_server
 ):
-    sqlite_app.config["BASE_URL"] = "https://nyhetsbrev.example.se"
+    update_settings(sqlite_app, BASE_URL="https://nyhetsbrev.example.se")
     issue_id = issue_for(sqlite_app, 300)
     settings = {
         "SMTP_PORT": smtp_server.port,

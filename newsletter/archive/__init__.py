@@ -17,6 +17,7 @@ from flask import (
 from flask_babel import force_locale, get_locale
 
 from newsletter.archive.cache import PageCache
+from newsletter.config import settings
 from newsletter.content import clean_text
 from newsletter.models.types import utcnow
 from newsletter.services import archive
@@ -34,7 +35,7 @@ def _pages() -> PageCache:
     """This app's cache of rendered archive responses."""
     cache = current_app.extensions.get("archive_pages")
     if cache is None:
-        seconds = float(current_app.config["ARCHIVE_STAMP_SECONDS"])
+        seconds = settings().archive_stamp_seconds
         cache = current_app.extensions["archive_pages"] = PageCache(
             stamp_seconds=seconds
         )
@@ -137,8 +138,8 @@ def _render_feed(template: str, **context: object) -> str:
     """Render a feed in the site's language (feeds say language sv, whatever the
     visitor chose for pages); text stored before input was cleaned cannot make it
     ill-formed XML."""
-    base = current_app.config["BASE_URL"]
-    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+    base = settings().base_url
+    with force_locale(settings().babel_default_locale):
         return clean_text(
             render_template(
                 template, base=base, rfc822=format_datetime, now=utcnow, **context

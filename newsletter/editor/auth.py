@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import (
-    current_app,
     flash,
     redirect,
     render_template,
@@ -16,6 +15,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
+from newsletter.config import settings
 from newsletter.editor import bp
 from newsletter.editor.forms import AccountPasswordForm, ActionForm, LoginForm
 from newsletter.extensions import db, limiter
@@ -39,9 +39,9 @@ def _account_from_this_address() -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: str(current_app.config["LOGIN_RATE_LIMIT"]), methods=["POST"])
+@limiter.limit(lambda: settings().login_rate_limit, methods=["POST"])
 @limiter.limit(
-    lambda: str(current_app.config["LOGIN_ACCOUNT_RATE_LIMIT"]),
+    lambda: settings().login_account_rate_limit,
     key_func=_account_from_this_address,
     methods=["POST"],
 )

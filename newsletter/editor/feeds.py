@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 from wtforms import URLField
 from wtforms.validators import DataRequired, Length
 
+from newsletter.config import settings
 from newsletter.content import (
     escape_markdown,
     is_allowed_url,
@@ -54,7 +55,7 @@ def import_feed(issue_id: int) -> str | tuple[str, int]:
         try:
             entries = fetch_feed(
                 form.url.data.strip(),
-                allow_private=bool(current_app.config["FEED_IMPORT_ALLOW_PRIVATE"]),
+                allow_private=settings().feed_import_allow_private,
             )
         except FeedError as error:
             form.url.errors.append(

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from flask import (
     Response,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -21,6 +20,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from newsletter.config import settings
 from newsletter.editor import bp
 from newsletter.editor.forms import ActionForm, ImportConfirmForm, ImportUploadForm
 from newsletter.extensions import db
@@ -142,10 +142,10 @@ def erase_subscriber(subscriber_id: int) -> Response:
 
 
 @bp.route("/subscribers/import", methods=["GET", "POST"])
-@takes_file("IMPORT_MAX_BYTES")
+@takes_file(lambda config: config.import_max_bytes)
 def import_upload() -> str | Response | tuple[str, int]:
     """Upload a CSV file; nothing is imported before the preview is accepted."""
-    limit = int(current_app.config["IMPORT_MAX_BYTES"])
+    limit = settings().import_max_bytes
     form = ImportUploadForm(limit)
     if form.validate_on_submit():
         raw = form.file.data.read(limit + 1)

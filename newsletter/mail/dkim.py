@@ -8,6 +8,8 @@ from pathlib import Path
 import dkim
 from flask import Flask
 
+from newsletter.config import settings_of
+
 SIGNED_HEADERS = (
     b"From", b"To", b"Subject", b"Date", b"Message-ID", b"MIME-Version",
     b"Content-Type", b"List-Id", b"List-Unsubscribe", b"List-Unsubscribe-Post",
@@ -44,9 +46,10 @@ def _read_key(path: str) -> bytes:
 
 def signer_for(app: Flask) -> DKIMSigner | None:
     """Return a signer when DKIM_DOMAIN, DKIM_SELECTOR and the key path are set."""
-    domain = app.config.get("DKIM_DOMAIN")
-    selector = app.config.get("DKIM_SELECTOR")
-    key_path = app.config.get("DKIM_PRIVATE_KEY_PATH")
+    config = settings_of(app)
+    domain = config.dkim_domain
+    selector = config.dkim_selector
+    key_path = config.dkim_private_key_path
     if not (domain and selector and key_path):
         return None
     return DKIMSigner(domain, selector, _read_key(key_path))

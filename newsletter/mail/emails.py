@@ -14,9 +14,9 @@ from email.utils import parseaddr
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app
 from sqlalchemy import select
 
+from newsletter.config import settings
 from newsletter.extensions import db
 from newsletter.mail.message import MessageTemplate, new_marker, slot
 from newsletter.mail.render import RenderedEmail, render_email
@@ -30,7 +30,7 @@ LINK_SLOTS = ("unsubscribe_url", "preferences_url")
 
 def base_url() -> str:
     """Return the configured absolute address of the site."""
-    return current_app.config["BASE_URL"]
+    return settings().base_url
 
 
 def mail_domain() -> str:
@@ -40,15 +40,13 @@ def mail_domain() -> str:
 
 def envelope_sender() -> str:
     """Return the bounce address (MAIL FROM)."""
-    return (
-        current_app.config.get("RETURN_PATH")
-        or parseaddr(current_app.config["MAIL_FROM"])[1]
-    )
+    config = settings()
+    return config.return_path or parseaddr(config.mail_from)[1]
 
 
 def message_id(kind: str, row_id: int) -> str:
     """Return a Message-ID that is the same every time this row is sent."""
-    key = current_app.config["SECRET_KEY"].encode()
+    key = settings().secret_key.encode()
     digest = hmac.new(key, f"{kind}:{row_id}".encode(), hashlib.sha256).hexdigest()
     return f"<{kind}.{row_id}.{digest[:16]}@{mail_domain()}>"
 
@@ -69,7 +67,7 @@ def subscriber_links(
 def list_unsubscribe(unsubscribe_url: str) -> str:
     """Return the List-Unsubscribe value: the one-click URL, plus mailto if set."""
     value = f"<{unsubscribe_url}>"
-    mailto = current_app.config.get("LIST_UNSUBSCRIBE_MAILTO")
+    mailto = settings().list_unsubscribe_mailto
     if mailto:
         value += f", <mailto:{mailto}?subject=unsubscribe>"
     return value
@@ -77,7 +75,7 @@ def list_unsubscribe(unsubscribe_url: str) -> str:
 
 def list_headers() -> dict[str, str]:
     """Return the list headers every issue email carries besides List-Unsubscribe."""
-    name = current_app.config["SITE_NAME"]
+    name = settings().site_name
     return {
         "List-Id": f"{name} <newsletter.{mail_domain()}>",
         "List-Archive": f"<{base_url()}/>",
@@ -102,8 +100,8 @@ def issue_context(
         "web_url": f"{base_url()}/archive/{issue.slug}",
         "archive_url": f"{base_url()}/",
         "subscribed_themes": chosen,
-        "site_name": current_app.config["SITE_NAME"],
-        "organisation": current_app.config["ORGANISATION"],
+        "site_name": settings().site_name,
+        "organisation": settings().organisation,
         **links,
     }
 
@@ -118,7 +116,7 @@ def build_issue_template(
     rendered = render_email("issue", locale=language, **context)
     return MessageTemplate(
         rendered,
-        sender=current_app.config["MAIL_FROM"],
+        sender=settings().mail_from,
         headers=list_headers(),
         slots=LINK_SLOTS,
         marker=marker,
@@ -169,8 +167,8 @@ def _subscriber_context(message: OutboundMessage) -> dict[str, Any]:
         "subscriber": subscriber,
         "address": subscriber.email,
         "language": message.language,
-        "site_name": current_app.config["SITE_NAME"],
-        "organisation": current_app.config["ORGANISATION"],
+        "site_name": settings().site_name,
+        "organisation": settings().organisation,
     }
 
 
@@ -203,7 +201,7 @@ def build_transactional(message: OutboundMessage) -> bytes:
     """Render a queued transactional message into its final bytes."""
     context = TRANSACTIONAL[message.template](message)
     rendered = render_email(message.template, locale=message.language, **context)
-    template = MessageTemplate(rendered, sender=current_app.config["MAIL_FROM"])
+    template = MessageTemplate(rendered, sender=settings().mail_from)
     return template.personalise(
         to_address=message.to_address,
         to_name=message.to_name,

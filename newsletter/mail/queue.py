@@ -89,10 +89,18 @@ def claim_messages(
     return _claim(OutboundMessage, condition, worker, limit, lease_seconds, now)
 
 
-def backoff(attempts: int, base: float, cap: float) -> timedelta:
-    """Exponential backoff with jitter: base, 2*base, 4*base ... up to cap."""
-    delay = min(cap, base * (2 ** max(0, attempts - 1)))
-    return timedelta(seconds=delay * random.uniform(0.8, 1.2))
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long apart a temporarily failing row is tried again."""
+
+    max_attempts: int
+    backoff_base: float  # seconds before the second attempt
+    backoff_cap: float  # the longest wait, in seconds
+
+    def backoff(self, attempts: int) -> timedelta:
+        """Exponential backoff with jitter: base, 2*base, 4*base ... up to cap."""
+        delay = min(self.backoff_cap, self.backoff_base * (2 ** max(0, attempts - 1)))
+        return timedelta(seconds=delay * random.uniform(0.8, 1.2))
 
 
 def record(
@@ -100,10 +108,7 @@ def record(
     worker: str,
     outcomes: Sequence[Outcome],
     now: datetime,
-    *,
-    max_attempts: int,
-    backoff_base: float,
-    backoff_cap: float,
+    retry: RetryPolicy,
 ) -> None:
     """Write the outcomes of claimed rows; rows no longer leased to us are left be."""
     sent = [o for o in outcomes if o.status == "sent"]
@@ -139,9 +144,9 @@ def record(
         row.lease_expires_at = None
         row.leased_by = None
         row.last_error = outcome.error[:2000]
-        if outcome.status == "retry" and row.attempts < max_attempts:
+        if outcome.status == "retry" and row.attempts < retry.max_attempts:
             row.status = "queued"
-            row.next_attempt_at = now + backoff(row.attempts, backoff_base, backoff_cap)
+            row.next_attempt_at = now + retry.backoff(row.attempts)
         elif outcome.status == "skipped":
             row.status = "skipped"
         else:

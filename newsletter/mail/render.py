@@ -8,9 +8,11 @@ from functools import cache
 from typing import Any
 
 import css_inline
-from flask import current_app, render_template
+from flask import render_template
 from flask_babel import force_locale
 from mjml import mjml2html
+
+from newsletter.config import settings
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ def compile_mjml(source: str) -> str:
         source,
         disable_comments=True,
         fonts={},
-        social_icon_origin=f"{current_app.config['BASE_URL']}/static/social/",
+        social_icon_origin=f"{settings().base_url}/static/social/",
     )
     return _inliner().inline(html)
 

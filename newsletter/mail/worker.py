@@ -23,6 +23,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
+from newsletter.config import settings_of
 from newsletter.extensions import db
 from newsletter.mail import queue
 from newsletter.mail.dkim import DKIMSigner, signer_for
@@ -35,7 +36,7 @@ from newsletter.mail.emails import (
     subscriber_links,
 )
 from newsletter.mail.pythoncheck import require_safe_email_headers
-from newsletter.mail.queue import Outcome
+from newsletter.mail.queue import Outcome, RetryPolicy
 from newsletter.mail.transport import (
     PermanentFailure,
     SMTPTransport,
@@ -54,16 +55,16 @@ TransportFactory = Callable[[], Transport]
 
 def smtp_transport_factory(app: Flask) -> TransportFactory:
     """Return a factory of SMTP transports configured from the app."""
-    config = app.config
+    config = settings_of(app)
 
     def factory() -> Transport:
         return SMTPTransport(
-            host=config["SMTP_HOST"],
-            port=int(config["SMTP_PORT"]),
-            security=config["SMTP_SECURITY"],
-            username=config["SMTP_USERNAME"],
-            password=config["SMTP_PASSWORD"],
-            timeout=float(config["SMTP_TIMEOUT"]),
+            host=config.smtp_host,
+            port=config.smtp_port,
+            security=config.smtp_security,
+            username=config.smtp_username,
+            password=config.smtp_password,
+            timeout=config.smtp_timeout,
         )
 
     return factory
@@ -203,25 +204,26 @@ class Worker:
     ) -> None:
         require_safe_email_headers()
         self.app = app
-        config = app.config
+        config = settings_of(app)
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
-        self.batch_size = int(config["WORKER_BATCH_SIZE"])
-        self.lease_seconds = float(config["WORKER_LEASE_SECONDS"])
-        self.idle_seconds = float(config["WORKER_IDLE_SECONDS"])
-        self.retry = {
-            "max_attempts": int(config["MAX_ATTEMPTS"]),
-            "backoff_base": float(config["RETRY_BASE_SECONDS"]),
-            "backoff_cap": float(config["RETRY_MAX_SECONDS"]),
-        }
-        self.bounce_limit = int(config["BOUNCE_LIMIT"])
+        self.batch_size = config.worker_batch_size
+        self.lease_seconds = config.worker_lease_seconds
+        self.idle_seconds = config.worker_idle_seconds
+        self.record_every = config.worker_record_every
+        self.retry = RetryPolicy(
+            max_attempts=config.max_attempts,
+            backoff_base=config.retry_base_seconds,
+            backoff_cap=config.retry_max_seconds,
+        )
+        self.bounce_limit = config.bounce_limit
         self.stopping = threading.Event()
         self.templates = TemplateCache()
         self.last_purge: datetime | None = None
         self.signer: DKIMSigner | None = signer_for(app)
         self.pool = SenderPool(
             transport_factory or smtp_transport_factory(app),
-            int(config["SMTP_CONNECTIONS"]),
-            RateLimiter(float(config["RATE_PER_SECOND"]), int(config["RATE_PER_HOUR"])),
+            config.smtp_connections,
+            RateLimiter(config.rate_per_second, config.rate_per_hour),
             self.stopping,
         )
 
@@ -411,12 +413,11 @@ class Worker:
         pending: list[Outcome] = list(outcomes)
         bounced: list[int] = []
         by_row = {job.row_id: job for job in jobs}
-        flush_every = max(1, int(self.app.config["WORKER_RECORD_EVERY"]))
 
         def flush() -> None:
             if not pending:
                 return
-            queue.record(model, self.name, pending, utcnow(), **self.retry)
+            queue.record(model, self.name, pending, utcnow(), self.retry)
             if bounced:
                 queue.record_hard_bounces(bounced, self.bounce_limit)
             db.session.commit()
@@ -425,11 +426,12 @@ class Worker:
 
         def report(job: Job, outcome: Outcome) -> None:
             pending.append(outcome)
-            if outcome.status == "failed" and by_row[job.row_id].subscriber_id:
-                bounced.append(by_row[job.row_id].subscriber_id)
+            subscriber_id = by_row[job.row_id].subscriber_id
+            if outcome.status == "failed" and subscriber_id:
+                bounced.append(subscriber_id)
             if outcome.status != "sent":
                 log.warning("%s %s: %s", model.__tablename__, job.row_id, outcome.error)
-            if len(pending) >= flush_every:
+            if len(pending) >= self.record_every:
                 flush()
 
         flush()

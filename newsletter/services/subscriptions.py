@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import (
     JSON,
@@ -27,6 +26,7 @@ from sqlalchemy import (
 )
 
 from newsletter import consent_text
+from newsletter.config import settings
 from newsletter.extensions import db
 from newsletter.models import (
     ConsentEvent,
@@ -96,10 +96,8 @@ def _throttled(address: str, now: datetime) -> bool:
         OutboundMessage.created_at > now - timedelta(days=1),
     )
     times = list(db.session.scalars(recent))
-    window = timedelta(
-        minutes=int(current_app.config["CONFIRM_EMAIL_INTERVAL_MINUTES"])
-    )
-    return len(times) >= int(current_app.config["CONFIRM_EMAILS_PER_DAY"]) or any(
+    window = timedelta(minutes=settings().confirm_email_interval_minutes)
+    return len(times) >= settings().confirm_emails_per_day or any(
         t > now - window for t in times
     )
 
@@ -487,7 +485,7 @@ def purge_unconfirmed(now: datetime) -> int:
     db.session.execute(
         delete(ImportDraft).where(ImportDraft.created_at < now - timedelta(days=1))
     )
-    cutoff = now - timedelta(days=int(current_app.config["PENDING_DAYS"]))
+    cutoff = now - timedelta(days=settings().pending_days)
     # A returning person's stale sign-up goes; the person stays as they were.
     db.session.execute(delete(PendingSignUp).where(PendingSignUp.requested_at < cutoff))
     stale = select(Subscriber.id).where(

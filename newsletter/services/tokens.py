@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from newsletter.config import settings
 
 # Maximum age per purpose in seconds; None means the link lives until the
 # subscriber's token version changes (unsubscribe, erase).
@@ -53,9 +54,7 @@ def _serializer(purpose: str) -> URLSafeTimedSerializer:
     """Return a serializer salted for one purpose, so tokens never cross purposes."""
     if purpose not in MAX_AGE:
         raise ValueError(f"unknown token purpose {purpose!r}")
-    return URLSafeTimedSerializer(
-        current_app.config["SECRET_KEY"], salt=f"newsletter.{purpose}"
-    )
+    return URLSafeTimedSerializer(settings().secret_key, salt=f"newsletter.{purpose}")
 
 
 def make_token(purpose: str, subscriber_id: int, version: int, email: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     Response,
-    current_app,
     json,
     render_template,
     request,
@@ -17,6 +16,7 @@ from wtforms import ValidationError
 from wtforms.fields.choices import SelectChoice
 
 from newsletter import consent_text
+from newsletter.config import settings
 from newsletter.extensions import csrf, db, limiter
 from newsletter.i18n import show_in
 from newsletter.mail.emails import subscriber_links
@@ -45,7 +45,7 @@ def _origin(how: str) -> Origin:
 
 
 def _signup_limit() -> str:
-    return str(current_app.config["SIGNUP_RATE_LIMIT"])
+    return settings().signup_rate_limit
 
 
 def _theme_choices(form: SubscribeForm | PreferencesForm) -> None:
