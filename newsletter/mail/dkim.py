@@ -27,7 +27,7 @@ class DKIMSigner:
 
     def sign(self, message: bytes) -> bytes:
         """Return the message with its signature header in front."""
-        header = dkim.sign(
+        header: bytes = dkim.sign(
             message,
             self.selector,
             self.domain,

@@ -10,12 +10,16 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, or_, select, update
 
 from newsletter.extensions import db
 from newsletter.models import Delivery, Issue, OutboundMessage, Subscriber
-from newsletter.models.types import UTCDateTime
+from newsletter.models.types import UTCDateTime, table_of
+
+# The two queued kinds of row; each function below works on either.
+Queued = TypeVar("Queued", Delivery, OutboundMessage)
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,7 @@ class Outcome:
     error: str = ""
 
 
-def _claimable(model: type[Delivery] | type[OutboundMessage], now: datetime):  # noqa: ANN202
+def _claimable(model: type[Queued], now: datetime) -> ColumnElement[bool]:
     """SQL: due queued rows, or rows whose worker's lease ran out."""
     return or_(
         and_(model.status == "queued", model.next_attempt_at <= now),
@@ -37,8 +41,8 @@ def _claimable(model: type[Delivery] | type[OutboundMessage], now: datetime):  #
 
 
 def _claim(
-    model: type[Delivery] | type[OutboundMessage],
-    condition,  # noqa: ANN001 - a SQL expression
+    model: type[Queued],
+    condition: ColumnElement[bool],
     worker: str,
     limit: int,
     lease_seconds: float,
@@ -104,7 +108,7 @@ class RetryPolicy:
 
 
 def record(
-    model: type[Delivery] | type[OutboundMessage],
+    model: type[Queued],
     worker: str,
     outcomes: Sequence[Outcome],
     now: datetime,
@@ -113,7 +117,7 @@ def record(
     """Write the outcomes of claimed rows; rows no longer leased to us are left be."""
     sent = [o for o in outcomes if o.status == "sent"]
     if sent:
-        table = model.__table__
+        table = table_of(model)
         # One executemany UPDATE for the whole group of accepted messages.
         db.session.connection().execute(
             update(table)
@@ -154,9 +158,7 @@ def record(
     db.session.flush()
 
 
-def release(
-    model: type[Delivery] | type[OutboundMessage], worker: str, row_ids: Sequence[int]
-) -> None:
+def release(model: type[Queued], worker: str, row_ids: Sequence[int]) -> None:
     """Give claimed rows back untouched (on shutdown), undoing the claim's attempt."""
     if not row_ids:
         return

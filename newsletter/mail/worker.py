@@ -36,7 +36,7 @@ from newsletter.mail.emails import (
     subscriber_links,
 )
 from newsletter.mail.pythoncheck import require_safe_email_headers
-from newsletter.mail.queue import Outcome, RetryPolicy
+from newsletter.mail.queue import Outcome, Queued, RetryPolicy
 from newsletter.mail.transport import (
     PermanentFailure,
     SMTPTransport,
@@ -405,7 +405,7 @@ class Worker:
 
     def _deliver(
         self,
-        model: type[Delivery] | type[OutboundMessage],
+        model: type[Queued],
         jobs: list[Job],
         outcomes: list[Outcome],
     ) -> None:

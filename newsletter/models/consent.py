@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from newsletter.extensions import db
+from newsletter.extensions import Model
 from newsletter.models.types import UTCDateTime, utcnow
 
 CONSENT_KINDS = (
@@ -19,7 +19,7 @@ CONSENT_KINDS = (
 )
 
 
-class ConsentEvent(db.Model):
+class ConsentEvent(Model):
     """One request, confirmation, change or withdrawal: when, from where, how."""
 
     __tablename__ = "consent_event"
@@ -44,7 +44,7 @@ class ConsentEvent(db.Model):
     detail: Mapped[str] = mapped_column(Text, default="")
 
 
-class Suppression(db.Model):
+class Suppression(Model):
     """An erased address, kept only as a hash so imports cannot re-add it."""
 
     __tablename__ = "suppression"
@@ -54,7 +54,7 @@ class Suppression(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class ImportDraft(db.Model):
+class ImportDraft(Model):
     """An uploaded subscriber file waiting for the editor to check the preview."""
 
     __tablename__ = "import_draft"

@@ -16,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from newsletter.extensions import db
+from newsletter.extensions import Model
 from newsletter.models.types import UTCDateTime, utcnow
 
 DELIVERY_STATUSES = ("queued", "sending", "sent", "failed", "skipped")
@@ -45,7 +45,7 @@ class QueuedMail:
     message_id: Mapped[str | None] = mapped_column(String(255))
 
 
-class Delivery(QueuedMail, db.Model):
+class Delivery(QueuedMail, Model):
     """One subscriber's copy of one issue, from queued to sent (or failed/skipped)."""
 
     __tablename__ = "delivery"
@@ -64,7 +64,7 @@ class Delivery(QueuedMail, db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class OutboundMessage(QueuedMail, db.Model):
+class OutboundMessage(QueuedMail, Model):
     """A transactional email (test send, confirmation ...) waiting in the queue."""
 
     __tablename__ = "outbound_message"

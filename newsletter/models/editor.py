@@ -8,11 +8,10 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask_login import UserMixin
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from newsletter.extensions import db
+from newsletter.extensions import Model
 from newsletter.models.types import UTCDateTime, utcnow
 
 _hasher = PasswordHasher()
@@ -24,7 +23,7 @@ def _dummy_hash() -> str:
     return _hasher.hash("not a real password")
 
 
-class Editor(UserMixin, db.Model):
+class Editor(Model):
     """A person allowed into the editor pages; admins also manage themes and editors."""
 
     __tablename__ = "editor"
@@ -55,6 +54,7 @@ class Editor(UserMixin, db.Model):
             self.set_password(password)
         return True
 
+    # Flask-Login's user protocol, written out: its UserMixin ships no type hints.
     def get_id(self) -> str:
         """Return the session id; it changes with the password and at each logout,
         ending every older session."""
@@ -62,9 +62,19 @@ class Editor(UserMixin, db.Model):
         return f"{self.id}:{hashlib.sha256(secret).hexdigest()[:16]}"
 
     @property
-    def is_active(self) -> bool:  # type: ignore[override]
+    def is_active(self) -> bool:
         """Deactivated editors cannot log in and lose their sessions."""
         return self.active
+
+    @property
+    def is_authenticated(self) -> bool:
+        """Tell Flask-Login that a loaded, active editor is logged in."""
+        return self.is_active
+
+    @property
+    def is_anonymous(self) -> bool:
+        """Tell Flask-Login that an editor is never the anonymous visitor."""
+        return False
 
 
 def spend_password_check_time(password: str) -> None:

@@ -7,13 +7,13 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from newsletter.extensions import db
+from newsletter.extensions import Model
 from newsletter.models.types import UTCDateTime, utcnow
 
 ISSUE_STATUSES = ("draft", "scheduled", "sending", "paused", "sent", "cancelled")
 
 
-class Theme(db.Model):
+class Theme(Model):
     """A themed section such as "Barn och unga"; items belong to one theme."""
 
     __tablename__ = "theme"
@@ -30,7 +30,7 @@ class Theme(db.Model):
     )
 
 
-class Issue(db.Model):
+class Issue(Model):
     """One edition of the newsletter, from draft to sent."""
 
     __tablename__ = "issue"
@@ -73,7 +73,7 @@ class Issue(db.Model):
         return self.status in ("draft", "scheduled")
 
 
-class Item(db.Model):
+class Item(Model):
     """A piece of news inside one theme section of an issue."""
 
     __tablename__ = "item"
@@ -110,7 +110,7 @@ class Item(db.Model):
         return bool(self.contact_name or self.contact_phone or self.contact_email)
 
 
-class Link(db.Model):
+class Link(Model):
     """A linked resource of an item: a label and an http(s) or mailto URL."""
 
     __tablename__ = "link"

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from newsletter.extensions import db
+from newsletter.extensions import Model, db
 from newsletter.models.consent import ConsentEvent
 from newsletter.models.issue import Theme
 from newsletter.models.types import UTCDateTime, utcnow
@@ -31,7 +31,7 @@ subscriber_theme = Table(
 )
 
 
-class Subscriber(db.Model):
+class Subscriber(Model):
     """A person on the list; only confirmed subscribers receive issues."""
 
     __tablename__ = "subscriber"
@@ -63,7 +63,7 @@ class Subscriber(db.Model):
     )
 
 
-class PendingSignUp(db.Model):
+class PendingSignUp(Model):
     """A sign-up of an address that was once on the list, held until confirmed.
 
     Anybody can type the address, so until its link is used the person stays as
@@ -82,7 +82,7 @@ class PendingSignUp(db.Model):
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class LinkRequest(db.Model):
+class LinkRequest(Model):
     """A visitor's request for a new confirmation link, until the worker answers it.
 
     The web process stores every request alike, whatever state the address is in,

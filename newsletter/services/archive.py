@@ -20,7 +20,7 @@ FEED_SIZE = 20
 PUBLIC = and_(Issue.published_at.is_not(None), Issue.status != "cancelled")
 
 
-def published() -> Select[tuple[Issue]]:
+def published() -> Select[Issue]:
     """Issues that have been published (sending started), newest first."""
     return (
         select(Issue).where(PUBLIC).order_by(Issue.published_at.desc(), Issue.id.desc())

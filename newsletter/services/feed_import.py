@@ -54,10 +54,13 @@ EMBEDDING_PREFIXES = [
 ]
 
 
-def _addresses_within(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list:
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _addresses_within(ip: IPAddress) -> list[IPAddress]:
     """The address itself and every IPv4 address it carries (mapped, 6to4, Teredo,
     NAT64), each of which must be public for the address to be."""
-    found = [ip]
+    found: list[IPAddress] = [ip]
     if isinstance(ip, ipaddress.IPv6Address):
         found += [a for a in (ip.ipv4_mapped, ip.sixtofour) if a is not None]
         found += list(ip.teredo or ())
@@ -74,7 +77,7 @@ def _check_address(host: str, port: int, allow_private: bool) -> str:
         raise FeedError(
             _("the host name %(host)s could not be found", host=host)
         ) from exc
-    addresses = [info[4][0] for info in infos]
+    addresses = [str(info[4][0]) for info in infos]
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%")[0])
         public = all(a.is_global and not a.is_multicast for a in _addresses_within(ip))
@@ -94,14 +97,14 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
     """HTTPS to a checked address, verifying the certificate for the host name."""
 
     def __init__(self, host: str, address: str, port: int, timeout: float) -> None:
-        super().__init__(
-            host, port, timeout=timeout, context=ssl.create_default_context()
-        )
+        self.tls = ssl.create_default_context()
+        super().__init__(host, port, timeout=timeout, context=self.tls)
         self.address = address
 
     def connect(self) -> None:
+        """Connect to the checked address, not to what the host name resolves to."""
         sock = socket.create_connection((self.address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
 
 
 @dataclass(frozen=True)
@@ -152,7 +155,9 @@ def _abort(conn: http.client.HTTPConnection) -> None:
             pass
 
 
-def _get(url: str, allow_private: bool, deadline: float) -> tuple[int, dict, bytes]:
+def _get(
+    url: str, allow_private: bool, deadline: float
+) -> tuple[int, dict[str, str], bytes]:
     """One GET to a checked address; the body is cut off past MAX_BYTES, and the
     whole exchange ends at the deadline however slowly the server sends."""
     target = _target(url)
@@ -199,7 +204,10 @@ def _get(url: str, allow_private: bool, deadline: float) -> tuple[int, dict, byt
 
 
 def _timed_out() -> str:
-    return _("the server did not send the feed within %(num)d seconds", num=TIMEOUT)
+    """The message for a fetch that ran out of time."""
+    return str(
+        _("the server did not send the feed within %(num)d seconds", num=TIMEOUT)
+    )
 
 
 def fetch_feed(url: str, allow_private: bool = False) -> list[FeedEntry]:

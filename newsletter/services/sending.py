@@ -7,7 +7,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, case, exists, func, literal, select, update
+from sqlalchemy import (
+    CursorResult,
+    Exists,
+    Select,
+    Update,
+    case,
+    exists,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from newsletter.extensions import db
@@ -61,12 +72,12 @@ class Progress:
         return 100 if not self.total else round(100 * self.done / self.total)
 
 
-def _issue_themes(issue_id: int) -> Select[tuple[int]]:
+def _issue_themes(issue_id: int) -> Select[int]:
     """Select the ids of themes that have items in an issue."""
     return select(Item.theme_id).where(Item.issue_id == issue_id)
 
 
-def _wants_this_issue(issue_id: int):  # noqa: ANN202 - a SQL expression
+def _wants_this_issue(issue_id: int) -> Exists:
     """SQL: the subscriber chose at least one theme with items in the issue."""
     return exists().where(
         subscriber_theme.c.subscriber_id == Subscriber.id,
@@ -150,24 +161,33 @@ def retry_failed(issue_id: int, now: datetime) -> int:
     """Queue the failed deliveries of an issue again; return how many."""
     issue = db.get_or_404(Issue, issue_id)
     _require(issue, "sending", "paused", "sent")
-    result = db.session.execute(
+    requeued = _rows_changed(
         update(Delivery)
         .where(Delivery.issue_id == issue_id, Delivery.status == "failed")
         .values(status="queued", attempts=0, next_attempt_at=now, last_error="")
     )
-    if result.rowcount and issue.status == "sent":
+    if requeued and issue.status == "sent":
         issue.status = "sending"
         issue.sent_at = None
     db.session.flush()
+    return requeued
+
+
+def _rows_changed(statement: Update) -> int:
+    """Run an UPDATE and return how many rows it changed."""
+    result = db.session.execute(statement)
+    # An UPDATE gives a CursorResult, which the Session's hints call any Result.
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"an UPDATE gave {type(result).__name__}")
     return result.rowcount
 
 
-def _insert_ignoring_duplicates(dialect: str):  # noqa: ANN202 - a SQL statement
+def _insert_ignoring_duplicates(dialect: str) -> postgresql.Insert | sqlite.Insert:
     """Return an INSERT that skips rows whose (issue, subscriber) already exists."""
-    module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(Delivery).on_conflict_do_nothing(
-        index_elements=["issue_id", "subscriber_id"]
-    )
+    unique = ["issue_id", "subscriber_id"]
+    if dialect == "postgresql":
+        return postgresql.insert(Delivery).on_conflict_do_nothing(index_elements=unique)
+    return sqlite.insert(Delivery).on_conflict_do_nothing(index_elements=unique)
 
 
 def fan_out(issue_id: int, now: datetime) -> int | None:
@@ -177,7 +197,7 @@ def fan_out(issue_id: int, now: datetime) -> int | None:
     The claim (fanned_out_at) and the rows commit together: either every recipient
     has a row or none has.
     """
-    claimed = db.session.execute(
+    claimed = _rows_changed(
         update(Issue)
         .where(
             Issue.id == issue_id,
@@ -187,7 +207,7 @@ def fan_out(issue_id: int, now: datetime) -> int | None:
         .values(fanned_out_at=now)
         .execution_options(synchronize_session=False)
     )
-    if claimed.rowcount != 1:
+    if claimed != 1:
         return None
     wants = _wants_this_issue(issue_id)
     rows = select(
@@ -295,7 +315,7 @@ def failures(issue_id: int, limit: int = 200) -> list[tuple[str, int, str]]:
         .order_by(Delivery.id)
         .limit(limit)
     )
-    return [tuple(row) for row in rows]
+    return [(email, attempts, error) for email, attempts, error in rows]
 
 
 def queue_test_send(issue_id: int, addresses: Iterable[str], language: str) -> int:

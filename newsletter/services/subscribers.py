@@ -7,7 +7,7 @@ import io
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVarTuple
 
 import idna
 from email_validator import EmailNotValidError, validate_email
@@ -16,9 +16,10 @@ from sqlalchemy import Select, case, func, insert, or_, select
 
 from newsletter.extensions import db
 from newsletter.models import Subscriber, Theme, subscriber_theme
-from newsletter.models.types import utcnow
+from newsletter.models.types import table_of, utcnow
 
 CSV_HEADER = ("email", "name", "themes")
+Columns = TypeVarTuple("Columns")
 MAX_NAME = 120
 
 
@@ -229,22 +230,22 @@ def add_subscribers(rows: Sequence[ImportRow], status: str) -> ImportResult:
     existing: set[str] = set()
     emails = [row.email for row in rows]
     for start in range(0, len(emails), 5000):
-        chunk = emails[start : start + 5000]
+        addresses = emails[start : start + 5000]
         existing.update(
             db.session.scalars(
-                select(Subscriber.email).where(Subscriber.email.in_(chunk))
+                select(Subscriber.email).where(Subscriber.email.in_(addresses))
             )
         )
     new = [row for row in rows if row.email not in existing]
     now = utcnow()
     confirmed_at = now if status == "confirmed" else None
-    table = Subscriber.__table__
+    table = table_of(Subscriber)
     added: dict[str, int] = {}
     for start in range(0, len(new), 5000):
         chunk = new[start : start + 5000]
         # RETURNING gives the new ids at once: a second lookup by address right
         # after a bulk insert can be planned as sequential scans (stale statistics).
-        ids = dict(
+        ids: dict[str, int] = dict(
             db.session.execute(
                 insert(table).returning(table.c.email, table.c.id),
                 [
@@ -304,7 +305,7 @@ class SubscriberFilter:
     status: str = ""
     theme_slug: str = ""
 
-    def apply(self, statement: Select) -> Select:
+    def apply(self, statement: Select[*Columns]) -> Select[*Columns]:
         """Add the filter's conditions to a statement over Subscriber."""
         if self.query:
             pattern = f"%{self.query.lower()}%"
@@ -365,7 +366,7 @@ def _month(column: Any) -> Any:
 def confirmed_per_month(months: int = 12) -> list[tuple[str, int]]:
     """Confirmed subscribers who confirmed in each of the last months (cumulative)."""
     month = _month(Subscriber.confirmed_at)
-    rows = dict(
+    rows: dict[str, int] = dict(
         db.session.execute(
             select(month, func.count(Subscriber.id))
             .where(

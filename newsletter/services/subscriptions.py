@@ -424,6 +424,11 @@ def erase(subscriber: Subscriber, by: str) -> None:
     db.session.flush()
 
 
+def stamp(value: datetime | None) -> str | None:
+    """Return a time as ISO 8601 text, or None when it is not set."""
+    return value.isoformat() if value else None
+
+
 def export_data(subscriber: Subscriber) -> dict[str, Any]:
     """Return everything stored about a subscriber, for "download my data"."""
     deliveries = db.session.execute(
@@ -432,7 +437,6 @@ def export_data(subscriber: Subscriber) -> dict[str, Any]:
         .where(Delivery.subscriber_id == subscriber.id)
         .order_by(Delivery.id)
     )
-    stamp = lambda value: value.isoformat() if value else None  # noqa: E731
     held = db.session.get(PendingSignUp, subscriber.id)
     return {
         "profile": {
