@@ -25,6 +25,7 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 
 from newsletter import consent_text
 from newsletter.extensions import db
@@ -140,12 +141,7 @@ def request_subscription(
     """
     name = normalise_name(name)
     theme_ids = list(theme_ids)
-    subscriber = db.session.scalar(
-        select(Subscriber).where(Subscriber.email == address)
-    )
-    if subscriber is None:
-        subscriber = Subscriber(email=address, status="pending", created_at=now)
-        db.session.add(subscriber)
+    subscriber = _subscriber_row(address, now)
     was_confirmed = subscriber.status == "confirmed"
     if subscriber.status == "pending":
         subscriber.name = name
@@ -184,6 +180,23 @@ def request_subscription(
         email_language = subscriber.language if was_confirmed else language
         db.session.add(_email_about(subscriber, template, email_language, now))
     db.session.flush()
+
+
+def _subscriber_row(address: str, now: datetime) -> Subscriber:
+    """Return the row of an address, adding a pending one when there is none.
+
+    The insert skips an address that exists, so sign-ups of the same new address at
+    the same moment all find the one row that won, on either engine, without a retry.
+    """
+    module = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    db.session.execute(
+        module.insert(Subscriber)
+        .values(email=address, status="pending", created_at=now)
+        .on_conflict_do_nothing(index_elements=["email"])
+    )
+    return db.session.scalars(
+        select(Subscriber).where(Subscriber.email == address)
+    ).one()
 
 
 def _hold_sign_up(

@@ -12,7 +12,6 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_wtf.csrf import CSRFError, validate_csrf
-from sqlalchemy.exc import IntegrityError
 from wtforms import ValidationError
 from wtforms.fields.choices import SelectChoice
 
@@ -88,24 +87,15 @@ def subscribe() -> tuple[str, int]:
     if not form.validate():
         return _signup_page(form, from_elsewhere=False), 422
     if not form.website.data:
-        for attempt in (1, 2):
-            try:
-                subscriptions.request_subscription(
-                    form.email.data,
-                    form.name.data,
-                    form.themes.data,
-                    _language(),
-                    _origin("web form"),
-                    utcnow(),
-                )
-                db.session.commit()
-                break
-            except IntegrityError:
-                # Somebody signed the same new address up at the same moment;
-                # start again and find their row.
-                db.session.rollback()
-                if attempt == 2:
-                    raise
+        subscriptions.request_subscription(
+            form.email.data,
+            form.name.data,
+            form.themes.data,
+            _language(),
+            _origin("web form"),
+            utcnow(),
+        )
+        db.session.commit()
     return render_template("public/check_inbox.html"), 200
 
 
