@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from newsletter import consent_text
+from newsletter.database import get_row
 from newsletter.extensions import db
 from newsletter.models import (
     ConsentEvent,
@@ -580,6 +581,20 @@ def preview_import(text: str) -> ImportPreview:
         existing=len(known),
         errors=errors,
     )
+
+
+def save_import_draft(filename: str, content: str, editor: str) -> ImportDraft:
+    """Keep an uploaded file for its preview; nothing is imported yet."""
+    draft = ImportDraft(filename=filename[:255], content=content, created_by=editor)
+    db.session.add(draft)
+    db.session.flush()
+    return draft
+
+
+def discard_import_draft(draft_id: int) -> None:
+    """Forget an uploaded file once it is imported."""
+    db.session.delete(get_row(ImportDraft, draft_id))
+    db.session.flush()
 
 
 def import_subscribers(
