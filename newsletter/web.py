@@ -9,19 +9,29 @@ from datetime import datetime
 from typing import Any
 
 import nh3
-from flask import Flask, Response, abort, make_response, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    make_response,
+    render_template,
+    request,
+)
 from flask_babel import format_date, format_datetime
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from jinja2 import select_autoescape
 from markupsafe import Markup
+from werkzeug import exceptions
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 
 from newsletter import labels
 from newsletter.content import markdown_as_text, render_markdown
 from newsletter.database import database_is_reachable
-from newsletter.extensions import limiter
+from newsletter.errors import DomainError, NotFound
+from newsletter.extensions import db, limiter
 from newsletter.request_limits import too_large
 from newsletter.services.subscribers import display_address
 
@@ -92,6 +102,19 @@ def _error_page(error: HTTPException) -> tuple[str, int]:
     if code == 413:
         message = too_large()  # names the limit that applied
     return render_template("error.html", code=code, message=message), code
+
+
+def _domain_error_page(error: DomainError) -> tuple[str, int]:
+    """Answer a domain error no view handled: NotFound as 404, any other as 409."""
+    db.session.rollback()  # the page must not run queries in a failed transaction
+    if isinstance(error, NotFound):
+        return _error_page(exceptions.NotFound())
+    return _error_page(exceptions.Conflict())
+
+
+def answer_domain_errors(blueprint: Blueprint) -> None:
+    """Let a blueprint answer the domain errors of the services its views call."""
+    blueprint.register_error_handler(DomainError, _domain_error_page)
 
 
 def _too_many_attempts(error: HTTPException) -> Response:

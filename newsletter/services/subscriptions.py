@@ -403,6 +403,20 @@ def unsubscribe(subscriber: Subscriber, origin: Origin, now: datetime) -> bool:
     return True
 
 
+def unsubscribe_link_holder(token: str) -> Subscriber | None:
+    """Return whom an unsubscribe link would take off the list now, or None when
+    the link is an old one or they have already left."""
+    claims = read_token("unsubscribe", token)
+    subscriber = db.session.get(Subscriber, claims.subscriber_id)
+    if (
+        subscriber is None
+        or not claims.matches(subscriber.id, subscriber.token_version, subscriber.email)
+        or subscriber.status == "unsubscribed"
+    ):
+        return None
+    return subscriber
+
+
 def unsubscribe_by_token(
     token: str, origin: Origin, now: datetime
 ) -> Subscriber | None:

@@ -23,15 +23,17 @@ from newsletter.models import Subscriber
 from newsletter.models.types import utcnow
 from newsletter.services import subscriptions, themes
 from newsletter.services.subscriptions import Origin
-from newsletter.services.tokens import InvalidToken, read_token
+from newsletter.services.tokens import InvalidToken
 from newsletter.subscribe.forms import (
     EraseForm,
     PreferencesForm,
     ResendForm,
     SubscribeForm,
 )
+from newsletter.web import answer_domain_errors
 
 bp = Blueprint("subscribe", __name__)
+answer_domain_errors(bp)
 
 
 def _origin(how: str) -> Origin:
@@ -278,22 +280,14 @@ def erase(token: str) -> tuple[str, int]:
 def unsubscribe(token: str) -> Response | tuple[str, int]:
     """GET and HEAD show a button; a POST unsubscribes (also RFC 8058 one-click)."""
     try:
-        claims = read_token("unsubscribe", token)
+        holder = subscriptions.unsubscribe_link_holder(token)
     except InvalidToken as error:
         return _invalid_link(error.expired)
     if request.method != "POST":
-        subscriber = db.session.get(Subscriber, claims.subscriber_id)
-        active = (
-            subscriber is not None
-            and claims.matches(
-                subscriber.id, subscriber.token_version, subscriber.email
-            )
-            and subscriber.status != "unsubscribed"
-        )
-        if active:
-            show_in(subscriber.language)
+        if holder is not None:
+            show_in(holder.language)
         return render_template(
-            "public/unsubscribe.html", token=token, active=active
+            "public/unsubscribe.html", token=token, active=holder is not None
         ), 200
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
     how = "one-click (RFC 8058)" if one_click else "unsubscribe page"
