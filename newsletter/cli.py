@@ -17,6 +17,7 @@ from flask_babel import force_locale
 from sqlalchemy import select
 
 from newsletter.extensions import db
+from newsletter.labels import status_label
 from newsletter.models import Issue, Subscriber
 from newsletter.models.types import utcnow
 from newsletter.services import (
@@ -27,7 +28,6 @@ from newsletter.services import (
     subscriptions,
     themes,
 )
-from newsletter.web import status_label
 
 issues_cli = AppGroup("issues", help="List, send and follow issues.")
 subscribers_cli = AppGroup("subscribers", help="Add and import subscribers.")

@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import Select, case, exists, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from newsletter.database import get_row
+from newsletter.errors import InvalidState
 from newsletter.extensions import db
 from newsletter.models import (
     DELIVERY_STATUSES,
@@ -26,7 +28,7 @@ SKIPPED_NO_THEMES = "none of the subscriber's themes has items in this issue"
 SKIPPED_CANCELLED = "the issue was cancelled"
 
 
-class WrongState(Exception):
+class WrongState(InvalidState):
     """The issue is not in a state that allows this step."""
 
     def __init__(self, status: str) -> None:
@@ -94,7 +96,7 @@ def _require(issue: Issue, *allowed: str) -> None:
 
 def _move(issue_id: int, allowed: tuple[str, ...], status: str, **fields: Any) -> Issue:
     """Take an issue from one of the allowed states to another, setting fields."""
-    issue = db.get_or_404(Issue, issue_id)
+    issue = get_row(Issue, issue_id)
     _require(issue, *allowed)
     issue.status = status
     for name, value in fields.items():
@@ -148,7 +150,7 @@ def cancel(issue_id: int, now: datetime) -> Issue:
 
 def retry_failed(issue_id: int, now: datetime) -> int:
     """Queue the failed deliveries of an issue again; return how many."""
-    issue = db.get_or_404(Issue, issue_id)
+    issue = get_row(Issue, issue_id)
     _require(issue, "sending", "paused", "sent")
     result = db.session.execute(
         update(Delivery)
@@ -300,7 +302,7 @@ def failures(issue_id: int, limit: int = 200) -> list[tuple[str, int, str]]:
 
 def queue_test_send(issue_id: int, addresses: Iterable[str], language: str) -> int:
     """Queue a test copy of the issue (every theme) to each address."""
-    db.get_or_404(Issue, issue_id)
+    get_row(Issue, issue_id)
     count = 0
     for address in addresses:
         db.session.add(

@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, case, func, insert, or_, select
 
 from newsletter.extensions import db
-from newsletter.models import Subscriber, Theme, subscriber_theme
+from newsletter.models import Delivery, Issue, Subscriber, Theme, subscriber_theme
 from newsletter.models.types import utcnow
 
 CSV_HEADER = ("email", "name", "themes")
@@ -283,6 +283,18 @@ def import_row(email: str, name: str, theme_slugs: Iterable[str]) -> ImportRow:
         raise LookupError(f"unknown theme {', '.join(unknown)}")
     theme_ids = frozenset(lookup[s] for s in slugs) if slugs else all_themes
     return ImportRow(0, address, normalise_name(name), theme_ids)
+
+
+def delivery_history(subscriber_id: int) -> list[tuple[str, str, Any, str]]:
+    """Return (issue title, status, sent time, last error) of each delivery to a
+    subscriber, newest first."""
+    rows = db.session.execute(
+        select(Issue.title, Delivery.status, Delivery.sent_at, Delivery.last_error)
+        .join(Issue, Issue.id == Delivery.issue_id)
+        .where(Delivery.subscriber_id == subscriber_id)
+        .order_by(Delivery.id.desc())
+    )
+    return [tuple(row) for row in rows]
 
 
 def count_by_status() -> dict[str, int]:
