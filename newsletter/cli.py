@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from newsletter.config import settings_of, update_settings
 from newsletter.extensions import db
+from newsletter.labels import status_label
 from newsletter.models import Issue, Subscriber
 from newsletter.models.types import utcnow
 from newsletter.services import (
@@ -28,7 +29,6 @@ from newsletter.services import (
     subscriptions,
     themes,
 )
-from newsletter.web import status_label
 
 issues_cli = AppGroup("issues", help="List, send and follow issues.")
 subscribers_cli = AppGroup("subscribers", help="Add and import subscribers.")

@@ -1,14 +1,17 @@
-"""Binding the database: SQLite pragmas, the login loader, health check."""
+"""Binding the database: SQLite pragmas, the login loader, rows by id, health check."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
+from newsletter.errors import NotFound
 from newsletter.extensions import db, login_manager
+
+Row = TypeVar("Row")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -42,6 +45,15 @@ def load_editor(session_id: str) -> Any:
     if editor is None or not editor.active or editor.get_id() != session_id:
         return None
     return editor
+
+
+def get_row(model: type[Row], row_id: int) -> Row:
+    """Return the row of this model with this id, or raise NotFound naming it."""
+    row = db.session.get(model, row_id)
+    if row is None:
+        what = str(getattr(model, "__tablename__", model.__name__)).replace("_", " ")
+        raise NotFound(f"{what} {row_id} does not exist")
+    return row
 
 
 def database_is_reachable() -> bool:

@@ -9,21 +9,31 @@ from datetime import datetime
 from typing import Any
 
 import nh3
-from flask import Flask, Response, abort, make_response, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    make_response,
+    render_template,
+    request,
+)
 from flask_babel import format_date, format_datetime
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from jinja2 import select_autoescape
 from markupsafe import Markup
+from werkzeug import exceptions
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 
+from newsletter import labels
 from newsletter.config import settings
 from newsletter.content import markdown_as_text, render_markdown
 from newsletter.database import database_is_reachable
-from newsletter.extensions import limiter
+from newsletter.errors import DomainError, NotFound
+from newsletter.extensions import db, limiter
 from newsletter.request_limits import too_large
-from newsletter.services.sending import SKIPPED_CANCELLED, SKIPPED_NO_THEMES
 from newsletter.services.subscribers import display_address
 
 # One way of writing times on every page, in both languages: no seconds, 24-hour
@@ -65,30 +75,6 @@ def _markdown(text: str | None) -> Markup:
     return render_markdown(text or "")
 
 
-def status_label(status: str) -> str:
-    """Return the translated name of an issue status."""
-    labels = {
-        "draft": _("Draft"),
-        "scheduled": _("Scheduled"),
-        "sending": _("Sending"),
-        "paused": _("Paused"),
-        "sent": _("Sent"),
-        "cancelled": _("Cancelled"),
-    }
-    return labels.get(status, status)
-
-
-def subscriber_status(status: str) -> str:
-    """Return the translated name of a subscriber status."""
-    labels = {
-        "pending": _("Awaiting confirmation"),
-        "confirmed": _("Confirmed"),
-        "unsubscribed": _("Unsubscribed"),
-        "bounced": _("Bounced"),
-    }
-    return labels.get(status, status)
-
-
 # The largest id a row can have (PostgreSQL's integer): larger numbers in a URL are
 # simply not found, instead of overflowing the database driver.
 MAX_ROW_ID = 2**31 - 1
@@ -100,65 +86,6 @@ class RowIdConverter(IntegerConverter):
     def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", MAX_ROW_ID)
         super().__init__(url_map, *args, **kwargs)
-
-
-def delivery_status(status: str) -> str:
-    """Return the translated name of a delivery status."""
-    labels = {
-        "queued": _("Queued"),
-        "sending": _("Sending"),
-        "sent": _("Sent"),
-        "failed": _("Failed"),
-        "skipped": _("Skipped"),
-    }
-    return labels.get(status, status)
-
-
-def delivery_error(error: str | None) -> str:
-    """Translate the reasons the service itself records; SMTP replies stay as sent."""
-    labels = {
-        SKIPPED_NO_THEMES: _("None of the subscriber's themes has items in the issue."),
-        SKIPPED_CANCELLED: _("The send was cancelled."),
-    }
-    return labels.get(error or "", error or "")
-
-
-def consent_how(how: str | None) -> str:
-    """Translate how a consent event came about; names stay as recorded."""
-    labels = {
-        "web form": _("web form"),
-        "confirmation link": _("confirmation link"),
-        "new link": _("new confirmation link"),
-        "preference page": _("preference page"),
-        "unsubscribe page": _("unsubscribe page"),
-        "one-click (RFC 8058)": _("one-click unsubscribe in the email program"),
-        "command line": _("command line"),
-        "attested by the editor": _("attested by the editor"),
-        "confirmation sent": _("confirmation email sent"),
-    }
-    how = how or ""
-    if how.startswith("editor "):
-        return _("editor %(name)s", name=how.removeprefix("editor "))
-    if how.startswith("import by "):
-        return _("import by %(name)s", name=how.removeprefix("import by "))
-    return labels.get(how, how)
-
-
-def language_name(code: str | None) -> str:
-    """A language by its own name, as language menus show them."""
-    return {"sv": "Svenska", "en": "English"}.get(code or "", code or "")
-
-
-def consent_kind(kind: str) -> str:
-    """Return the translated name of a consent event."""
-    labels = {
-        "requested": _("Asked to subscribe"),
-        "confirmed": _("Confirmed"),
-        "preferences_changed": _("Changed preferences"),
-        "unsubscribed": _("Unsubscribed"),
-        "imported": _("Imported"),
-    }
-    return labels.get(kind, kind)
 
 
 def _error_page(error: HTTPException) -> tuple[str, int]:
@@ -176,6 +103,19 @@ def _error_page(error: HTTPException) -> tuple[str, int]:
     if code == 413:
         message = too_large()  # names the limit that applied
     return render_template("error.html", code=code, message=message), code
+
+
+def _domain_error_page(error: DomainError) -> tuple[str, int]:
+    """Answer a domain error no view handled: NotFound as 404, any other as 409."""
+    db.session.rollback()  # the page must not run queries in a failed transaction
+    if isinstance(error, NotFound):
+        return _error_page(exceptions.NotFound())
+    return _error_page(exceptions.Conflict())
+
+
+def answer_domain_errors(blueprint: Blueprint) -> None:
+    """Let a blueprint answer the domain errors of the services its views call."""
+    blueprint.register_error_handler(DomainError, _domain_error_page)
 
 
 def _too_many_attempts(error: HTTPException) -> Response:
@@ -232,13 +172,13 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["date"] = _date
     app.jinja_env.filters["markdown"] = _markdown
     app.jinja_env.filters["markdown_text"] = markdown_as_text
-    app.jinja_env.filters["status_label"] = status_label
-    app.jinja_env.filters["subscriber_status"] = subscriber_status
-    app.jinja_env.filters["consent_kind"] = consent_kind
-    app.jinja_env.filters["delivery_status"] = delivery_status
-    app.jinja_env.filters["consent_how"] = consent_how
-    app.jinja_env.filters["language_name"] = language_name
-    app.jinja_env.filters["delivery_error"] = delivery_error
+    app.jinja_env.filters["status_label"] = labels.status_label
+    app.jinja_env.filters["subscriber_status"] = labels.subscriber_status
+    app.jinja_env.filters["consent_kind"] = labels.consent_kind
+    app.jinja_env.filters["delivery_status"] = labels.delivery_status
+    app.jinja_env.filters["consent_how"] = labels.consent_how
+    app.jinja_env.filters["language_name"] = labels.language_name
+    app.jinja_env.filters["delivery_error"] = labels.delivery_error
     app.register_error_handler(HTTPException, _error_page)
     app.register_error_handler(429, _too_many_attempts)
 

@@ -26,7 +26,10 @@ SAMPLE_ARGS = {
 def editor_rules(app):
     """Yield (url, method) for every editor URL except the login form."""
     for rule in app.url_map.iter_rules():
-        if not rule.endpoint.startswith("editor.") or rule.endpoint == "editor.login":
+        if (
+            not rule.endpoint.startswith("editor.")
+            or rule.endpoint == "editor.auth.login"
+        ):
             continue
         url = rule.build({k: SAMPLE_ARGS[k] for k in rule.arguments})[1]
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):

@@ -640,3 +640,22 @@ def test_a_connection_the_server_closed_while_idle_is_reopened_at_once():
         transport.send("a@example.se", "c@example.se", message)
         transport.close()
         assert server.sink.recipients() == ["b@example.se", "c@example.se"]
+
+
+def test_a_test_send_of_a_deleted_draft_is_recorded_with_a_readable_reason(
+    mail_app, smtp_server
+):
+    """The draft is deleted while its test copy waits in the queue."""
+    with mail_app.app_context():
+        issue_id = three_section_issue()
+        sending.queue_test_send(issue_id, ["kollega@example.se"], "sv")
+        db.session.delete(db.session.get(Issue, issue_id))
+        db.session.commit()
+    Worker(mail_app).run(once=True)
+    assert smtp_server.sink.received == []
+    with mail_app.app_context():
+        message = db.session.scalar(select(OutboundMessage))
+        assert message.status == "failed"
+        assert "Not Found" not in message.last_error
+        assert "requested URL" not in message.last_error
+        assert message.last_error == f"not sent: issue {issue_id} does not exist"

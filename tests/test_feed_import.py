@@ -355,3 +355,54 @@ def test_a_picked_title_loses_a_tag_that_is_not_closed(make_app):
             select(Item.title).where(Item.issue_id == issue_id).order_by(Item.id)
         ).all()
     assert titles == ["Varning img src=x onerror=alert(1)//", "Barn <12 år /b"]
+
+
+def test_an_import_onto_an_item_makes_an_edit_form_opened_before_it_conflict(
+    make_app,
+):
+    """Open the form, import onto the item, save the stale form: 409, nothing lost."""
+    from tests.conftest import log_in
+    from tests.factories import make_editor
+
+    app = make_app()
+    with app.app_context():
+        make_editor()
+        item = make_item(make_issue(), "aldre", "Befintlig artikel")
+        issue_id, item_id, aldre = item.issue_id, item.id, item.theme_id
+    editor = log_in(app.test_client(), "editor@example.se")
+    form_page = editor.get(f"/editor/items/{item_id}").get_data(as_text=True)
+    assert 'name="version" type="hidden" value="1"' in form_page
+    editor.post(
+        f"/editor/issues/{issue_id}/import-feed/add",
+        data={
+            "pick": ["0"],
+            "title-0": "Ny rapport om äldres hälsa",
+            "link-0": "https://myndigheten.example.se/rapport",
+            "summary-0": "",
+            "target": f"item:{item_id}",
+        },
+    )
+    stale = editor.post(
+        f"/editor/items/{item_id}",
+        data={
+            "theme_id": str(aldre),
+            "title": "Min ändrade rubrik",
+            "body": "",
+            "contact_name": "",
+            "contact_phone": "",
+            "contact_email": "",
+            "links-0-text": "",
+            "links-0-url": "",
+            "version": "1",
+        },
+    )
+    body = stale.get_data(as_text=True)
+    assert stale.status_code == 409
+    assert "Någon annan sparade artikeln medan du redigerade" in body
+    assert 'value="Min ändrade rubrik"' in body  # the editor's input is kept
+    with app.app_context():
+        kept = db.session.get(Item, item_id)
+        assert kept.title == "Befintlig artikel"
+        assert [(ln.label, ln.url) for ln in kept.links] == [
+            ("Ny rapport om äldres hälsa", "https://myndigheten.example.se/rapport")
+        ]

@@ -413,6 +413,31 @@ def test_preview_shows_sections_in_theme_order_with_contacts_and_links(app, edit
     assert 'href="tel:0101234567"' in page
 
 
+def test_the_issue_page_shows_every_active_section_then_inactive_ones_with_items(
+    app, editor
+):
+    """Empty active sections invite items; an inactive theme's items stay visible."""
+    with app.app_context():
+        issue = make_issue()
+        make_item(issue, "barn-och-unga", "Om barn")
+        make_item(issue, "psykisk-halsa", "Om psykisk hälsa")
+        theme("barn-och-unga").active = False
+        db.session.commit()
+        issue_id = issue.id
+    page = editor.get(f"/editor/issues/{issue_id}").get_data(as_text=True)
+    order = [
+        page.index('id="theme-psykisk-halsa"'),
+        page.index("Om psykisk hälsa"),
+        page.index('id="theme-aldre"'),
+        page.index("Inga artiklar i det här avsnittet."),
+        page.index('id="theme-barn-och-unga"'),
+        page.index("(inaktivt)"),
+        page.index("Om barn"),
+    ]
+    assert order == sorted(order)
+    assert "Lägg till artikel i Barn och unga" not in page
+
+
 class TagCollector(HTMLParser):
     """Collect the tags and attributes a browser would build from a page."""
 

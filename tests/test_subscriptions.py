@@ -499,6 +499,48 @@ def test_simultaneous_sign_ups_for_a_new_address_all_get_the_same_answer(make_ap
         assert db.session.scalar(select(func.count(Subscriber.id))) == 1
 
 
+def test_the_sign_up_service_itself_copes_with_simultaneous_sign_ups(
+    app: Flask,
+) -> None:
+    """No caller needs a retry loop: racing requests for new addresses all succeed."""
+    import threading
+
+    from newsletter.services.subscriptions import Origin
+
+    threads_count, rounds = 4, 5
+    barriers = [threading.Barrier(threads_count) for _ in range(rounds)]
+    failures: list[str] = []
+
+    def sign_up_each_round() -> None:
+        for number, barrier in enumerate(barriers):
+            barrier.wait()
+            with app.app_context():
+                try:
+                    subscriptions.request_subscription(
+                        f"samtidig{number}@example.se",
+                        "",
+                        [1],
+                        "sv",
+                        Origin(),
+                        utcnow(),
+                    )
+                    db.session.commit()
+                except Exception as error:  # noqa: BLE001 - collected, then asserted
+                    failures.append(repr(error))
+                    db.session.rollback()
+
+    threads = [
+        threading.Thread(target=sign_up_each_round) for _ in range(threads_count)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Subscriber.id))) == rounds
+
+
 def test_a_name_with_line_breaks_cannot_stop_the_confirmation_email(
     mail_app, smtp_server
 ):

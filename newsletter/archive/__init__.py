@@ -22,8 +22,10 @@ from newsletter.content import clean_text
 from newsletter.models.types import utcnow
 from newsletter.services import archive
 from newsletter.services.issues import sections
+from newsletter.web import answer_domain_errors
 
 bp = Blueprint("archive", __name__)
+answer_domain_errors(bp)
 
 CACHE_SECONDS = 300
 HTML = "text/html; charset=utf-8"

@@ -1,14 +1,32 @@
-"""The editor area: everything under /editor is behind login."""
+"""The editor area: everything under /editor is behind login.
+
+Each module is a blueprint of its own (editor.auth, editor.issues, ...), nested in
+this one, which holds what they share: the login check, no caching, error pages.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-bp = Blueprint("editor", __name__, url_prefix="/editor")
+from newsletter.editor import admin, auth, feeds, issues, sending, subscribers
+from newsletter.extensions import db
+from newsletter.services.issues import NotEditable
+from newsletter.services.sending import WrongState
+from newsletter.web import answer_domain_errors
 
-PUBLIC_ENDPOINTS = {"editor.login"}
+bp = Blueprint("editor", __name__, url_prefix="/editor")
+bp.register_blueprint(auth.bp)
+bp.register_blueprint(issues.bp)
+bp.register_blueprint(feeds.bp)
+bp.register_blueprint(sending.bp)
+bp.register_blueprint(subscribers.bp)
+bp.register_blueprint(admin.bp)
+answer_domain_errors(bp)
+
+PUBLIC_ENDPOINTS = {"editor.auth.login"}
 
 
 @bp.before_request
@@ -16,7 +34,7 @@ def require_login() -> Response | None:
     """Send anonymous visitors of any editor page to the login form."""
     if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
         return None
-    return redirect(url_for("editor.login", next=request.full_path.rstrip("?")))
+    return redirect(url_for("editor.auth.login", next=request.full_path.rstrip("?")))
 
 
 @bp.after_request
@@ -26,11 +44,19 @@ def no_store(response: Response) -> Response:
     return response
 
 
-from newsletter.editor import (  # noqa: E402,F401
-    admin,
-    auth,
-    feeds,
-    issues,
-    sending,
-    subscribers,
-)
+@bp.errorhandler(NotEditable)
+def not_editable(error: NotEditable) -> tuple[str, int]:
+    """Explain that an issue that is sending or sent cannot change."""
+    db.session.rollback()
+    return render_template("editor/not_editable.html", status=str(error)), 409
+
+
+@bp.errorhandler(WrongState)
+def wrong_state(error: WrongState) -> Response:
+    """Explain that the issue has moved on (someone else sent or paused it)."""
+    db.session.rollback()
+    flash(
+        _("That is not possible while the issue is %(status)s.", status=error.status),
+        "error",
+    )
+    return redirect(url_for("editor.issues.index"))

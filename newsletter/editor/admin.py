@@ -6,12 +6,11 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from newsletter.editor import bp
 from newsletter.editor.forms import (
     ActionForm,
     EditorRoleForm,
@@ -23,6 +22,8 @@ from newsletter.editor.forms import (
 from newsletter.extensions import db
 from newsletter.models import Editor, Theme
 from newsletter.services import editors, themes
+
+bp = Blueprint("admin", __name__)
 
 
 def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -47,7 +48,7 @@ def theme_list() -> str | Response | tuple[str, int]:
             themes.create_theme(form.name.data, form.description.data)
             db.session.commit()
             flash(_("The theme is added."), "success")
-            return redirect(url_for("editor.theme_list"))
+            return redirect(url_for("editor.admin.theme_list"))
         except themes.ThemeNameTaken:
             db.session.rollback()
             form.name.errors.append(
@@ -72,7 +73,7 @@ def theme(theme_id: int) -> str | Response | tuple[str, int]:
             themes.rename_theme(record.id, form.name.data, form.description.data)
             db.session.commit()
             flash(_("The theme is saved."), "success")
-            return redirect(url_for("editor.theme_list"))
+            return redirect(url_for("editor.admin.theme_list"))
         except themes.ThemeNameTaken:
             db.session.rollback()
             form.name.errors.append(
@@ -93,7 +94,7 @@ def move_theme(theme_id: int) -> Response:
         abort(400)
     themes.move_theme(theme_id, form.step.data)
     db.session.commit()
-    return redirect(url_for("editor.theme_list"))
+    return redirect(url_for("editor.admin.theme_list"))
 
 
 @bp.post("/themes/<int:theme_id>/active")
@@ -109,7 +110,7 @@ def toggle_theme(theme_id: int) -> Response:
         flash(_("%(name)s is active again.", name=record.name), "success")
     else:
         flash(_("%(name)s is deactivated.", name=record.name), "success")
-    return redirect(url_for("editor.theme_list"))
+    return redirect(url_for("editor.admin.theme_list"))
 
 
 @bp.route("/editors", methods=["GET", "POST"])
@@ -124,7 +125,7 @@ def editor_list() -> str | Response | tuple[str, int]:
             )
             db.session.commit()
             flash(_("The account is created."), "success")
-            return redirect(url_for("editor.editor_list"))
+            return redirect(url_for("editor.admin.editor_list"))
         except editors.EditorExists:
             db.session.rollback()
             form.email.errors.append(_("An account with this address already exists."))
@@ -146,7 +147,7 @@ def editor_account(editor_id: int) -> str | Response | tuple[str, int]:
             )
             db.session.commit()
             flash(_("The account is saved."), "success")
-            return redirect(url_for("editor.editor_list"))
+            return redirect(url_for("editor.admin.editor_list"))
         except editors.LastAdmin:
             db.session.rollback()
             form.is_admin.errors.append(
@@ -170,7 +171,7 @@ def editor_password(editor_id: int) -> str | Response | tuple[str, int]:
         editors.set_password(record.id, password_form.password.data)
         db.session.commit()
         flash(_("The password is changed."), "success")
-        return redirect(url_for("editor.editor_list"))
+        return redirect(url_for("editor.admin.editor_list"))
     return render_template(
         "editor/editor.html",
         record=record,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import (
+    Blueprint,
     flash,
     redirect,
     render_template,
@@ -16,18 +17,19 @@ from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from newsletter.config import settings
-from newsletter.editor import bp
 from newsletter.editor.forms import AccountPasswordForm, ActionForm, LoginForm
 from newsletter.extensions import db, limiter
 from newsletter.i18n import local_path
 from newsletter.services import editors
+
+bp = Blueprint("auth", __name__)
 
 
 def _safe_next(target: str | None) -> str:
     """Return a local path to continue to, never another site."""
     if target and local_path(target) == target:
         return target
-    return url_for("editor.issues")
+    return url_for("editor.issues.index")
 
 
 def _account_from_this_address() -> str:
@@ -70,7 +72,7 @@ def logout() -> Response:
         db.session.commit()
         logout_user()
         flash(_("You are logged out."), "info")
-    return redirect(url_for("editor.login"))
+    return redirect(url_for("editor.auth.login"))
 
 
 @bp.route("/account", methods=["GET", "POST"])
@@ -86,7 +88,7 @@ def account() -> str | Response | tuple[str, int]:
         db.session.commit()
         login_user(current_user._get_current_object())  # keep this session valid
         flash(_("Your password is changed."), "success")
-        return redirect(url_for("editor.account"))
+        return redirect(url_for("editor.auth.account"))
     return render_template("editor/account.html", form=form), (
         422 if form.errors else 200
     )

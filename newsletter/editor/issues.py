@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
-from newsletter.editor import bp
 from newsletter.editor.forms import (
     EXTRA_LINK_ROWS,
     ActionForm,
@@ -24,18 +21,13 @@ from newsletter.editor.forms import (
 from newsletter.extensions import db
 from newsletter.models import Issue, Item
 from newsletter.services import issues, themes
-from newsletter.services.issues import EditConflict, ItemData, LinkData, NotEditable
+from newsletter.services.issues import EditConflict, ItemData, LinkData
+
+bp = Blueprint("issues", __name__)
 
 
-@bp.errorhandler(NotEditable)
-def not_editable(error: NotEditable) -> tuple[str, int]:
-    """Explain that an issue that is sending or sent cannot change."""
-    db.session.rollback()
-    return render_template("editor/not_editable.html", status=str(error)), 409
-
-
-@bp.get("/", endpoint="issues")
-def issues_list() -> str:
+@bp.get("/")
+def index() -> str:
     """List every issue with its status and dates."""
     return render_template("editor/issues.html", issues=issues.list_issues())
 
@@ -55,7 +47,7 @@ def new_issue() -> str | Response | tuple[str, int]:
             )
             db.session.commit()
             flash(_("The issue is created."), "success")
-            return redirect(url_for("editor.issue", issue_id=issue.id))
+            return redirect(url_for("editor.issues.edit", issue_id=issue.id))
         except issues.SlugTaken:
             db.session.rollback()
             form.slug.errors.append(_("Another issue already uses this address."))
@@ -65,43 +57,46 @@ def new_issue() -> str | Response | tuple[str, int]:
 
 
 @bp.route("/issues/<int:issue_id>", methods=["GET", "POST"])
-def issue(issue_id: int) -> str | Response | tuple[str, int]:
+def edit(issue_id: int) -> str | Response | tuple[str, int]:
     """Show an issue's sections and items and save its header."""
     record = db.get_or_404(Issue, issue_id)
     form = IssueForm(obj=record if request.method == "GET" else None)
     conflict = None
     if form.validate_on_submit():
-        if form.slug.data and issues.slug_taken(form.slug.data, exclude_id=record.id):
+        try:
+            issues.update_issue(
+                record.id,
+                _version(form),
+                title=form.title.data,
+                intro=form.intro.data,
+                preheader=form.preheader.data,
+                slug=form.slug.data,
+                editor=current_user.name,
+            )
+            db.session.commit()
+            flash(_("The issue is saved."), "success")
+            return redirect(url_for("editor.issues.edit", issue_id=record.id))
+        except EditConflict:
+            db.session.rollback()
+            conflict = db.session.get(Issue, issue_id)
+            form.version.data = str(conflict.version)
+        except issues.SlugTaken:
+            db.session.rollback()
             form.slug.errors.append(_("Another issue already uses this address."))
-        else:
-            try:
-                issues.update_issue(
-                    record.id,
-                    _version(form),
-                    title=form.title.data,
-                    intro=form.intro.data,
-                    preheader=form.preheader.data,
-                    slug=form.slug.data,
-                    editor=current_user.name,
-                )
-                db.session.commit()
-                flash(_("The issue is saved."), "success")
-                return redirect(url_for("editor.issue", issue_id=record.id))
-            except (EditConflict, StaleDataError):
-                db.session.rollback()
-                conflict = db.session.get(Issue, issue_id)
-                form.version.data = str(conflict.version)
-            except IntegrityError:
-                db.session.rollback()
-                form.slug.errors.append(_("Another issue already uses this address."))
+    return _issue_page(record, form, conflict)
+
+
+def _issue_page(
+    record: Issue, form: IssueForm, conflict: Issue | None
+) -> tuple[str, int]:
+    """Render the issue page: header form, sections and any conflict."""
     status = 409 if conflict else (422 if form.errors else 200)
     return render_template(
         "editor/issue.html",
         issue=record,
         form=form,
         conflict=conflict,
-        sections=issues.sections(record),
-        themes=themes.list_themes(active_only=True),
+        sections=issues.editor_sections(record),
         action=ActionForm(),
         duplicate_form=DuplicateForm(
             prefix="copy", title=_("Copy of %(title)s", title=record.title)
@@ -159,9 +154,7 @@ def _item_form(item: Item | None, theme_id: int | None) -> ItemForm:
 @bp.route("/issues/<int:issue_id>/items/new", methods=["GET", "POST"])
 def new_item(issue_id: int) -> str | Response | tuple[str, int]:
     """Add an item to a section of an issue."""
-    record = db.get_or_404(Issue, issue_id)
-    if not record.is_editable:
-        raise NotEditable(record.status)
+    record = issues.editable_issue(issue_id)
     form = _item_form(None, request.args.get("theme", type=int))
     if form.validate_on_submit():
         item = issues.add_item(record.id, _item_data(form), current_user.name)
@@ -188,7 +181,7 @@ def item(item_id: int) -> str | Response | tuple[str, int]:
             db.session.commit()
             flash(_("The item is saved."), "success")
             return redirect(_item_anchor(record))
-        except (EditConflict, StaleDataError):
+        except EditConflict:
             db.session.rollback()
             conflict = db.session.get(Item, item_id)
             form.version.data = str(conflict.version)
@@ -204,7 +197,9 @@ def item(item_id: int) -> str | Response | tuple[str, int]:
 
 def _item_anchor(item: Item) -> str:
     """Return the issue page URL scrolled to one item."""
-    return url_for("editor.issue", issue_id=item.issue_id, _anchor=f"item-{item.id}")
+    return url_for(
+        "editor.issues.edit", issue_id=item.issue_id, _anchor=f"item-{item.id}"
+    )
 
 
 @bp.post("/items/<int:item_id>/delete")
@@ -215,7 +210,7 @@ def delete_item(item_id: int) -> Response:
     record = issues.delete_item(item_id, current_user.name)
     db.session.commit()
     flash(_("The item is deleted."), "success")
-    return redirect(url_for("editor.issue", issue_id=record.id))
+    return redirect(url_for("editor.issues.edit", issue_id=record.id))
 
 
 @bp.post("/items/<int:item_id>/move")
@@ -236,26 +231,27 @@ def duplicate_issue(issue_id: int) -> Response:
     form = DuplicateForm(prefix="copy")
     if not form.validate_on_submit():
         flash(_("Give the new issue a title."), "error")
-        return redirect(url_for("editor.issue", issue_id=issue_id))
+        return redirect(url_for("editor.issues.edit", issue_id=issue_id))
     copy = issues.duplicate_issue(issue_id, form.title.data, current_user.name)
     db.session.commit()
     flash(_("The copy is created as a draft."), "success")
-    return redirect(url_for("editor.issue", issue_id=copy.id))
+    return redirect(url_for("editor.issues.edit", issue_id=copy.id))
 
 
 @bp.post("/issues/<int:issue_id>/delete")
 def delete_issue(issue_id: int) -> Response:
     """Delete a draft issue."""
-    record = db.get_or_404(Issue, issue_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    if record.status != "draft":
+    try:
+        issues.delete_draft(issue_id)
+    except issues.NotADraft:
+        db.session.rollback()
         flash(_("Only drafts can be deleted."), "error")
-        return redirect(url_for("editor.issue", issue_id=issue_id))
-    db.session.delete(record)
+        return redirect(url_for("editor.issues.edit", issue_id=issue_id))
     db.session.commit()
     flash(_("The draft is deleted."), "success")
-    return redirect(url_for("editor.issues"))
+    return redirect(url_for("editor.issues.index"))
 
 
 @bp.get("/issues/<int:issue_id>/preview")

@@ -2,35 +2,24 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, jsonify, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, url_for
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from newsletter.editor import bp
 from newsletter.editor.forms import ActionForm, ScheduleForm, TestSendForm
 from newsletter.extensions import db
 from newsletter.mail.emails import preview_email
 from newsletter.models import Issue
 from newsletter.models.types import utcnow
 from newsletter.services import sending
-from newsletter.services.sending import WrongState
 
 EMAIL_PREVIEW_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
     "frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
 )
 
-
-@bp.errorhandler(WrongState)
-def wrong_state(error: WrongState) -> Response:
-    """Explain that the issue has moved on (someone else sent or paused it)."""
-    db.session.rollback()
-    flash(
-        _("That is not possible while the issue is %(status)s.", status=error.status),
-        "error",
-    )
-    return redirect(url_for("editor.issues"))
+bp = Blueprint("sending", __name__)
 
 
 @bp.get("/issues/<int:issue_id>/email")
@@ -77,7 +66,7 @@ def test_send(issue_id: int) -> str | Response | tuple[str, int]:
             ),
             "success",
         )
-        return redirect(url_for("editor.email_preview", issue_id=issue.id))
+        return redirect(url_for("editor.sending.email_preview", issue_id=issue.id))
     rendered = preview_email(issue, str(get_locale()))
     return render_template(
         "editor/email_preview.html", issue=issue, rendered=rendered, form=form
@@ -105,7 +94,7 @@ def send_now(issue_id: int) -> Response:
     sending.start_sending(issue_id, utcnow())
     db.session.commit()
     flash(_("The issue is published and being sent."), "success")
-    return redirect(url_for("editor.progress", issue_id=issue_id))
+    return redirect(url_for("editor.sending.progress", issue_id=issue_id))
 
 
 @bp.post("/issues/<int:issue_id>/schedule")
@@ -117,7 +106,7 @@ def schedule(issue_id: int) -> str | Response | tuple[str, int]:
         sending.schedule(issue.id, form.send_at.utc)
         db.session.commit()
         flash(_("The issue is scheduled."), "success")
-        return redirect(url_for("editor.issue", issue_id=issue.id))
+        return redirect(url_for("editor.issues.edit", issue_id=issue.id))
     return render_template(
         "editor/send.html",
         issue=issue,
@@ -127,41 +116,65 @@ def schedule(issue_id: int) -> str | Response | tuple[str, int]:
     ), 422
 
 
-def _state_change(issue_id: int, change: str) -> Response:
-    """Apply pause, resume, cancel, unschedule or retry, then show the progress."""
+def _require_action_form() -> None:
+    """Refuse a state change whose form token is missing or stale."""
     if not ActionForm().validate_on_submit():
         abort(400)
-    db.get_or_404(Issue, issue_id)
-    now = utcnow()
-    messages = {
-        "pause": _("Sending is paused."),
-        "resume": _("Sending is resumed."),
-        "cancel": _("Sending is cancelled. Messages already sent stay sent."),
-        "unschedule": _("The schedule is removed; the issue is a draft again."),
-        "retry": _("The failed deliveries are queued again."),
-    }
-    actions = {
-        "pause": lambda: sending.pause(issue_id),
-        "resume": lambda: sending.resume(issue_id),
-        "cancel": lambda: sending.cancel(issue_id, now),
-        "unschedule": lambda: sending.unschedule(issue_id),
-        "retry": lambda: sending.retry_failed(issue_id, now),
-    }
-    actions[change]()
+
+
+def _changed(
+    issue_id: int, message: str, page: str = "editor.sending.progress"
+) -> Response:
+    """Commit a state change, say what it did and show where it leads."""
     db.session.commit()
-    flash(messages[change], "success")
-    if change == "unschedule":
-        return redirect(url_for("editor.issue", issue_id=issue_id))
-    return redirect(url_for("editor.progress", issue_id=issue_id))
+    flash(message, "success")
+    return redirect(url_for(page, issue_id=issue_id))
 
 
-for _change in ("pause", "resume", "cancel", "unschedule", "retry"):
-    bp.add_url_rule(
-        f"/issues/<int:issue_id>/{_change}",
-        endpoint=f"{_change}_sending",
-        view_func=lambda issue_id, change=_change: _state_change(issue_id, change),
-        methods=["POST"],
+@bp.post("/issues/<int:issue_id>/pause")
+def pause_sending(issue_id: int) -> Response:
+    """Pause a send; messages already in flight still finish."""
+    _require_action_form()
+    sending.pause(issue_id)
+    return _changed(issue_id, _("Sending is paused."))
+
+
+@bp.post("/issues/<int:issue_id>/resume")
+def resume_sending(issue_id: int) -> Response:
+    """Resume a paused send."""
+    _require_action_form()
+    sending.resume(issue_id)
+    return _changed(issue_id, _("Sending is resumed."))
+
+
+@bp.post("/issues/<int:issue_id>/cancel")
+def cancel_sending(issue_id: int) -> Response:
+    """Cancel a send for good; what is already sent stays sent."""
+    _require_action_form()
+    sending.cancel(issue_id, utcnow())
+    return _changed(
+        issue_id, _("Sending is cancelled. Messages already sent stay sent.")
     )
+
+
+@bp.post("/issues/<int:issue_id>/unschedule")
+def unschedule_sending(issue_id: int) -> Response:
+    """Remove the schedule; the issue becomes a draft again."""
+    _require_action_form()
+    sending.unschedule(issue_id)
+    return _changed(
+        issue_id,
+        _("The schedule is removed; the issue is a draft again."),
+        page="editor.issues.edit",
+    )
+
+
+@bp.post("/issues/<int:issue_id>/retry")
+def retry_sending(issue_id: int) -> Response:
+    """Queue the failed deliveries of a send again."""
+    _require_action_form()
+    sending.retry_failed(issue_id, utcnow())
+    return _changed(issue_id, _("The failed deliveries are queued again."))
 
 
 @bp.get("/issues/<int:issue_id>/progress")

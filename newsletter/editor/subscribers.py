@@ -7,6 +7,7 @@ import io
 from collections.abc import Iterator
 
 from flask import (
+    Blueprint,
     Response,
     abort,
     flash,
@@ -18,17 +19,13 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
 from newsletter.config import settings
-from newsletter.editor import bp
 from newsletter.editor.forms import ActionForm, ImportConfirmForm, ImportUploadForm
 from newsletter.extensions import db
 from newsletter.models import (
     SUBSCRIBER_STATUSES,
-    Delivery,
     ImportDraft,
-    Issue,
     Subscriber,
 )
 from newsletter.models.types import utcnow
@@ -36,6 +33,8 @@ from newsletter.request_limits import file_too_large, takes_file
 from newsletter.services import subscribers, subscriptions, themes
 from newsletter.services.subscribers import SubscriberFilter
 from newsletter.services.subscriptions import Origin
+
+bp = Blueprint("subscribers", __name__)
 
 
 def _filter() -> SubscriberFilter:
@@ -101,16 +100,10 @@ def export_subscribers() -> Response:
 def subscriber(subscriber_id: int) -> str:
     """One subscriber: profile, themes, consent history, deliveries."""
     record = db.get_or_404(Subscriber, subscriber_id)
-    deliveries = db.session.execute(
-        select(Issue.title, Delivery.status, Delivery.sent_at, Delivery.last_error)
-        .join(Issue, Issue.id == Delivery.issue_id)
-        .where(Delivery.subscriber_id == record.id)
-        .order_by(Delivery.id.desc())
-    ).all()
     return render_template(
         "editor/subscriber.html",
         record=record,
-        deliveries=deliveries,
+        deliveries=subscribers.delivery_history(record.id),
         action=ActionForm(),
     )
 
@@ -125,7 +118,7 @@ def unsubscribe_subscriber(subscriber_id: int) -> Response:
     subscriptions.unsubscribe(record, origin, utcnow())
     db.session.commit()
     flash(_("%(address)s is unsubscribed.", address=record.email), "success")
-    return redirect(url_for("editor.subscriber", subscriber_id=record.id))
+    return redirect(url_for("editor.subscribers.subscriber", subscriber_id=record.id))
 
 
 @bp.post("/subscribers/<int:subscriber_id>/erase")
@@ -138,7 +131,7 @@ def erase_subscriber(subscriber_id: int) -> Response:
     subscriptions.erase(record, by=current_user.name)
     db.session.commit()
     flash(_("Everything about %(address)s is erased.", address=address), "success")
-    return redirect(url_for("editor.subscriber_list"))
+    return redirect(url_for("editor.subscribers.subscriber_list"))
 
 
 @bp.route("/subscribers/import", methods=["GET", "POST"])
@@ -158,14 +151,13 @@ def import_upload() -> str | Response | tuple[str, int]:
         elif "\x00" in text:
             form.file.errors.append(_("The file contains binary data, not CSV text."))
         else:
-            draft = ImportDraft(
-                filename=(form.file.data.filename or "")[:255],
-                content=text,
-                created_by=current_user.name,
+            draft = subscriptions.save_import_draft(
+                form.file.data.filename or "", text, current_user.name
             )
-            db.session.add(draft)
             db.session.commit()
-            return redirect(url_for("editor.import_preview", draft_id=draft.id))
+            return redirect(
+                url_for("editor.subscribers.import_preview", draft_id=draft.id)
+            )
     return render_template("editor/import.html", form=form), (
         422 if form.errors else 200
     )
@@ -190,10 +182,10 @@ def import_preview(draft_id: int) -> str | Response | tuple[str, int]:
         added = subscriptions.import_subscribers(
             preview.new, attestation, current_user.name, utcnow()
         )
-        db.session.delete(draft)
+        subscriptions.discard_import_draft(draft.id)
         db.session.commit()
         flash(_("%(num)d addresses imported.", num=added), "success")
-        return redirect(url_for("editor.subscriber_list"))
+        return redirect(url_for("editor.subscribers.subscriber_list"))
     return render_template(
         "editor/import_preview.html", draft=draft, preview=preview, form=form
     ), (422 if form.errors else 200)

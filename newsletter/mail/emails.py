@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from newsletter.config import settings
+from newsletter.database import get_row
+from newsletter.errors import NotFound
 from newsletter.extensions import db
 from newsletter.mail.message import MessageTemplate, new_marker, slot
 from newsletter.mail.render import RenderedEmail, render_email
@@ -152,7 +154,7 @@ class TemplateCache:
 
 def _issue_test_context(message: OutboundMessage) -> dict[str, Any]:
     """A test copy: every section, links that lead to the site, not to a person."""
-    issue = db.get_or_404(Issue, message.context["issue_id"])
+    issue = get_row(Issue, message.context["issue_id"])
     theme_ids = frozenset(s.theme.id for s in sections(issue))
     links = dict.fromkeys(LINK_SLOTS, f"{base_url()}/")
     return issue_context(issue, theme_ids, message.language, links)
@@ -162,7 +164,7 @@ def _subscriber_context(message: OutboundMessage) -> dict[str, Any]:
     """Context shared by the emails about a subscription."""
     subscriber = db.session.get(Subscriber, message.context["subscriber_id"])
     if subscriber is None:
-        raise LookupError("the subscriber no longer exists")
+        raise NotFound("the subscriber no longer exists")
     return {
         "subscriber": subscriber,
         "address": subscriber.email,

@@ -24,6 +24,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from newsletter.config import settings_of
+from newsletter.errors import DomainError
 from newsletter.extensions import db
 from newsletter.mail import queue
 from newsletter.mail.dkim import DKIMSigner, signer_for
@@ -311,6 +312,10 @@ class Worker:
         ):
             try:
                 raw = self._sign(build_transactional(message))
+            except DomainError as exc:  # e.g. the draft of a test copy was deleted
+                log.warning("message %s not sent: %s", message.id, exc)
+                outcomes.append(Outcome(message.id, "failed", None, f"not sent: {exc}"))
+                continue
             except Exception as exc:  # noqa: BLE001 - a broken message must not stop the queue
                 log.exception("message %s could not be built", message.id)
                 outcomes.append(Outcome(message.id, "failed", None, f"render: {exc}"))

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 
 from newsletter.content import clean_text
+from newsletter.database import get_row
+from newsletter.errors import Conflict, InvalidState
 from newsletter.extensions import db
 from newsletter.models import Editor
 from newsletter.models.editor import spend_password_check_time
@@ -15,11 +17,11 @@ from newsletter.models.types import utcnow
 MIN_PASSWORD_LENGTH = 10
 
 
-class EditorExists(Exception):
+class EditorExists(Conflict):
     """An account with this address already exists."""
 
 
-class LastAdmin(Exception):
+class LastAdmin(InvalidState):
     """The change would leave no active admin."""
 
 
@@ -76,7 +78,7 @@ def _active_admins(excluding: int) -> int:
 
 def update_editor(editor_id: int, *, is_admin: bool, active: bool) -> Editor:
     """Change an editor's role and whether the account may log in."""
-    editor = db.get_or_404(Editor, editor_id)
+    editor = get_row(Editor, editor_id)
     if editor.is_admin and editor.active and not (is_admin and active):
         if _active_admins(excluding=editor.id) == 0:
             raise LastAdmin(editor.email)
@@ -88,14 +90,14 @@ def update_editor(editor_id: int, *, is_admin: bool, active: bool) -> Editor:
 
 def end_sessions(editor_id: int) -> None:
     """End every session and remember-me cookie of an editor (at logout)."""
-    editor = db.get_or_404(Editor, editor_id)
+    editor = get_row(Editor, editor_id)
     editor.session_version += 1
     db.session.flush()
 
 
 def set_password(editor_id: int, password: str) -> Editor:
     """Replace an editor's password."""
-    editor = db.get_or_404(Editor, editor_id)
+    editor = get_row(Editor, editor_id)
     editor.set_password(password)
     db.session.flush()
     return editor

@@ -16,6 +16,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, urljoin, urlsplit
 
@@ -23,7 +24,12 @@ import feedparser
 import nh3
 from flask_babel import gettext as _
 
-from newsletter.content import clean_text, is_allowed_url, title_from
+from newsletter.content import clean_text, escape_markdown, is_allowed_url, title_from
+from newsletter.errors import NotFound
+from newsletter.extensions import db
+from newsletter.models import Item, Theme
+from newsletter.services import issues
+from newsletter.services.issues import ItemData, LinkData
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_REDIRECTS = 3
@@ -33,6 +39,10 @@ USER_AGENT = "newsletter-feed-import/1.0"
 
 class FeedError(Exception):
     """The address could not be read as a feed; the message says why, translated."""
+
+
+class NoSuchDestination(NotFound):
+    """Picked entries can go only to an active theme or to an item of the issue."""
 
 
 @dataclass(frozen=True)
@@ -264,3 +274,41 @@ def _entry(entry: feedparser.FeedParserDict) -> FeedEntry:
         summary=_plain(entry.get("summary", "")),
         published=time.strftime("%Y-%m-%d", published) if published else "",
     )
+
+
+def add_entries_as_items(
+    issue_id: int, theme_id: int, entries: Sequence[FeedEntry], editor: str
+) -> tuple[int, int]:
+    """Add each picked entry as a new item of an active theme; entries without a
+    title are skipped. Return how many were added and how many skipped."""
+    issue = issues.editable_issue(issue_id)
+    theme = db.session.get(Theme, theme_id)
+    if theme is None or not theme.active:
+        raise NoSuchDestination(f"theme {theme_id} is not an active theme")
+    usable = [entry for entry in entries if entry.title]
+    for entry in usable:
+        data = ItemData(
+            title=entry.title,
+            body=escape_markdown(entry.summary),
+            theme_id=theme.id,
+            links=[LinkData(_("Read more"), entry.link)] if entry.link else [],
+        )
+        issues.add_item(issue.id, data, editor)
+    return len(usable), len(entries) - len(usable)
+
+
+def add_entries_as_links(
+    issue_id: int, item_id: int, entries: Sequence[FeedEntry], editor: str
+) -> tuple[int, int]:
+    """Add the picked entries as links of one of the issue's items, in one save of
+    the item (an edit form opened before then conflicts); entries without a title
+    or a link are skipped. Return how many were added and how many skipped."""
+    issue = issues.editable_issue(issue_id)
+    item = db.session.get(Item, item_id)
+    if item is None or item.issue_id != issue.id:
+        raise NoSuchDestination(f"item {item_id} is not an item of issue {issue_id}")
+    usable = [entry for entry in entries if entry.title and entry.link]
+    if usable:
+        links = [LinkData(entry.title, entry.link) for entry in usable]
+        issues.add_links(item.id, links, editor)
+    return len(usable), len(entries) - len(usable)

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from slugify import slugify
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
+from newsletter.database import get_row
+from newsletter.errors import Conflict, InvalidState
 from newsletter.extensions import db
 from newsletter.models import Issue, Item, Link, Theme
 from newsletter.models.types import utcnow
 
 
-class EditConflict(Exception):
+class EditConflict(Conflict):
     """Somebody saved the same record since the editor opened it."""
 
     def __init__(self, current: Issue | Item) -> None:
@@ -22,8 +25,12 @@ class EditConflict(Exception):
         self.current = current
 
 
-class NotEditable(Exception):
+class NotEditable(InvalidState):
     """The issue has started sending; its content is frozen."""
+
+
+class NotADraft(InvalidState):
+    """Only a draft can be deleted."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +88,7 @@ def slug_taken(slug: str, exclude_id: int | None = None) -> bool:
     return db.session.scalar(query) is not None
 
 
-class SlugTaken(Exception):
+class SlugTaken(Conflict):
     """Another issue uses the slug the editor asked for."""
 
 
@@ -125,6 +132,21 @@ def _check_editable(issue: Issue) -> None:
         raise NotEditable(issue.status)
 
 
+def _save(record: Issue | Item) -> None:
+    """Flush a change; a save by somebody else in between is an EditConflict."""
+    try:
+        db.session.flush()
+    except StaleDataError:
+        raise EditConflict(record) from None
+
+
+def editable_issue(issue_id: int) -> Issue:
+    """Return an issue whose content may still change, or raise NotEditable."""
+    issue = get_row(Issue, issue_id)
+    _check_editable(issue)
+    return issue
+
+
 def update_issue(
     issue_id: int,
     expected_version: int,
@@ -137,18 +159,23 @@ def update_issue(
 ) -> Issue:
     """Save an issue's header fields unless somebody else saved them first.
 
-    An empty slug is derived from the title.
+    An empty slug is derived from the title; a typed slug that another issue uses
+    raises SlugTaken, even when that issue took it a moment ago.
     """
-    issue = db.get_or_404(Issue, issue_id)
-    _check_editable(issue)
+    issue = editable_issue(issue_id)
     _check_version(issue, expected_version)
+    if slug and slug_taken(slug, exclude_id=issue.id):
+        raise SlugTaken(slug)
     issue.title = title
     issue.intro = intro
     issue.preheader = preheader
     issue.slug = slug or unique_slug(title, exclude_id=issue.id)
     issue.updated_by = editor
     issue.updated_at = utcnow()
-    db.session.flush()
+    try:
+        _save(issue)
+    except IntegrityError:
+        raise SlugTaken(issue.slug) from None
     return issue
 
 
@@ -198,9 +225,8 @@ def _new_item(issue: Issue, data: ItemData, position: int, editor: str) -> Item:
 
 def add_item(issue_id: int, data: ItemData, editor: str) -> Item:
     """Append a new item to the end of a theme section."""
-    issue = db.get_or_404(Issue, issue_id)
-    _check_editable(issue)
-    db.get_or_404(Theme, data.theme_id)
+    issue = editable_issue(issue_id)
+    get_row(Theme, data.theme_id)
     position = _next_position(issue_id, data.theme_id)
     item = _new_item(issue, data, position, editor)
     db.session.add(item)
@@ -213,11 +239,11 @@ def update_item(
     item_id: int, expected_version: int, data: ItemData, editor: str
 ) -> Item:
     """Save an item unless somebody else saved it first; a new theme moves it."""
-    item = db.get_or_404(Item, item_id)
+    item = get_row(Item, item_id)
     _check_editable(item.issue)
     _check_version(item, expected_version)
     if data.theme_id != item.theme_id:
-        db.get_or_404(Theme, data.theme_id)
+        get_row(Theme, data.theme_id)
         item.position = _next_position(item.issue_id, data.theme_id)
         item.theme_id = data.theme_id
     item.title = data.title
@@ -229,14 +255,26 @@ def update_item(
     # Always touch the row so that a links-only change bumps the version too.
     item.updated_at = utcnow()
     item.links = _links(data.links)
-    db.session.flush()
+    _save(item)
     _touch_issue(item.issue_id, editor)
     return item
 
 
+def add_links(item_id: int, links: Sequence[LinkData], editor: str) -> Item:
+    """Append links to an item as a save of it: an edit form opened before conflicts.
+
+    A feed import adds links this way, so that its work cannot be silently
+    overwritten by an older form.
+    """
+    item = get_row(Item, item_id)
+    current = _item_data(item)
+    data = replace(current, links=[*current.links, *links])
+    return update_item(item.id, item.version, data, editor)
+
+
 def delete_item(item_id: int, editor: str) -> Issue:
     """Delete an item and its links; return its issue."""
-    item = db.get_or_404(Item, item_id)
+    item = get_row(Item, item_id)
     issue = item.issue
     _check_editable(issue)
     db.session.delete(item)
@@ -247,7 +285,7 @@ def delete_item(item_id: int, editor: str) -> Issue:
 
 def move_item(item_id: int, step: int, editor: str) -> Item:
     """Move an item one place up (-1) or down (+1) within its section."""
-    item = db.get_or_404(Item, item_id)
+    item = get_row(Item, item_id)
     _check_editable(item.issue)
     siblings = list(
         db.session.scalars(
@@ -277,7 +315,7 @@ def move_item(item_id: int, step: int, editor: str) -> Item:
 
 def duplicate_issue(issue_id: int, title: str, editor: str) -> Issue:
     """Copy an issue's header, items and links into a new draft."""
-    source = db.get_or_404(Issue, issue_id)
+    source = get_row(Issue, issue_id)
     copy = create_issue(
         title=title,
         intro=source.intro,
@@ -286,18 +324,31 @@ def duplicate_issue(issue_id: int, title: str, editor: str) -> Issue:
         editor=editor,
     )
     for item in source.items:
-        data = ItemData(
-            title=item.title,
-            body=item.body,
-            theme_id=item.theme_id,
-            contact_name=item.contact_name,
-            contact_phone=item.contact_phone,
-            contact_email=item.contact_email,
-            links=[LinkData(link.label, link.url) for link in item.links],
-        )
-        db.session.add(_new_item(copy, data, item.position, editor))
+        db.session.add(_new_item(copy, _item_data(item), item.position, editor))
     db.session.flush()
     return copy
+
+
+def _item_data(item: Item) -> ItemData:
+    """Return the editable fields of a stored item, links included."""
+    return ItemData(
+        title=item.title,
+        body=item.body,
+        theme_id=item.theme_id,
+        contact_name=item.contact_name,
+        contact_phone=item.contact_phone,
+        contact_email=item.contact_email,
+        links=[LinkData(link.label, link.url) for link in item.links],
+    )
+
+
+def delete_draft(issue_id: int) -> None:
+    """Delete a draft issue with its items; any other issue raises NotADraft."""
+    issue = get_row(Issue, issue_id)
+    if issue.status != "draft":
+        raise NotADraft(issue.status)
+    db.session.delete(issue)
+    db.session.flush()
 
 
 def sections(issue: Issue) -> list[Section]:
@@ -309,6 +360,17 @@ def sections(issue: Issue) -> list[Section]:
         select(Theme).where(Theme.id.in_(by_theme)).order_by(Theme.position, Theme.id)
     )
     return [Section(theme, by_theme[theme.id]) for theme in themes]
+
+
+def editor_sections(issue: Issue) -> list[Section]:
+    """Return a section for every active theme, empty ones included, in theme order,
+    followed by the sections of inactive themes that still hold items."""
+    with_items = {section.theme.id: section for section in sections(issue)}
+    active = db.session.scalars(
+        select(Theme).where(Theme.active.is_(True)).order_by(Theme.position, Theme.id)
+    )
+    shown = [with_items.pop(theme.id, Section(theme, [])) for theme in active]
+    return shown + list(with_items.values())
 
 
 def list_issues() -> Sequence[Issue]:

@@ -21,6 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from newsletter.database import get_row
+from newsletter.errors import InvalidState
 from newsletter.extensions import db
 from newsletter.models import (
     DELIVERY_STATUSES,
@@ -37,7 +39,7 @@ SKIPPED_NO_THEMES = "none of the subscriber's themes has items in this issue"
 SKIPPED_CANCELLED = "the issue was cancelled"
 
 
-class WrongState(Exception):
+class WrongState(InvalidState):
     """The issue is not in a state that allows this step."""
 
     def __init__(self, status: str) -> None:
@@ -105,7 +107,7 @@ def _require(issue: Issue, *allowed: str) -> None:
 
 def _move(issue_id: int, allowed: tuple[str, ...], status: str, **fields: Any) -> Issue:
     """Take an issue from one of the allowed states to another, setting fields."""
-    issue = db.get_or_404(Issue, issue_id)
+    issue = get_row(Issue, issue_id)
     _require(issue, *allowed)
     issue.status = status
     for name, value in fields.items():
@@ -159,7 +161,7 @@ def cancel(issue_id: int, now: datetime) -> Issue:
 
 def retry_failed(issue_id: int, now: datetime) -> int:
     """Queue the failed deliveries of an issue again; return how many."""
-    issue = db.get_or_404(Issue, issue_id)
+    issue = get_row(Issue, issue_id)
     _require(issue, "sending", "paused", "sent")
     requeued = _rows_changed(
         update(Delivery)
@@ -320,7 +322,7 @@ def failures(issue_id: int, limit: int = 200) -> list[tuple[str, int, str]]:
 
 def queue_test_send(issue_id: int, addresses: Iterable[str], language: str) -> int:
     """Queue a test copy of the issue (every theme) to each address."""
-    db.get_or_404(Issue, issue_id)
+    get_row(Issue, issue_id)
     count = 0
     for address in addresses:
         db.session.add(

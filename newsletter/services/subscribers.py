@@ -7,6 +7,7 @@ import io
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVarTuple
 
 import idna
@@ -15,7 +16,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, case, func, insert, or_, select
 
 from newsletter.extensions import db
-from newsletter.models import Subscriber, Theme, subscriber_theme
+from newsletter.models import Delivery, Issue, Subscriber, Theme, subscriber_theme
 from newsletter.models.types import table_of, utcnow
 
 CSV_HEADER = ("email", "name", "themes")
@@ -284,6 +285,20 @@ def import_row(email: str, name: str, theme_slugs: Iterable[str]) -> ImportRow:
         raise LookupError(f"unknown theme {', '.join(unknown)}")
     theme_ids = frozenset(lookup[s] for s in slugs) if slugs else all_themes
     return ImportRow(0, address, normalise_name(name), theme_ids)
+
+
+def delivery_history(
+    subscriber_id: int,
+) -> list[tuple[str, str, datetime | None, str]]:
+    """Return (issue title, status, sent time, last error) of each delivery to a
+    subscriber, newest first."""
+    rows = db.session.execute(
+        select(Issue.title, Delivery.status, Delivery.sent_at, Delivery.last_error)
+        .join(Issue, Issue.id == Delivery.issue_id)
+        .where(Delivery.subscriber_id == subscriber_id)
+        .order_by(Delivery.id.desc())
+    )
+    return [(title, status, sent, error) for title, status, sent, error in rows]
 
 
 def count_by_status() -> dict[str, int]:

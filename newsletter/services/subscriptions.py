@@ -24,9 +24,11 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 
 from newsletter import consent_text
 from newsletter.config import settings
+from newsletter.database import get_row
 from newsletter.extensions import db
 from newsletter.models import (
     ConsentEvent,
@@ -138,12 +140,7 @@ def request_subscription(
     """
     name = normalise_name(name)
     theme_ids = list(theme_ids)
-    subscriber = db.session.scalar(
-        select(Subscriber).where(Subscriber.email == address)
-    )
-    if subscriber is None:
-        subscriber = Subscriber(email=address, status="pending", created_at=now)
-        db.session.add(subscriber)
+    subscriber = _subscriber_row(address, now)
     was_confirmed = subscriber.status == "confirmed"
     if subscriber.status == "pending":
         subscriber.name = name
@@ -182,6 +179,23 @@ def request_subscription(
         email_language = subscriber.language if was_confirmed else language
         db.session.add(_email_about(subscriber, template, email_language, now))
     db.session.flush()
+
+
+def _subscriber_row(address: str, now: datetime) -> Subscriber:
+    """Return the row of an address, adding a pending one when there is none.
+
+    The insert skips an address that exists, so sign-ups of the same new address at
+    the same moment all find the one row that won, on either engine, without a retry.
+    """
+    module = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    db.session.execute(
+        module.insert(Subscriber)
+        .values(email=address, status="pending", created_at=now)
+        .on_conflict_do_nothing(index_elements=["email"])
+    )
+    return db.session.scalars(
+        select(Subscriber).where(Subscriber.email == address)
+    ).one()
 
 
 def _hold_sign_up(
@@ -387,6 +401,20 @@ def unsubscribe(subscriber: Subscriber, origin: Origin, now: datetime) -> bool:
     return True
 
 
+def unsubscribe_link_holder(token: str) -> Subscriber | None:
+    """Return whom an unsubscribe link would take off the list now, or None when
+    the link is an old one or they have already left."""
+    claims = read_token("unsubscribe", token)
+    subscriber = db.session.get(Subscriber, claims.subscriber_id)
+    if (
+        subscriber is None
+        or not claims.matches(subscriber.id, subscriber.token_version, subscriber.email)
+        or subscriber.status == "unsubscribed"
+    ):
+        return None
+    return subscriber
+
+
 def unsubscribe_by_token(
     token: str, origin: Origin, now: datetime
 ) -> Subscriber | None:
@@ -569,6 +597,20 @@ def preview_import(text: str) -> ImportPreview:
         existing=len(known),
         errors=errors,
     )
+
+
+def save_import_draft(filename: str, content: str, editor: str) -> ImportDraft:
+    """Keep an uploaded file for its preview; nothing is imported yet."""
+    draft = ImportDraft(filename=filename[:255], content=content, created_by=editor)
+    db.session.add(draft)
+    db.session.flush()
+    return draft
+
+
+def discard_import_draft(draft_id: int) -> None:
+    """Forget an uploaded file once it is imported."""
+    db.session.delete(get_row(ImportDraft, draft_id))
+    db.session.flush()
 
 
 def import_subscribers(

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from slugify import slugify
 from sqlalchemy import func, select
 
+from newsletter.database import get_row
+from newsletter.errors import Conflict
 from newsletter.extensions import db
 from newsletter.models import Theme
 
@@ -17,7 +19,7 @@ DEFAULT_THEMES = (
 )
 
 
-class ThemeNameTaken(Exception):
+class ThemeNameTaken(Conflict):
     """Another theme already has this name or slug."""
 
 
@@ -58,7 +60,7 @@ def create_theme(name: str, description: str = "") -> Theme:
 
 def rename_theme(theme_id: int, name: str, description: str) -> Theme:
     """Change a theme's display name and description; its slug (in URLs) stays."""
-    theme = db.get_or_404(Theme, theme_id)
+    theme = get_row(Theme, theme_id)
     if _name_taken(name, theme.slug, theme.id):
         raise ThemeNameTaken(name)
     theme.name = name
@@ -69,8 +71,9 @@ def rename_theme(theme_id: int, name: str, description: str) -> Theme:
 
 def move_theme(theme_id: int, step: int) -> None:
     """Move a theme one place up (-1) or down (+1)."""
+    moving = get_row(Theme, theme_id)
     themes = list(list_themes())
-    index = next(i for i, t in enumerate(themes) if t.id == theme_id)
+    index = themes.index(moving)
     target = index + step
     if 0 <= target < len(themes):
         themes[index], themes[target] = themes[target], themes[index]
@@ -81,7 +84,7 @@ def move_theme(theme_id: int, step: int) -> None:
 
 def set_theme_active(theme_id: int, active: bool) -> Theme:
     """Activate or deactivate a theme; existing items keep it."""
-    theme = db.get_or_404(Theme, theme_id)
+    theme = get_row(Theme, theme_id)
     theme.active = active
     db.session.flush()
     return theme

@@ -11,7 +11,6 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_wtf.csrf import CSRFError, validate_csrf
-from sqlalchemy.exc import IntegrityError
 from wtforms import ValidationError
 from wtforms.fields.choices import SelectChoice
 
@@ -24,15 +23,17 @@ from newsletter.models import Subscriber
 from newsletter.models.types import utcnow
 from newsletter.services import subscriptions, themes
 from newsletter.services.subscriptions import Origin
-from newsletter.services.tokens import InvalidToken, read_token
+from newsletter.services.tokens import InvalidToken
 from newsletter.subscribe.forms import (
     EraseForm,
     PreferencesForm,
     ResendForm,
     SubscribeForm,
 )
+from newsletter.web import answer_domain_errors
 
 bp = Blueprint("subscribe", __name__)
+answer_domain_errors(bp)
 
 
 def _origin(how: str) -> Origin:
@@ -88,24 +89,15 @@ def subscribe() -> tuple[str, int]:
     if not form.validate():
         return _signup_page(form, from_elsewhere=False), 422
     if not form.website.data:
-        for attempt in (1, 2):
-            try:
-                subscriptions.request_subscription(
-                    form.email.data,
-                    form.name.data,
-                    form.themes.data,
-                    _language(),
-                    _origin("web form"),
-                    utcnow(),
-                )
-                db.session.commit()
-                break
-            except IntegrityError:
-                # Somebody signed the same new address up at the same moment;
-                # start again and find their row.
-                db.session.rollback()
-                if attempt == 2:
-                    raise
+        subscriptions.request_subscription(
+            form.email.data,
+            form.name.data,
+            form.themes.data,
+            _language(),
+            _origin("web form"),
+            utcnow(),
+        )
+        db.session.commit()
     return render_template("public/check_inbox.html"), 200
 
 
@@ -288,22 +280,14 @@ def erase(token: str) -> tuple[str, int]:
 def unsubscribe(token: str) -> Response | tuple[str, int]:
     """GET and HEAD show a button; a POST unsubscribes (also RFC 8058 one-click)."""
     try:
-        claims = read_token("unsubscribe", token)
+        holder = subscriptions.unsubscribe_link_holder(token)
     except InvalidToken as error:
         return _invalid_link(error.expired)
     if request.method != "POST":
-        subscriber = db.session.get(Subscriber, claims.subscriber_id)
-        active = (
-            subscriber is not None
-            and claims.matches(
-                subscriber.id, subscriber.token_version, subscriber.email
-            )
-            and subscriber.status != "unsubscribed"
-        )
-        if active:
-            show_in(subscriber.language)
+        if holder is not None:
+            show_in(holder.language)
         return render_template(
-            "public/unsubscribe.html", token=token, active=active
+            "public/unsubscribe.html", token=token, active=holder is not None
         ), 200
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
     how = "one-click (RFC 8058)" if one_click else "unsubscribe page"
