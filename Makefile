@@ -39,11 +39,13 @@ run: install
 test: install node_modules/axe-core/axe.min.js
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy newsletter
 	tests/with-services.sh $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy newsletter
 
 fmt: install
 	$(BIN)/ruff check --fix .

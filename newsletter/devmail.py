@@ -40,7 +40,7 @@ def _parse(box: mailbox.Maildir, key: str) -> EmailMessage:
     """Read one message with the modern email API."""
     try:
         with box.get_file(key) as handle:
-            return BytesParser(policy=policy.default).parse(handle)  # type: ignore[return-value]
+            return BytesParser(policy=policy.default).parsebytes(handle.read())
     except KeyError:
         abort(404)
 

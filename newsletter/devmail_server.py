@@ -19,7 +19,9 @@ class MailCatcher:
 
     def __init__(self, maildir: str, port: int = 8025) -> None:
         ensure_maildir(maildir)
-        self.controller = Controller(Mailbox(maildir), hostname="127.0.0.1", port=port)
+        self.controller = Controller(
+            Mailbox(Path(maildir)), hostname="127.0.0.1", port=port
+        )
 
     def start(self) -> None:
         """Start listening."""

@@ -4,7 +4,7 @@ for the views that take a file, enforced on streamed (chunked) bodies too."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import IO, TypeVar
+from typing import IO, TypeVar, cast
 
 from flask import Request, current_app, request
 from flask_babel import format_decimal
@@ -110,5 +110,6 @@ class LimitedRequest(Request):
         limit = self.max_content_length
         streamed = self.content_length is None
         if streamed and limit is not None and "wsgi.input_terminated" in self.environ:
-            return StreamedBody(self.environ["wsgi.input"], limit)
+            # werkzeug hands out its LimitedStream as IO[bytes] the same way.
+            return cast(IO[bytes], StreamedBody(self.environ["wsgi.input"], limit))
         return get_input_stream(self.environ, max_content_length=limit)

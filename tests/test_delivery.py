@@ -659,3 +659,13 @@ def test_a_test_send_of_a_deleted_draft_is_recorded_with_a_readable_reason(
         assert "Not Found" not in message.last_error
         assert "requested URL" not in message.last_error
         assert message.last_error == f"not sent: issue {issue_id} does not exist"
+
+
+def test_the_retry_policy_doubles_the_wait_up_to_its_cap():
+    from newsletter.mail.queue import RetryPolicy
+
+    policy = RetryPolicy(max_attempts=8, backoff_base=60.0, backoff_cap=300.0)
+    waits = [policy.backoff(attempts).total_seconds() for attempts in (1, 2, 3, 9)]
+    # Each wait is jittered by up to 20 % either way.
+    for wait, expected in zip(waits, (60, 120, 240, 300), strict=True):
+        assert expected * 0.8 <= wait <= expected * 1.2

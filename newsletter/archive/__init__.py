@@ -61,7 +61,7 @@ def _respond(
     language = str(get_locale()) if localised else None
     key = (
         request.endpoint,
-        tuple(sorted(request.view_args.items())),
+        tuple(sorted((request.view_args or {}).items())),
         variant,
         language,
     )
@@ -76,7 +76,8 @@ def _respond(
     response.headers["Cache-Control"] = f"public, max-age={CACHE_SECONDS}"
     if localised:
         response.vary.add("Cookie")  # the chosen language lives in the session
-    return response.make_conditional(request)
+    response.make_conditional(request)  # answers 304 in place when unchanged
+    return response
 
 
 @bp.after_request

@@ -20,6 +20,7 @@ from newsletter.editor.forms import (
     ThemeForm,
 )
 from newsletter.extensions import db
+from newsletter.form_fields import add_error
 from newsletter.models import Editor, Theme
 from newsletter.services import editors, themes
 
@@ -51,9 +52,7 @@ def theme_list() -> str | Response | tuple[str, int]:
             return redirect(url_for("editor.admin.theme_list"))
         except themes.ThemeNameTaken:
             db.session.rollback()
-            form.name.errors.append(
-                _("A theme with this name or address already exists.")
-            )
+            add_error(form.name, _("A theme with this name or address already exists."))
     return render_template(
         "editor/themes.html",
         themes=themes.list_themes(),
@@ -76,9 +75,7 @@ def theme(theme_id: int) -> str | Response | tuple[str, int]:
             return redirect(url_for("editor.admin.theme_list"))
         except themes.ThemeNameTaken:
             db.session.rollback()
-            form.name.errors.append(
-                _("A theme with this name or address already exists.")
-            )
+            add_error(form.name, _("A theme with this name or address already exists."))
     return render_template("editor/theme.html", theme=record, form=form), (
         422 if form.errors else 200
     )
@@ -90,7 +87,7 @@ def move_theme(theme_id: int) -> Response:
     """Move a theme up or down."""
     db.get_or_404(Theme, theme_id)
     form = MoveForm()
-    if not form.validate_on_submit():
+    if not form.validate_on_submit() or form.step.data is None:
         abort(400)
     themes.move_theme(theme_id, form.step.data)
     db.session.commit()
@@ -128,7 +125,7 @@ def editor_list() -> str | Response | tuple[str, int]:
             return redirect(url_for("editor.admin.editor_list"))
         except editors.EditorExists:
             db.session.rollback()
-            form.email.errors.append(_("An account with this address already exists."))
+            add_error(form.email, _("An account with this address already exists."))
     return render_template(
         "editor/editors.html", editors=editors.list_editors(), form=form
     ), (422 if form.errors else 200)
@@ -150,8 +147,8 @@ def editor_account(editor_id: int) -> str | Response | tuple[str, int]:
             return redirect(url_for("editor.admin.editor_list"))
         except editors.LastAdmin:
             db.session.rollback()
-            form.is_admin.errors.append(
-                _("There must be at least one active administrator.")
+            add_error(
+                form.is_admin, _("There must be at least one active administrator.")
             )
     return render_template(
         "editor/editor.html",

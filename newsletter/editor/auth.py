@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response
 from newsletter.config import settings
 from newsletter.editor.forms import AccountPasswordForm, ActionForm, LoginForm
 from newsletter.extensions import db, limiter
+from newsletter.form_fields import add_error
 from newsletter.i18n import local_path
 from newsletter.services import editors
 
@@ -82,7 +83,7 @@ def account() -> str | Response | tuple[str, int]:
     if form.validate_on_submit() and not current_user.check_password(
         form.current_password.data
     ):
-        form.current_password.errors.append(_("The current password is wrong."))
+        add_error(form.current_password, _("The current password is wrong."))
     elif form.validate_on_submit():
         editors.set_password(current_user.id, form.password.data)
         db.session.commit()

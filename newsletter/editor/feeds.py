@@ -16,13 +16,13 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import URLField
 from wtforms.validators import DataRequired, Length
 
 from newsletter.config import settings
 from newsletter.content import is_allowed_url, text_input, title_from
 from newsletter.editor.forms import ActionForm
 from newsletter.extensions import db
+from newsletter.form_fields import URLField, add_error
 from newsletter.services import feed_import, issues, themes
 from newsletter.services.feed_import import FeedEntry, FeedError, fetch_feed
 from newsletter.web import MAX_ROW_ID
@@ -52,8 +52,8 @@ def import_feed(issue_id: int) -> str | tuple[str, int]:
                 allow_private=settings().feed_import_allow_private,
             )
         except FeedError as error:
-            form.url.errors.append(
-                _("Could not read the feed: %(reason)s", reason=str(error))
+            add_error(
+                form.url, _("Could not read the feed: %(reason)s", reason=str(error))
             )
     return render_template(
         "editor/import_feed.html",

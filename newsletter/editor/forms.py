@@ -13,19 +13,16 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
-    EmailField,
     FieldList,
     Form,
     FormField,
-    HiddenField,
     IntegerField,
-    PasswordField,
     RadioField,
     SelectField,
-    StringField,
-    TextAreaField,
 )
-from wtforms.fields.choices import SelectChoice
+
+# types-WTForms (3.2) predates SelectChoice, which WTForms 3.3 asks for.
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 from wtforms.validators import (
     DataRequired,
     Email,
@@ -38,6 +35,13 @@ from wtforms.validators import (
 )
 
 from newsletter.content import is_allowed_url, markup_in, text_input
+from newsletter.form_fields import (
+    EmailField,
+    HiddenField,
+    PasswordField,
+    StringField,
+    TextAreaField,
+)
 from newsletter.request_limits import size_label
 from newsletter.services.editors import MIN_PASSWORD_LENGTH
 from newsletter.services.subscribers import InvalidAddress, normalise_address
@@ -317,16 +321,17 @@ class TestSendForm(FlaskForm):
         filters=[text_input],
         description=_l("Up to 10 addresses, separated by commas or new lines."),
     )
+    recipients: list[str]  # the normalised addresses, once valid
 
     def validate_addresses(self, field: TextAreaField) -> None:
-        """Check every address and keep the normalised list in field.addresses."""
+        """Check every address and keep the normalised list in self.recipients."""
         raw = [a for a in re.split(r"[\s,;]+", field.data or "") if a]
         if len(raw) > MAX_TEST_ADDRESSES:
             raise ValidationError(
                 _l("At most %(num)d addresses at a time.", num=MAX_TEST_ADDRESSES)
             )
         try:
-            field.addresses = sorted({normalise_address(a) for a in raw})
+            self.recipients = sorted({normalise_address(a) for a in raw})
         except InvalidAddress:
             bad = next(a for a in raw if not _valid(a))
             raise ValidationError(
@@ -353,15 +358,18 @@ class ScheduleForm(FlaskForm):
         format="%Y-%m-%dT%H:%M",
         validators=[DataRequired(_l("Choose a date and time."))],
     )
+    send_at_utc: datetime  # the chosen time in UTC, once valid
 
     def validate_send_at(self, field: DateTimeLocalField) -> None:
         """Interpret the time in Stockholm and require it to be in the future."""
+        if field.data is None:  # DataRequired has already said so
+            return
         local = field.data.replace(tzinfo=STOCKHOLM)
         try:
-            field.utc = local.astimezone(UTC)
+            self.send_at_utc = local.astimezone(UTC)
         except OverflowError:  # the first hour of year 1
             raise ValidationError(_l("Choose a time in the future.")) from None
-        if field.utc <= datetime.now(UTC):
+        if self.send_at_utc <= datetime.now(UTC):
             raise ValidationError(_l("Choose a time in the future."))
 
 

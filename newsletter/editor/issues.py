@@ -8,8 +8,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
-from wtforms.fields.choices import SelectChoice
 
+# types-WTForms (3.2) predates SelectChoice, which WTForms 3.3 asks for.
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
+
+from newsletter.database import get_row
 from newsletter.editor.forms import (
     EXTRA_LINK_ROWS,
     ActionForm,
@@ -19,6 +22,7 @@ from newsletter.editor.forms import (
     MoveForm,
 )
 from newsletter.extensions import db
+from newsletter.form_fields import add_error
 from newsletter.models import Issue, Item
 from newsletter.services import issues, themes
 from newsletter.services.issues import EditConflict, ItemData, LinkData
@@ -50,7 +54,7 @@ def new_issue() -> str | Response | tuple[str, int]:
             return redirect(url_for("editor.issues.edit", issue_id=issue.id))
         except issues.SlugTaken:
             db.session.rollback()
-            form.slug.errors.append(_("Another issue already uses this address."))
+            add_error(form.slug, _("Another issue already uses this address."))
     return render_template("editor/issue_new.html", form=form), (
         422 if form.errors else 200
     )
@@ -78,11 +82,11 @@ def edit(issue_id: int) -> str | Response | tuple[str, int]:
             return redirect(url_for("editor.issues.edit", issue_id=record.id))
         except EditConflict:
             db.session.rollback()
-            conflict = db.session.get(Issue, issue_id)
+            conflict = get_row(Issue, issue_id)
             form.version.data = str(conflict.version)
         except issues.SlugTaken:
             db.session.rollback()
-            form.slug.errors.append(_("Another issue already uses this address."))
+            add_error(form.slug, _("Another issue already uses this address."))
     return _issue_page(record, form, conflict)
 
 
@@ -183,7 +187,7 @@ def item(item_id: int) -> str | Response | tuple[str, int]:
             return redirect(_item_anchor(record))
         except EditConflict:
             db.session.rollback()
-            conflict = db.session.get(Item, item_id)
+            conflict = get_row(Item, item_id)
             form.version.data = str(conflict.version)
     status = 409 if conflict else (422 if form.errors else 200)
     return render_template(
@@ -217,7 +221,7 @@ def delete_item(item_id: int) -> Response:
 def move_item(item_id: int) -> Response:
     """Move an item up or down within its section."""
     form = MoveForm()
-    if not form.validate_on_submit():
+    if not form.validate_on_submit() or form.step.data is None:
         abort(400)
     record = issues.move_item(item_id, form.step.data, current_user.name)
     db.session.commit()

@@ -54,9 +54,7 @@ def test_send(issue_id: int) -> str | Response | tuple[str, int]:
     issue = db.get_or_404(Issue, issue_id)
     form = TestSendForm()
     if form.validate_on_submit():
-        count = sending.queue_test_send(
-            issue.id, form.addresses.addresses, str(get_locale())
-        )
+        count = sending.queue_test_send(issue.id, form.recipients, str(get_locale()))
         db.session.commit()
         flash(
             ngettext(
@@ -103,7 +101,7 @@ def schedule(issue_id: int) -> str | Response | tuple[str, int]:
     issue = db.get_or_404(Issue, issue_id)
     form = ScheduleForm()
     if form.validate_on_submit():
-        sending.schedule(issue.id, form.send_at.utc)
+        sending.schedule(issue.id, form.send_at_utc)
         db.session.commit()
         flash(_("The issue is scheduled."), "success")
         return redirect(url_for("editor.issues.edit", issue_id=issue.id))

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     flash,
     redirect,
@@ -19,10 +18,12 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from newsletter.config import settings
 from newsletter.editor.forms import ActionForm, ImportConfirmForm, ImportUploadForm
 from newsletter.extensions import db
+from newsletter.form_fields import add_error
 from newsletter.models import (
     SUBSCRIBER_STATUSES,
     ImportDraft,
@@ -143,13 +144,11 @@ def import_upload() -> str | Response | tuple[str, int]:
     if form.validate_on_submit():
         raw = form.file.data.read(limit + 1)
         if len(raw) > limit:
-            form.file.errors.append(file_too_large(limit))
+            add_error(form.file, file_too_large(limit))
         elif (text := _csv_text(raw)) is None:
-            form.file.errors.append(
-                _("The file is not UTF-8 text. Save it as CSV UTF-8.")
-            )
+            add_error(form.file, _("The file is not UTF-8 text. Save it as CSV UTF-8."))
         elif "\x00" in text:
-            form.file.errors.append(_("The file contains binary data, not CSV text."))
+            add_error(form.file, _("The file contains binary data, not CSV text."))
         else:
             draft = subscriptions.save_import_draft(
                 form.file.data.filename or "", text, current_user.name

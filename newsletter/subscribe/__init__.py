@@ -12,7 +12,9 @@ from flask import (
 from flask_babel import get_locale
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
-from wtforms.fields.choices import SelectChoice
+
+# types-WTForms (3.2) predates SelectChoice, which WTForms 3.3 asks for.
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 
 from newsletter import consent_text
 from newsletter.config import settings
@@ -49,11 +51,11 @@ def _signup_limit() -> str:
     return settings().signup_rate_limit
 
 
-def _theme_choices(form: SubscribeForm | PreferencesForm) -> None:
-    """Offer the active themes."""
-    form.themes.choices = [
-        SelectChoice(t.id, t.name) for t in themes.list_themes(active_only=True)
-    ]
+def _theme_choices(form: SubscribeForm | PreferencesForm) -> list[int]:
+    """Offer the active themes; return their ids."""
+    offered = themes.list_themes(active_only=True)
+    form.themes.choices = [SelectChoice(t.id, t.name) for t in offered]
+    return [t.id for t in offered]
 
 
 def _csrf_token_is_valid() -> bool:
@@ -76,9 +78,9 @@ def subscribe() -> tuple[str, int]:
     """Show the sign-up form; a valid POST answers the same for every address."""
     if request.method != "POST":  # GET, or a link scanner's HEAD
         form = SubscribeForm(formdata=request.args or None, meta={"csrf": False})
-        _theme_choices(form)
+        offered = _theme_choices(form)
         if not request.args.getlist("themes"):
-            form.themes.data = [choice.value for choice in form.themes.choices]
+            form.themes.data = offered
         return _signup_page(form, from_elsewhere=False), 200
     form = SubscribeForm(meta={"csrf": False})
     _theme_choices(form)

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (
-    BooleanField,
-    EmailField,
-    RadioField,
-    SelectMultipleField,
-    StringField,
-)
-from wtforms.fields.choices import SelectChoice
+from wtforms import BooleanField, RadioField, SelectMultipleField
+
+# types-WTForms (3.2) predates SelectChoice, which WTForms 3.3 asks for.
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 from wtforms.validators import DataRequired, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from newsletter.content import text_input
+from newsletter.form_fields import EmailField, StringField
 from newsletter.services.subscribers import (
     InvalidAddress,
     normalise_address,
@@ -24,10 +23,17 @@ from newsletter.services.subscribers import (
 
 
 class ThemeChoices(SelectMultipleField):
-    """Themes as a list of checkboxes."""
+    """Themes as a list of checkboxes; the chosen theme ids, never None."""
 
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
+    data: list[int]
+
+    def process_data(self, value: Any) -> None:
+        """Take the default or the object's themes; none is an empty list."""
+        super().process_data(value)
+        if self.data is None:
+            self.data = []
 
 
 class AddressField(EmailField):
