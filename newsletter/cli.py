@@ -242,6 +242,7 @@ def dev_command(host: str, port: int, smtp_port: int) -> None:
 
     from newsletter.devmail_server import MailCatcher
 
+    # current_app is a proxy that the type stubs present as the Flask app itself.
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     # Ctrl-C reaches the worker too; SIGTERM (kill, an IDE's stop button, a
     # supervisor) reaches only this process, which must then stop the worker itself.
