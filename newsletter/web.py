@@ -21,6 +21,12 @@ from werkzeug.routing import IntegerConverter, Map
 from newsletter.content import markdown_as_text, render_markdown
 from newsletter.database import database_is_reachable
 from newsletter.extensions import limiter
+from newsletter.models import (
+    ConsentKind,
+    DeliveryStatus,
+    IssueStatus,
+    SubscriberStatus,
+)
 from newsletter.request_limits import too_large
 from newsletter.services.sending import SKIPPED_CANCELLED, SKIPPED_NO_THEMES
 from newsletter.services.subscribers import display_address
@@ -67,12 +73,12 @@ def _markdown(text: str | None) -> Markup:
 def status_label(status: str) -> str:
     """Return the translated name of an issue status."""
     labels = {
-        "draft": _("Draft"),
-        "scheduled": _("Scheduled"),
-        "sending": _("Sending"),
-        "paused": _("Paused"),
-        "sent": _("Sent"),
-        "cancelled": _("Cancelled"),
+        IssueStatus.DRAFT: _("Draft"),
+        IssueStatus.SCHEDULED: _("Scheduled"),
+        IssueStatus.SENDING: _("Sending"),
+        IssueStatus.PAUSED: _("Paused"),
+        IssueStatus.SENT: _("Sent"),
+        IssueStatus.CANCELLED: _("Cancelled"),
     }
     return labels.get(status, status)
 
@@ -80,10 +86,10 @@ def status_label(status: str) -> str:
 def subscriber_status(status: str) -> str:
     """Return the translated name of a subscriber status."""
     labels = {
-        "pending": _("Awaiting confirmation"),
-        "confirmed": _("Confirmed"),
-        "unsubscribed": _("Unsubscribed"),
-        "bounced": _("Bounced"),
+        SubscriberStatus.PENDING: _("Awaiting confirmation"),
+        SubscriberStatus.CONFIRMED: _("Confirmed"),
+        SubscriberStatus.UNSUBSCRIBED: _("Unsubscribed"),
+        SubscriberStatus.BOUNCED: _("Bounced"),
     }
     return labels.get(status, status)
 
@@ -104,11 +110,11 @@ class RowIdConverter(IntegerConverter):
 def delivery_status(status: str) -> str:
     """Return the translated name of a delivery status."""
     labels = {
-        "queued": _("Queued"),
-        "sending": _("Sending"),
-        "sent": _("Sent"),
-        "failed": _("Failed"),
-        "skipped": _("Skipped"),
+        DeliveryStatus.QUEUED: _("Queued"),
+        DeliveryStatus.SENDING: _("Sending"),
+        DeliveryStatus.SENT: _("Sent"),
+        DeliveryStatus.FAILED: _("Failed"),
+        DeliveryStatus.SKIPPED: _("Skipped"),
     }
     return labels.get(status, status)
 
@@ -151,11 +157,11 @@ def language_name(code: str | None) -> str:
 def consent_kind(kind: str) -> str:
     """Return the translated name of a consent event."""
     labels = {
-        "requested": _("Asked to subscribe"),
-        "confirmed": _("Confirmed"),
-        "preferences_changed": _("Changed preferences"),
-        "unsubscribed": _("Unsubscribed"),
-        "imported": _("Imported"),
+        ConsentKind.REQUESTED: _("Asked to subscribe"),
+        ConsentKind.CONFIRMED: _("Confirmed"),
+        ConsentKind.PREFERENCES_CHANGED: _("Changed preferences"),
+        ConsentKind.UNSUBSCRIBED: _("Unsubscribed"),
+        ConsentKind.IMPORTED: _("Imported"),
     }
     return labels.get(kind, kind)
 
@@ -238,6 +244,9 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["consent_how"] = consent_how
     app.jinja_env.filters["language_name"] = language_name
     app.jinja_env.filters["delivery_error"] = delivery_error
+    # Templates compare statuses with the enums, never with bare strings.
+    app.jinja_env.globals["IssueStatus"] = IssueStatus
+    app.jinja_env.globals["SubscriberStatus"] = SubscriberStatus
     app.register_error_handler(HTTPException, _error_page)
     app.register_error_handler(429, _too_many_attempts)
 

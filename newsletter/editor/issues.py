@@ -22,7 +22,7 @@ from newsletter.editor.forms import (
     MoveForm,
 )
 from newsletter.extensions import db
-from newsletter.models import Issue, Item
+from newsletter.models import Issue, IssueStatus, Item
 from newsletter.services import issues, themes
 from newsletter.services.issues import EditConflict, ItemData, LinkData, NotEditable
 
@@ -249,7 +249,7 @@ def delete_issue(issue_id: int) -> Response:
     record = db.get_or_404(Issue, issue_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    if record.status != "draft":
+    if record.status != IssueStatus.DRAFT:
         flash(_("Only drafts can be deleted."), "error")
         return redirect(url_for("editor.issue", issue_id=issue_id))
     db.session.delete(record)

@@ -9,12 +9,12 @@ from werkzeug.wrappers import Response
 
 from newsletter.editor import bp
 from newsletter.editor.forms import ActionForm, ScheduleForm, TestSendForm
+from newsletter.errors import InvalidState
 from newsletter.extensions import db
 from newsletter.mail.emails import preview_email
 from newsletter.models import Issue
 from newsletter.models.types import utcnow
 from newsletter.services import sending
-from newsletter.services.sending import WrongState
 
 EMAIL_PREVIEW_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
@@ -22,8 +22,8 @@ EMAIL_PREVIEW_POLICY = (
 )
 
 
-@bp.errorhandler(WrongState)
-def wrong_state(error: WrongState) -> Response:
+@bp.errorhandler(InvalidState)
+def wrong_state(error: InvalidState) -> Response:
     """Explain that the issue has moved on (someone else sent or paused it)."""
     db.session.rollback()
     flash(
