@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from newsletter.errors import InvalidState
 from newsletter.extensions import db
+from newsletter.mail import queue
 from newsletter.models import (
     ConsentEvent,
     ConsentKind,
@@ -24,7 +26,7 @@ from newsletter.models import (
     Subscriber,
     SubscriberStatus,
 )
-from newsletter.models.states import DELIVERIES, ISSUES, MESSAGES, SUBSCRIBERS
+from newsletter.models.states import DELIVERIES, ISSUES, MESSAGES, SUBSCRIBERS, move
 from newsletter.models.types import utcnow
 from newsletter.services import sending
 from tests.factories import make_issue, make_item, make_subscriber
@@ -70,6 +72,17 @@ def test_a_sent_issue_cannot_be_unscheduled_back_to_a_draft(app):
             sending.unschedule(issue_id)
         db.session.rollback()
         assert db.session.get(Issue, issue_id).status == IssueStatus.SENT
+
+
+def test_a_sent_delivery_is_not_queued_again_by_the_failed_deliveries_step(app):
+    with app.app_context():
+        issue_id = sent_issue_with_deliveries()
+        delivery = db.session.scalar(db.select(Delivery))
+        with pytest.raises(InvalidState):
+            move(delivery, queue.REQUEUE_FAILED)
+        assert sending.retry_failed(issue_id, utcnow()) == 0
+        db.session.commit()
+        assert db.session.get(Delivery, delivery.id).status == DeliveryStatus.SENT
 
 
 @pytest.mark.parametrize(
@@ -119,6 +132,46 @@ def test_new_rows_start_in_a_state_their_lifecycle_starts_in():
     ):
         default = model.__table__.c.status.default.arg
         assert default in lifecycle.start, model.__name__
+
+
+def test_skip_queued_skips_only_queued_deliveries_and_says_why(app):
+    with app.app_context():
+        issue = make_issue()
+        make_item(issue, "aldre")
+        make_subscriber("a@example.se")
+        make_subscriber("b@example.se")
+        sending.start_sending(issue.id, utcnow())
+        sending.fan_out(issue.id, utcnow())
+        first = db.session.scalar(db.select(Delivery).order_by(Delivery.id))
+        first.status = DeliveryStatus.SENT
+        db.session.commit()
+        assert queue.skip_queued(issue.id, "the reason") == 1
+        db.session.commit()
+        rows = db.session.execute(
+            db.select(Delivery.status, Delivery.last_error).order_by(Delivery.id)
+        ).all()
+        assert rows == [("sent", ""), ("skipped", "the reason")]
+
+
+def test_requeue_failed_queues_failed_deliveries_due_now_with_fresh_attempts(app):
+    now = datetime(2027, 3, 1, 9, 30, tzinfo=UTC)
+    with app.app_context():
+        issue = make_issue()
+        make_item(issue, "aldre")
+        make_subscriber()
+        sending.start_sending(issue.id, utcnow())
+        sending.fan_out(issue.id, utcnow())
+        db.session.execute(
+            db.update(Delivery).values(
+                status=DeliveryStatus.FAILED, attempts=3, last_error="550 no"
+            )
+        )
+        db.session.commit()
+        assert queue.requeue_failed(issue.id, now) == 1
+        db.session.commit()
+        row = db.session.scalar(db.select(Delivery))
+        assert (row.status, row.attempts, row.last_error) == ("queued", 0, "")
+        assert row.next_attempt_at == now
 
 
 def _python_sources() -> list[tuple[Path, ast.Module]]:
@@ -176,3 +229,29 @@ def test_only_move_sets_the_status_of_a_loaded_row():
                 ):
                     found.add(str(path.relative_to(ROOT)))
     assert found == {"newsletter/models/states.py"}
+
+
+def _innermost_call(node: ast.AST) -> ast.Call | None:
+    """Follow a chain like update(X).where(...).values(...) down to update(X)."""
+    while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        node = node.func.value
+    return node if isinstance(node, ast.Call) else None
+
+
+def test_every_delivery_and_message_status_change_is_in_the_queue_module():
+    writers = set()
+    for path, tree in _python_sources():
+        for node in ast.walk(tree):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "values"
+                and any(keyword.arg == "status" for keyword in node.keywords)
+            ):
+                continue
+            inner = _innermost_call(node)
+            target = inner.args[0] if inner is not None and inner.args else None
+            name = ast.unparse(target) if target is not None else "?"
+            if name in ("Delivery", "OutboundMessage", "model", "table"):
+                writers.add(str(path.relative_to(ROOT)))
+    assert writers == {"newsletter/mail/queue.py"}

@@ -81,6 +81,9 @@ STEPS: dict[type[Delivery] | type[OutboundMessage], QueueSteps] = {
         skipped=None,
     ),
 }
+# Moves of all of an issue's deliveries at once, asked for by the sending service.
+SKIP_QUEUED = DELIVERIES.step(_D.QUEUED, to=_D.SKIPPED)
+REQUEUE_FAILED = DELIVERIES.step(_D.FAILED, to=_D.QUEUED)
 # A subscriber whose mail keeps failing for good.
 BOUNCE = SUBSCRIBERS.step(SubscriberStatus.CONFIRMED, to=SubscriberStatus.BOUNCED)
 
@@ -252,3 +255,35 @@ def record_hard_bounces(subscriber_ids: Sequence[int], limit: int) -> None:
             )
             .values(status=BOUNCE.target)
         )
+
+
+def skip_queued(issue_id: int, reason: str) -> int:
+    """Skip an issue's deliveries that are still queued; return how many."""
+    result = db.session.execute(
+        update(Delivery)
+        .where(
+            Delivery.issue_id == issue_id,
+            Delivery.status == SKIP_QUEUED.source,
+        )
+        .values(status=SKIP_QUEUED.target, last_error=reason)
+    )
+    return result.rowcount
+
+
+def requeue_failed(issue_id: int, now: datetime) -> int:
+    """Queue an issue's failed deliveries again, due now with fresh attempts;
+    return how many."""
+    result = db.session.execute(
+        update(Delivery)
+        .where(
+            Delivery.issue_id == issue_id,
+            Delivery.status == REQUEUE_FAILED.source,
+        )
+        .values(
+            status=REQUEUE_FAILED.target,
+            attempts=0,
+            next_attempt_at=now,
+            last_error="",
+        )
+    )
+    return result.rowcount

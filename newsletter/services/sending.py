@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from newsletter.errors import InvalidState
 from newsletter.extensions import db
+from newsletter.mail import queue
 from newsletter.models import (
     Delivery,
     DeliveryStatus,
@@ -47,8 +48,6 @@ RETRYABLE = (_I.SENDING, _I.PAUSED, _I.SENT)
 # their themes has items in the issue.
 FAN_OUT_QUEUED = DELIVERIES.step(to=DeliveryStatus.QUEUED)
 FAN_OUT_SKIPPED = DELIVERIES.step(to=DeliveryStatus.SKIPPED)
-SKIP_QUEUED = DELIVERIES.step(DeliveryStatus.QUEUED, to=DeliveryStatus.SKIPPED)
-REQUEUE_FAILED = DELIVERIES.step(DeliveryStatus.FAILED, to=DeliveryStatus.QUEUED)
 # Deliveries that still need work: the issue is not sent while any is left.
 UNFINISHED = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING)
 
@@ -144,11 +143,7 @@ def resume(issue_id: int) -> Issue:
 def cancel(issue_id: int, now: datetime) -> Issue:
     """Stop sending for good: what is still queued is skipped, sent stays sent."""
     issue = _move(issue_id, CANCEL)
-    db.session.execute(
-        update(Delivery)
-        .where(Delivery.issue_id == issue_id, Delivery.status == SKIP_QUEUED.source)
-        .values(status=SKIP_QUEUED.target, last_error=SKIPPED_CANCELLED)
-    )
+    queue.skip_queued(issue_id, SKIPPED_CANCELLED)
     db.session.flush()
     return issue
 
@@ -158,21 +153,12 @@ def retry_failed(issue_id: int, now: datetime) -> int:
     issue = db.get_or_404(Issue, issue_id)
     if issue.status not in RETRYABLE:
         raise InvalidState(issue.status)
-    result = db.session.execute(
-        update(Delivery)
-        .where(Delivery.issue_id == issue_id, Delivery.status == REQUEUE_FAILED.source)
-        .values(
-            status=REQUEUE_FAILED.target,
-            attempts=0,
-            next_attempt_at=now,
-            last_error="",
-        )
-    )
-    if result.rowcount and issue.status == IssueStatus.SENT:
+    count = queue.requeue_failed(issue_id, now)
+    if count and issue.status == IssueStatus.SENT:
         move(issue, SEND_AGAIN)
         issue.sent_at = None
     db.session.flush()
-    return result.rowcount
+    return count
 
 
 def _insert_ignoring_duplicates(dialect: str):  # noqa: ANN202 - a SQL statement
