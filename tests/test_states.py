@@ -134,6 +134,19 @@ def test_new_rows_start_in_a_state_their_lifecycle_starts_in():
         assert default in lifecycle.start, model.__name__
 
 
+def test_cancel_records_the_time_it_was_given(app):
+    cancelled_at = datetime(2027, 3, 1, 9, 30, tzinfo=UTC)
+    with app.app_context():
+        issue = make_issue()
+        make_item(issue, "aldre")
+        sending.start_sending(issue.id, utcnow())
+        db.session.commit()
+        sending.cancel(issue.id, cancelled_at)
+        db.session.commit()
+        db.session.expire_all()
+        assert db.session.get(Issue, issue.id).updated_at == cancelled_at
+
+
 def test_skip_queued_skips_only_queued_deliveries_and_says_why(app):
     with app.app_context():
         issue = make_issue()

@@ -141,8 +141,11 @@ def resume(issue_id: int) -> Issue:
 
 
 def cancel(issue_id: int, now: datetime) -> Issue:
-    """Stop sending for good: what is still queued is skipped, sent stays sent."""
-    issue = _move(issue_id, CANCEL)
+    """Stop sending for good: what is still queued is skipped, sent stays sent.
+
+    The issue records `now` as its last change: it leaves the archive then.
+    """
+    issue = _move(issue_id, CANCEL, updated_at=now)
     queue.skip_queued(issue_id, SKIPPED_CANCELLED)
     db.session.flush()
     return issue
