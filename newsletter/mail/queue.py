@@ -122,6 +122,7 @@ def _claim(
         update(model)
         .where(chosen, condition)
         .values(
+            # Claimed and reclaimed rows alike end up leased (the same target).
             status=STEPS[model].claim.target,
             leased_by=worker,
             lease_expires_at=now + timedelta(seconds=lease_seconds),
