@@ -5,18 +5,24 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
+from newsletter.models import (
+    ConsentKind,
+    DeliveryStatus,
+    IssueStatus,
+    SubscriberStatus,
+)
 from newsletter.services.sending import SKIPPED_CANCELLED, SKIPPED_NO_THEMES
 
 
 def status_label(status: str) -> str:
     """Return the translated name of an issue status."""
     labels = {
-        "draft": _("Draft"),
-        "scheduled": _("Scheduled"),
-        "sending": _("Sending"),
-        "paused": _("Paused"),
-        "sent": _("Sent"),
-        "cancelled": _("Cancelled"),
+        IssueStatus.DRAFT: _("Draft"),
+        IssueStatus.SCHEDULED: _("Scheduled"),
+        IssueStatus.SENDING: _("Sending"),
+        IssueStatus.PAUSED: _("Paused"),
+        IssueStatus.SENT: _("Sent"),
+        IssueStatus.CANCELLED: _("Cancelled"),
     }
     return labels.get(status, status)
 
@@ -24,10 +30,10 @@ def status_label(status: str) -> str:
 def subscriber_status(status: str) -> str:
     """Return the translated name of a subscriber status."""
     labels = {
-        "pending": _("Awaiting confirmation"),
-        "confirmed": _("Confirmed"),
-        "unsubscribed": _("Unsubscribed"),
-        "bounced": _("Bounced"),
+        SubscriberStatus.PENDING: _("Awaiting confirmation"),
+        SubscriberStatus.CONFIRMED: _("Confirmed"),
+        SubscriberStatus.UNSUBSCRIBED: _("Unsubscribed"),
+        SubscriberStatus.BOUNCED: _("Bounced"),
     }
     return labels.get(status, status)
 
@@ -35,11 +41,11 @@ def subscriber_status(status: str) -> str:
 def delivery_status(status: str) -> str:
     """Return the translated name of a delivery status."""
     labels = {
-        "queued": _("Queued"),
-        "sending": _("Sending"),
-        "sent": _("Sent"),
-        "failed": _("Failed"),
-        "skipped": _("Skipped"),
+        DeliveryStatus.QUEUED: _("Queued"),
+        DeliveryStatus.SENDING: _("Sending"),
+        DeliveryStatus.SENT: _("Sent"),
+        DeliveryStatus.FAILED: _("Failed"),
+        DeliveryStatus.SKIPPED: _("Skipped"),
     }
     return labels.get(status, status)
 
@@ -82,10 +88,10 @@ def language_name(code: str | None) -> str:
 def consent_kind(kind: str) -> str:
     """Return the translated name of a consent event."""
     labels = {
-        "requested": _("Asked to subscribe"),
-        "confirmed": _("Confirmed"),
-        "preferences_changed": _("Changed preferences"),
-        "unsubscribed": _("Unsubscribed"),
-        "imported": _("Imported"),
+        ConsentKind.REQUESTED: _("Asked to subscribe"),
+        ConsentKind.CONFIRMED: _("Confirmed"),
+        ConsentKind.PREFERENCES_CHANGED: _("Changed preferences"),
+        ConsentKind.UNSUBSCRIBED: _("Unsubscribed"),
+        ConsentKind.IMPORTED: _("Imported"),
     }
     return labels.get(kind, kind)
