@@ -17,9 +17,10 @@ from flask_babel import force_locale
 from sqlalchemy import select
 
 from newsletter.config import settings_of, update_settings
+from newsletter.errors import InvalidState
 from newsletter.extensions import db
 from newsletter.labels import status_label
-from newsletter.models import Issue, Subscriber
+from newsletter.models import Issue, Subscriber, SubscriberStatus
 from newsletter.models.types import utcnow
 from newsletter.services import (
     editors,
@@ -109,7 +110,7 @@ def send_issue_command(slug: str) -> None:
     issue = _issue_by_slug(slug)
     try:
         sending.start_sending(issue.id, utcnow())
-    except sending.WrongState as exc:
+    except InvalidState as exc:
         raise click.ClickException(
             f"{slug} is {exc.status}; it cannot be sent"
         ) from None
@@ -197,7 +198,11 @@ def import_subscribers_command(path: str, attestation: str) -> None:
         preview.new, attestation.strip(), "command line", utcnow()
     )
     db.session.commit()
-    state = "confirmed" if attestation else "pending, confirmation emails queued"
+    state = (
+        SubscriberStatus.CONFIRMED
+        if attestation
+        else f"{SubscriberStatus.PENDING}, confirmation emails queued"
+    )
     click.echo(f"{added} added ({state}), {preview.existing} already subscribed.")
 
 

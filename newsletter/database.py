@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from flask import Flask
-from sqlalchemy import event, text
+from sqlalchemy import CursorResult, Update, event, text
 from sqlalchemy.engine import Engine
 
 from newsletter.errors import NotFound
@@ -54,6 +54,15 @@ def get_row(model: type[Row], row_id: int) -> Row:
         what = str(getattr(model, "__tablename__", model.__name__)).replace("_", " ")
         raise NotFound(f"{what} {row_id} does not exist")
     return row
+
+
+def rows_changed(statement: Update) -> int:
+    """Run an UPDATE and return how many rows it changed."""
+    result = db.session.execute(statement)
+    # An UPDATE gives a CursorResult, which the Session's hints call any Result.
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"an UPDATE gave {type(result).__name__}")
+    return result.rowcount
 
 
 def database_is_reachable() -> bool:

@@ -8,7 +8,9 @@ from sqlalchemy import func, select
 
 from newsletter.extensions import db
 from newsletter.models import Issue, Theme
+from newsletter.models.states import move
 from newsletter.models.types import utcnow
+from newsletter.services import sending
 from newsletter.services.issues import ItemData, LinkData, add_item, create_issue
 from newsletter.services.subscribers import ImportRow
 from newsletter.services.subscriptions import import_subscribers
@@ -145,8 +147,8 @@ DEMO_SUBSCRIBERS = (
 )
 
 
-def _load_issue(spec: dict, status: str, published: datetime | None) -> None:
-    """Create one demo issue with its items."""
+def _load_issue(spec: dict, published: datetime | None) -> None:
+    """Create one demo issue with its items; a published one was sent."""
     themes = {t.slug: t.id for t in db.session.scalars(select(Theme))}
     issue = create_issue(
         title=spec["title"],
@@ -159,7 +161,9 @@ def _load_issue(spec: dict, status: str, published: datetime | None) -> None:
         for data in items:
             data.theme_id = themes[slug]
             add_item(issue.id, data, EDITOR)
-    issue.status = status
+    if published is not None:
+        move(issue, sending.START)
+        move(issue, sending.FINISH)
     issue.published_at = published
 
 
@@ -167,8 +171,8 @@ def load_demo_content() -> int:
     """Add the demo issues to an empty archive; return how many were added."""
     if db.session.scalar(select(func.count(Issue.id))):
         return 0
-    _load_issue(SEPTEMBER, "sent", datetime(2026, 9, 15, 7, 0, tzinfo=UTC))
-    _load_issue(DECEMBER, "draft", None)
+    _load_issue(SEPTEMBER, datetime(2026, 9, 15, 7, 0, tzinfo=UTC))
+    _load_issue(DECEMBER, None)
     themes = {t.slug: t.id for t in db.session.scalars(select(Theme))}
     import_subscribers(
         [

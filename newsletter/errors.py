@@ -21,3 +21,8 @@ class Conflict(DomainError):
 
 class InvalidState(DomainError):
     """The row is in a state that does not allow this step."""
+
+    def __init__(self, status: str | None = None, wanted: str | None = None) -> None:
+        super().__init__(f"{status} -> {wanted}" if wanted else str(status))
+        self.status = status
+        self.wanted = wanted

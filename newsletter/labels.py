@@ -5,48 +5,54 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
+from newsletter.models import (
+    ConsentKind,
+    DeliveryStatus,
+    IssueStatus,
+    SubscriberStatus,
+)
 from newsletter.services.sending import SKIPPED_CANCELLED, SKIPPED_NO_THEMES
 
 
 def status_label(status: str) -> str:
     """Return the translated name of an issue status."""
-    labels = {
-        "draft": _("Draft"),
-        "scheduled": _("Scheduled"),
-        "sending": _("Sending"),
-        "paused": _("Paused"),
-        "sent": _("Sent"),
-        "cancelled": _("Cancelled"),
+    labels: dict[str, str] = {
+        IssueStatus.DRAFT: _("Draft"),
+        IssueStatus.SCHEDULED: _("Scheduled"),
+        IssueStatus.SENDING: _("Sending"),
+        IssueStatus.PAUSED: _("Paused"),
+        IssueStatus.SENT: _("Sent"),
+        IssueStatus.CANCELLED: _("Cancelled"),
     }
     return labels.get(status, status)
 
 
 def subscriber_status(status: str) -> str:
     """Return the translated name of a subscriber status."""
-    labels = {
-        "pending": _("Awaiting confirmation"),
-        "confirmed": _("Confirmed"),
-        "unsubscribed": _("Unsubscribed"),
-        "bounced": _("Bounced"),
+    labels: dict[str, str] = {
+        SubscriberStatus.PENDING: _("Awaiting confirmation"),
+        SubscriberStatus.CONFIRMED: _("Confirmed"),
+        SubscriberStatus.UNSUBSCRIBED: _("Unsubscribed"),
+        SubscriberStatus.BOUNCED: _("Bounced"),
     }
     return labels.get(status, status)
 
 
 def delivery_status(status: str) -> str:
     """Return the translated name of a delivery status."""
-    labels = {
-        "queued": _("Queued"),
-        "sending": _("Sending"),
-        "sent": _("Sent"),
-        "failed": _("Failed"),
-        "skipped": _("Skipped"),
+    labels: dict[str, str] = {
+        DeliveryStatus.QUEUED: _("Queued"),
+        DeliveryStatus.SENDING: _("Sending"),
+        DeliveryStatus.SENT: _("Sent"),
+        DeliveryStatus.FAILED: _("Failed"),
+        DeliveryStatus.SKIPPED: _("Skipped"),
     }
     return labels.get(status, status)
 
 
 def delivery_error(error: str | None) -> str:
     """Translate the reasons the service itself records; SMTP replies stay as sent."""
-    labels = {
+    labels: dict[str, str] = {
         SKIPPED_NO_THEMES: _("None of the subscriber's themes has items in the issue."),
         SKIPPED_CANCELLED: _("The send was cancelled."),
     }
@@ -55,7 +61,7 @@ def delivery_error(error: str | None) -> str:
 
 def consent_how(how: str | None) -> str:
     """Translate how a consent event came about; names stay as recorded."""
-    labels = {
+    labels: dict[str, str] = {
         "web form": _("web form"),
         "confirmation link": _("confirmation link"),
         "new link": _("new confirmation link"),
@@ -81,11 +87,11 @@ def language_name(code: str | None) -> str:
 
 def consent_kind(kind: str) -> str:
     """Return the translated name of a consent event."""
-    labels = {
-        "requested": _("Asked to subscribe"),
-        "confirmed": _("Confirmed"),
-        "preferences_changed": _("Changed preferences"),
-        "unsubscribed": _("Unsubscribed"),
-        "imported": _("Imported"),
+    labels: dict[str, str] = {
+        ConsentKind.REQUESTED: _("Asked to subscribe"),
+        ConsentKind.CONFIRMED: _("Confirmed"),
+        ConsentKind.PREFERENCES_CHANGED: _("Changed preferences"),
+        ConsentKind.UNSUBSCRIBED: _("Unsubscribed"),
+        ConsentKind.IMPORTED: _("Imported"),
     }
     return labels.get(kind, kind)

@@ -33,6 +33,7 @@ from newsletter.content import markdown_as_text, render_markdown
 from newsletter.database import database_is_reachable
 from newsletter.errors import DomainError, NotFound
 from newsletter.extensions import db, limiter
+from newsletter.models import IssueStatus, SubscriberStatus
 from newsletter.request_limits import too_large
 from newsletter.services.subscribers import display_address
 
@@ -179,6 +180,9 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["consent_how"] = labels.consent_how
     app.jinja_env.filters["language_name"] = labels.language_name
     app.jinja_env.filters["delivery_error"] = labels.delivery_error
+    # Templates compare statuses with the enums, never with bare strings.
+    app.jinja_env.globals["IssueStatus"] = IssueStatus
+    app.jinja_env.globals["SubscriberStatus"] = SubscriberStatus
     app.register_error_handler(HTTPException, _error_page)
     app.register_error_handler(429, _too_many_attempts)
 

@@ -10,17 +10,17 @@ from flask_babel import force_locale
 
 from newsletter import labels
 from newsletter.models import (
-    CONSENT_KINDS,
-    DELIVERY_STATUSES,
-    ISSUE_STATUSES,
-    SUBSCRIBER_STATUSES,
+    ConsentKind,
+    DeliveryStatus,
+    IssueStatus,
+    SubscriberStatus,
 )
 
 LABELLED: dict[str, tuple[Callable[[str], str], Iterable[str]]] = {
-    "issue status": (labels.status_label, ISSUE_STATUSES),
-    "subscriber status": (labels.subscriber_status, SUBSCRIBER_STATUSES),
-    "delivery status": (labels.delivery_status, DELIVERY_STATUSES),
-    "consent event": (labels.consent_kind, CONSENT_KINDS),
+    "issue status": (labels.status_label, IssueStatus),
+    "subscriber status": (labels.subscriber_status, SubscriberStatus),
+    "delivery status": (labels.delivery_status, DeliveryStatus),
+    "consent event": (labels.consent_kind, ConsentKind),
 }
 
 

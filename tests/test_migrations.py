@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
@@ -9,6 +11,13 @@ from sqlalchemy import inspect, text
 
 from newsletter import create_app
 from newsletter.extensions import db
+from newsletter.models import (
+    ConsentKind,
+    DeliveryStatus,
+    IssueStatus,
+    MessageStatus,
+    SubscriberStatus,
+)
 from newsletter.models.types import render_migration_item  # noqa: F401
 from tests.conftest import base_config
 
@@ -85,6 +94,36 @@ def test_stored_international_domains_are_upgraded_to_ascii(database_url):
             2: "bo@example.se",
             3: "cilla@xn--fretag-wxa.se",
             4: "cilla@företag.se",
+        }
+    finally:
+        _empty_database(app)
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_migrated_check_constraints_allow_exactly_the_enum_values(database_url):
+    # Autogenerate does not compare CHECK constraints: a new enum member needs a
+    # migration of its own, and this test says so.
+    app = create_app(base_config(database_url))
+    _empty_database(app)
+    expected = {
+        ("issue", "ck_issue_status"): IssueStatus,
+        ("delivery", "ck_delivery_status"): DeliveryStatus,
+        ("outbound_message", "ck_outbound_message_status"): MessageStatus,
+        ("subscriber", "ck_subscriber_status"): SubscriberStatus,
+        ("consent_event", "ck_consent_event_kind"): ConsentKind,
+    }
+    try:
+        with app.app_context():
+            upgrade()
+            inspector = inspect(db.engine)
+            found = {
+                (table, check["name"]): set(re.findall(r"'([^']*)'", check["sqltext"]))
+                for table, _name in expected
+                for check in inspector.get_check_constraints(table)
+            }
+        assert found == {
+            key: {member.value for member in enum} for key, enum in expected.items()
         }
     finally:
         _empty_database(app)

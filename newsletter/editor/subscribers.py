@@ -25,9 +25,9 @@ from newsletter.editor.forms import ActionForm, ImportConfirmForm, ImportUploadF
 from newsletter.extensions import db
 from newsletter.form_fields import add_error
 from newsletter.models import (
-    SUBSCRIBER_STATUSES,
     ImportDraft,
     Subscriber,
+    SubscriberStatus,
 )
 from newsletter.models.types import utcnow
 from newsletter.request_limits import file_too_large, takes_file
@@ -43,7 +43,7 @@ def _filter() -> SubscriberFilter:
     status = request.args.get("status", "")
     return SubscriberFilter(
         query=request.args.get("q", "").strip()[:200],
-        status=status if status in SUBSCRIBER_STATUSES else "",
+        status=status if status in list(SubscriberStatus) else "",
         theme_slug=request.args.get("theme", "")[:80],
     )
 
@@ -61,7 +61,7 @@ def subscriber_list() -> str:
         page=page,
         pages=max(1, -(-total // 50)),
         wanted=wanted,
-        statuses=SUBSCRIBER_STATUSES,
+        statuses=list(SubscriberStatus),
         by_status=subscribers.count_by_status(),
         by_theme=subscribers.count_by_theme(),
         growth=subscribers.confirmed_per_month(),
@@ -78,7 +78,9 @@ def export_subscribers() -> Response:
     """
     wanted = _filter()
     if not wanted.status:
-        wanted = SubscriberFilter(wanted.query, "confirmed", wanted.theme_slug)
+        wanted = SubscriberFilter(
+            wanted.query, SubscriberStatus.CONFIRMED, wanted.theme_slug
+        )
 
     def generate() -> Iterator[str]:
         buffer = io.StringIO()

@@ -1,7 +1,8 @@
 """The database is the queue: claim due rows with a lease, then record outcomes.
 
 Every status change of a Delivery or an OutboundMessage happens here, guarded by the
-row's current status (and, once claimed, by the claiming worker's id).
+row's current status (and, once claimed, by the claiming worker's id). Each change
+is a Step of the row's lifecycle (newsletter.models.states), declared below.
 """
 
 from __future__ import annotations
@@ -10,16 +11,38 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, and_, bindparam, or_, select, update
 
+from newsletter.database import rows_changed
 from newsletter.extensions import db
-from newsletter.models import Delivery, Issue, OutboundMessage, Subscriber
+from newsletter.models import (
+    Delivery,
+    DeliveryStatus,
+    Issue,
+    IssueStatus,
+    MessageStatus,
+    OutboundMessage,
+    Subscriber,
+    SubscriberStatus,
+)
+from newsletter.models.states import DELIVERIES, MESSAGES, SUBSCRIBERS, Step, move
 from newsletter.models.types import UTCDateTime, table_of
 
 # The two queued kinds of row; each function below works on either.
 Queued = TypeVar("Queued", Delivery, OutboundMessage)
+State = TypeVar("State", bound=StrEnum)
+
+
+class Result(StrEnum):
+    """What became of one claimed row's message."""
+
+    SENT = "sent"
+    RETRY = "retry"  # a transient failure: queued again, unless out of attempts
+    FAILED = "failed"
+    SKIPPED = "skipped"
 
 
 @dataclass(frozen=True)
@@ -27,16 +50,56 @@ class Outcome:
     """What happened to one claimed row."""
 
     row_id: int
-    status: str  # sent, retry, failed, skipped
+    status: Result
     message_id: str | None = None
     error: str = ""
 
 
+@dataclass(frozen=True)
+class QueueSteps(Generic[State]):
+    """The moves the queue makes on the rows of one table."""
+
+    claim: Step[State]  # a due row, leased to a worker
+    reclaim: Step[State]  # a leased row whose lease ran out, leased anew
+    sent: Step[State]
+    retry: Step[State]  # a transient failure, or a claim given back at shutdown
+    failed: Step[State]
+    skipped: Step[State] | None  # the subscriber no longer wants it
+
+
+_D = DeliveryStatus
+_M = MessageStatus
+STEPS: dict[type[Delivery] | type[OutboundMessage], QueueSteps[Any]] = {
+    Delivery: QueueSteps(
+        claim=DELIVERIES.step(_D.QUEUED, to=_D.SENDING),
+        reclaim=DELIVERIES.step(_D.SENDING, to=_D.SENDING),
+        sent=DELIVERIES.step(_D.SENDING, to=_D.SENT),
+        retry=DELIVERIES.step(_D.SENDING, to=_D.QUEUED),
+        failed=DELIVERIES.step(_D.SENDING, to=_D.FAILED),
+        skipped=DELIVERIES.step(_D.SENDING, to=_D.SKIPPED),
+    ),
+    OutboundMessage: QueueSteps(
+        claim=MESSAGES.step(_M.QUEUED, to=_M.SENDING),
+        reclaim=MESSAGES.step(_M.SENDING, to=_M.SENDING),
+        sent=MESSAGES.step(_M.SENDING, to=_M.SENT),
+        retry=MESSAGES.step(_M.SENDING, to=_M.QUEUED),
+        failed=MESSAGES.step(_M.SENDING, to=_M.FAILED),
+        skipped=None,
+    ),
+}
+# Moves of all of an issue's deliveries at once, asked for by the sending service.
+SKIP_QUEUED = DELIVERIES.step(_D.QUEUED, to=_D.SKIPPED)
+REQUEUE_FAILED = DELIVERIES.step(_D.FAILED, to=_D.QUEUED)
+# A subscriber whose mail keeps failing for good.
+BOUNCE = SUBSCRIBERS.step(SubscriberStatus.CONFIRMED, to=SubscriberStatus.BOUNCED)
+
+
 def _claimable(model: type[Queued], now: datetime) -> ColumnElement[bool]:
     """SQL: due queued rows, or rows whose worker's lease ran out."""
+    steps = STEPS[model]
     return or_(
-        and_(model.status == "queued", model.next_attempt_at <= now),
-        and_(model.status == "sending", model.lease_expires_at < now),
+        and_(model.status == steps.claim.source, model.next_attempt_at <= now),
+        and_(model.status == steps.reclaim.source, model.lease_expires_at < now),
     )
 
 
@@ -65,7 +128,8 @@ def _claim(
         update(model)
         .where(chosen, condition)
         .values(
-            status="sending",
+            # Claimed and reclaimed rows alike end up leased (the same target).
+            status=STEPS[model].claim.target,
             leased_by=worker,
             lease_expires_at=now + timedelta(seconds=lease_seconds),
             attempts=model.attempts + 1,
@@ -80,7 +144,9 @@ def claim_deliveries(
     worker: str, limit: int, lease_seconds: float, now: datetime
 ) -> list[int]:
     """Lease due deliveries of issues that are sending (not paused or cancelled)."""
-    sending = select(Issue.id).where(Issue.status == "sending").scalar_subquery()
+    sending = (
+        select(Issue.id).where(Issue.status == IssueStatus.SENDING).scalar_subquery()
+    )
     condition = and_(_claimable(Delivery, now), Delivery.issue_id.in_(sending))
     return _claim(Delivery, condition, worker, limit, lease_seconds, now)
 
@@ -115,7 +181,8 @@ def record(
     retry: RetryPolicy,
 ) -> None:
     """Write the outcomes of claimed rows; rows no longer leased to us are left be."""
-    sent = [o for o in outcomes if o.status == "sent"]
+    steps = STEPS[model]
+    sent = [o for o in outcomes if o.status == Result.SENT]
     if sent:
         table = table_of(model)
         # One executemany UPDATE for the whole group of accepted messages.
@@ -123,11 +190,11 @@ def record(
             update(table)
             .where(
                 table.c.id == bindparam("b_id"),
-                table.c.status == "sending",
+                table.c.status == steps.sent.source,
                 table.c.leased_by == worker,
             )
             .values(
-                status="sent",
+                status=steps.sent.target,
                 sent_at=bindparam("b_sent_at", type_=UTCDateTime()),
                 message_id=bindparam("b_message_id"),
                 last_error="",
@@ -140,21 +207,21 @@ def record(
             ],
         )
     for outcome in outcomes:
-        if outcome.status == "sent":
+        if outcome.status == Result.SENT:
             continue
         row = db.session.get(model, outcome.row_id, populate_existing=True)
-        if row is None or row.status != "sending" or row.leased_by != worker:
+        if row is None or row.status != steps.claim.target or row.leased_by != worker:
             continue
         row.lease_expires_at = None
         row.leased_by = None
         row.last_error = outcome.error[:2000]
-        if outcome.status == "retry" and row.attempts < retry.max_attempts:
-            row.status = "queued"
+        if outcome.status == Result.RETRY and row.attempts < retry.max_attempts:
+            move(row, steps.retry)
             row.next_attempt_at = now + retry.backoff(row.attempts)
-        elif outcome.status == "skipped":
-            row.status = "skipped"
+        elif outcome.status == Result.SKIPPED and steps.skipped is not None:
+            move(row, steps.skipped)
         else:
-            row.status = "failed"
+            move(row, steps.failed)
     db.session.flush()
 
 
@@ -162,13 +229,16 @@ def release(model: type[Queued], worker: str, row_ids: Sequence[int]) -> None:
     """Give claimed rows back untouched (on shutdown), undoing the claim's attempt."""
     if not row_ids:
         return
+    retry = STEPS[model].retry
     db.session.execute(
         update(model)
         .where(
-            model.id.in_(row_ids), model.status == "sending", model.leased_by == worker
+            model.id.in_(row_ids),
+            model.status == retry.source,
+            model.leased_by == worker,
         )
         .values(
-            status="queued",
+            status=retry.target,
             leased_by=None,
             lease_expires_at=None,
             attempts=model.attempts - 1,
@@ -190,8 +260,38 @@ def record_hard_bounces(subscriber_ids: Sequence[int], limit: int) -> None:
             update(Subscriber)
             .where(
                 Subscriber.id.in_(subscriber_ids),
-                Subscriber.status == "confirmed",
+                Subscriber.status == BOUNCE.source,
                 Subscriber.bounce_count >= limit,
             )
-            .values(status="bounced")
+            .values(status=BOUNCE.target)
         )
+
+
+def skip_queued(issue_id: int, reason: str) -> int:
+    """Skip an issue's deliveries that are still queued; return how many."""
+    return rows_changed(
+        update(Delivery)
+        .where(
+            Delivery.issue_id == issue_id,
+            Delivery.status == SKIP_QUEUED.source,
+        )
+        .values(status=SKIP_QUEUED.target, last_error=reason)
+    )
+
+
+def requeue_failed(issue_id: int, now: datetime) -> int:
+    """Queue an issue's failed deliveries again, due now with fresh attempts;
+    return how many."""
+    return rows_changed(
+        update(Delivery)
+        .where(
+            Delivery.issue_id == issue_id,
+            Delivery.status == REQUEUE_FAILED.source,
+        )
+        .values(
+            status=REQUEUE_FAILED.target,
+            attempts=0,
+            next_attempt_at=now,
+            last_error="",
+        )
+    )

@@ -37,14 +37,20 @@ from newsletter.mail.emails import (
     subscriber_links,
 )
 from newsletter.mail.pythoncheck import require_safe_email_headers
-from newsletter.mail.queue import Outcome, Queued, RetryPolicy
+from newsletter.mail.queue import Outcome, Queued, Result, RetryPolicy
 from newsletter.mail.transport import (
     PermanentFailure,
     SMTPTransport,
     TransientFailure,
     Transport,
 )
-from newsletter.models import Delivery, Issue, OutboundMessage, Subscriber
+from newsletter.models import (
+    Delivery,
+    Issue,
+    OutboundMessage,
+    Subscriber,
+    SubscriberStatus,
+)
 from newsletter.models import subscriber_theme as st
 from newsletter.models.types import utcnow
 from newsletter.services import sending, subscriptions
@@ -183,10 +189,10 @@ class SenderPool:
         try:
             transport.send(sender, job.recipient, job.message)
         except PermanentFailure as exc:
-            return Outcome(job.row_id, "failed", job.message_id, exc.reply)
+            return Outcome(job.row_id, Result.FAILED, job.message_id, exc.reply)
         except TransientFailure as exc:
-            return Outcome(job.row_id, "retry", job.message_id, exc.reply)
-        return Outcome(job.row_id, "sent", job.message_id)
+            return Outcome(job.row_id, Result.RETRY, job.message_id, exc.reply)
+        return Outcome(job.row_id, Result.SENT, job.message_id)
 
     def close(self) -> None:
         """Close every connection."""
@@ -314,11 +320,15 @@ class Worker:
                 raw = self._sign(build_transactional(message))
             except DomainError as exc:  # e.g. the draft of a test copy was deleted
                 log.warning("message %s not sent: %s", message.id, exc)
-                outcomes.append(Outcome(message.id, "failed", None, f"not sent: {exc}"))
+                outcomes.append(
+                    Outcome(message.id, Result.FAILED, None, f"not sent: {exc}")
+                )
                 continue
             except Exception as exc:  # noqa: BLE001 - a broken message must not stop the queue
                 log.exception("message %s could not be built", message.id)
-                outcomes.append(Outcome(message.id, "failed", None, f"render: {exc}"))
+                outcomes.append(
+                    Outcome(message.id, Result.FAILED, None, f"render: {exc}")
+                )
                 continue
             jobs.append(
                 Job(message.id, message.to_address, raw, message_id("m", message.id))
@@ -373,14 +383,14 @@ class Worker:
         for row_id, issue_id, sub_id, email, name, language, status, version in rows:
             issue = issues[issue_id]
             chosen = frozenset(themes.get(sub_id, ()))
-            if status != "confirmed":
+            if status != SubscriberStatus.CONFIRMED:
                 outcomes.append(
-                    Outcome(row_id, "skipped", error=f"subscriber {status}")
+                    Outcome(row_id, Result.SKIPPED, error=f"subscriber {status}")
                 )
                 continue
             if not chosen & issue_themes[issue_id]:
                 outcomes.append(
-                    Outcome(row_id, "skipped", error=sending.SKIPPED_NO_THEMES)
+                    Outcome(row_id, Result.SKIPPED, error=sending.SKIPPED_NO_THEMES)
                 )
                 continue
             msg_id = message_id("d", row_id)
@@ -399,7 +409,7 @@ class Worker:
                 )
             except Exception as exc:  # noqa: BLE001 - one bad row must not stop the rest
                 log.exception("delivery %s could not be built", row_id)
-                outcomes.append(Outcome(row_id, "failed", None, f"render: {exc}"))
+                outcomes.append(Outcome(row_id, Result.FAILED, None, f"render: {exc}"))
                 continue
             jobs.append(Job(row_id, email, self._sign(raw), msg_id, sub_id))
         return jobs, outcomes
@@ -432,9 +442,9 @@ class Worker:
         def report(job: Job, outcome: Outcome) -> None:
             pending.append(outcome)
             subscriber_id = by_row[job.row_id].subscriber_id
-            if outcome.status == "failed" and subscriber_id:
+            if outcome.status == Result.FAILED and subscriber_id:
                 bounced.append(subscriber_id)
-            if outcome.status != "sent":
+            if outcome.status != Result.SENT:
                 log.warning("%s %s: %s", model.__tablename__, job.row_id, outcome.error)
             if len(pending) >= self.record_every:
                 flush()

@@ -1,21 +1,17 @@
 """Database models, one module per aggregate."""
 
-from newsletter.models.consent import (
-    CONSENT_KINDS,
-    ConsentEvent,
-    ImportDraft,
-    Suppression,
-)
-from newsletter.models.delivery import (
-    DELIVERY_STATUSES,
-    MESSAGE_STATUSES,
-    Delivery,
-    OutboundMessage,
-)
+from newsletter.models.consent import ConsentEvent, ImportDraft, Suppression
+from newsletter.models.delivery import Delivery, OutboundMessage
 from newsletter.models.editor import Editor
-from newsletter.models.issue import ISSUE_STATUSES, Issue, Item, Link, Theme
+from newsletter.models.issue import Issue, Item, Link, Theme
+from newsletter.models.states import (
+    ConsentKind,
+    DeliveryStatus,
+    IssueStatus,
+    MessageStatus,
+    SubscriberStatus,
+)
 from newsletter.models.subscriber import (
-    SUBSCRIBER_STATUSES,
     LinkRequest,
     PendingSignUp,
     Subscriber,
@@ -23,23 +19,23 @@ from newsletter.models.subscriber import (
 )
 
 __all__ = [
-    "CONSENT_KINDS",
     "ConsentEvent",
+    "ConsentKind",
     "ImportDraft",
     "Suppression",
-    "DELIVERY_STATUSES",
-    "ISSUE_STATUSES",
-    "MESSAGE_STATUSES",
-    "SUBSCRIBER_STATUSES",
     "Delivery",
+    "DeliveryStatus",
     "Editor",
     "Issue",
+    "IssueStatus",
     "Item",
     "Link",
     "LinkRequest",
+    "MessageStatus",
     "OutboundMessage",
     "PendingSignUp",
     "Subscriber",
+    "SubscriberStatus",
     "Theme",
     "subscriber_theme",
 ]

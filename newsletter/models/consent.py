@@ -4,37 +4,25 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from newsletter.extensions import Model
-from newsletter.models.types import UTCDateTime, utcnow
-
-CONSENT_KINDS = (
-    "requested",
-    "confirmed",
-    "preferences_changed",
-    "unsubscribed",
-    "imported",
-)
+from newsletter.models.states import ConsentKind
+from newsletter.models.types import EnumString, UTCDateTime, enum_check, utcnow
 
 
 class ConsentEvent(Model):
     """One request, confirmation, change or withdrawal: when, from where, how."""
 
     __tablename__ = "consent_event"
-    __table_args__ = (
-        CheckConstraint(
-            "kind IN (" + ", ".join(f"'{k}'" for k in CONSENT_KINDS) + ")",
-            name="kind",
-        ),
-    )
+    __table_args__ = (enum_check("kind", ConsentKind),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subscriber_id: Mapped[int] = mapped_column(
         ForeignKey("subscriber.id", ondelete="CASCADE"), index=True
     )
-    kind: Mapped[str] = mapped_column(String(30))
+    kind: Mapped[ConsentKind] = mapped_column(EnumString(ConsentKind, 30))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ip: Mapped[str] = mapped_column(String(45), default="")
     user_agent: Mapped[str] = mapped_column(String(300), default="")

@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    CheckConstraint,
     ForeignKey,
     Index,
     String,
@@ -17,26 +16,17 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from newsletter.extensions import Model
-from newsletter.models.types import UTCDateTime, utcnow
-
-DELIVERY_STATUSES = ("queued", "sending", "sent", "failed", "skipped")
-MESSAGE_STATUSES = ("queued", "sending", "sent", "failed")
-
-
-def _status_check(statuses: tuple[str, ...]) -> CheckConstraint:
-    """Limit a status column to its known values."""
-    return CheckConstraint(
-        "status IN (" + ", ".join(f"'{s}'" for s in statuses) + ")", name="status"
-    )
+from newsletter.models.states import DeliveryStatus, MessageStatus
+from newsletter.models.types import EnumString, UTCDateTime, enum_check, utcnow
 
 
 class QueuedMail:
-    """The columns of a row in a mail queue: its state, its lease, its outcome.
+    """The columns of a row in a mail queue: its lease and its outcome (each table
+    has its own status enum).
 
     Only newsletter.mail.queue changes them.
     """
 
-    status: Mapped[str] = mapped_column(String(20), default="queued")
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -50,13 +40,16 @@ class Delivery(QueuedMail, Model):
 
     __tablename__ = "delivery"
     __table_args__ = (
-        _status_check(DELIVERY_STATUSES),
+        enum_check("status", DeliveryStatus),
         UniqueConstraint("issue_id", "subscriber_id"),
         Index("ix_delivery_due", "status", "next_attempt_at"),
         Index("ix_delivery_issue_status", "issue_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[DeliveryStatus] = mapped_column(
+        EnumString(DeliveryStatus), default=DeliveryStatus.QUEUED
+    )
     issue_id: Mapped[int] = mapped_column(ForeignKey("issue.id", ondelete="CASCADE"))
     subscriber_id: Mapped[int] = mapped_column(
         ForeignKey("subscriber.id", ondelete="CASCADE"), index=True
@@ -69,11 +62,14 @@ class OutboundMessage(QueuedMail, Model):
 
     __tablename__ = "outbound_message"
     __table_args__ = (
-        _status_check(MESSAGE_STATUSES),
+        enum_check("status", MessageStatus),
         Index("ix_outbound_message_due", "status", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[MessageStatus] = mapped_column(
+        EnumString(MessageStatus), default=MessageStatus.QUEUED
+    )
     template: Mapped[str] = mapped_column(String(80))
     context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     language: Mapped[str] = mapped_column(String(5), default="sv")

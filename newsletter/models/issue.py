@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from newsletter.extensions import Model
-from newsletter.models.types import UTCDateTime, utcnow
+from newsletter.models.states import IssueStatus
+from newsletter.models.types import EnumString, UTCDateTime, enum_check, utcnow
 
-ISSUE_STATUSES = ("draft", "scheduled", "sending", "paused", "sent", "cancelled")
+# Content can change only before sending starts.
+EDITABLE = (IssueStatus.DRAFT, IssueStatus.SCHEDULED)
 
 
 class Theme(Model):
@@ -34,19 +36,16 @@ class Issue(Model):
     """One edition of the newsletter, from draft to sent."""
 
     __tablename__ = "issue"
-    __table_args__ = (
-        CheckConstraint(
-            "status IN (" + ", ".join(f"'{s}'" for s in ISSUE_STATUSES) + ")",
-            name="status",
-        ),
-    )
+    __table_args__ = (enum_check("status", IssueStatus),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(120), unique=True)
     intro: Mapped[str] = mapped_column(Text, default="")
     preheader: Mapped[str] = mapped_column(String(200), default="")
-    status: Mapped[str] = mapped_column(String(20), default="draft")
+    status: Mapped[IssueStatus] = mapped_column(
+        EnumString(IssueStatus), default=IssueStatus.DRAFT
+    )
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set in the same transaction that writes the issue's delivery rows.
@@ -70,7 +69,7 @@ class Issue(Model):
     @property
     def is_editable(self) -> bool:
         """Content can change only before sending starts."""
-        return self.status in ("draft", "scheduled")
+        return self.status in EDITABLE
 
 
 class Item(Model):

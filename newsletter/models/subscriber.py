@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, String, Table
+from sqlalchemy import JSON, Column, ForeignKey, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from newsletter.extensions import Model, db
 from newsletter.models.consent import ConsentEvent
 from newsletter.models.issue import Theme
-from newsletter.models.types import UTCDateTime, utcnow
-
-SUBSCRIBER_STATUSES = ("pending", "confirmed", "unsubscribed", "bounced")
+from newsletter.models.states import SubscriberStatus
+from newsletter.models.types import EnumString, UTCDateTime, enum_check, utcnow
 
 subscriber_theme = Table(
     "subscriber_theme",
@@ -35,18 +34,15 @@ class Subscriber(Model):
     """A person on the list; only confirmed subscribers receive issues."""
 
     __tablename__ = "subscriber"
-    __table_args__ = (
-        CheckConstraint(
-            "status IN (" + ", ".join(f"'{s}'" for s in SUBSCRIBER_STATUSES) + ")",
-            name="status",
-        ),
-    )
+    __table_args__ = (enum_check("status", SubscriberStatus),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(120), default="")
     language: Mapped[str] = mapped_column(String(5), default="sv")
-    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    status: Mapped[SubscriberStatus] = mapped_column(
+        EnumString(SubscriberStatus), default=SubscriberStatus.PENDING, index=True
+    )
     # Bumped on unsubscribe and erase so that every earlier link stops working.
     token_version: Mapped[int] = mapped_column(default=1)
     bounce_count: Mapped[int] = mapped_column(default=0)

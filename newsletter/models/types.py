@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime, Table
+from sqlalchemy import CheckConstraint, DateTime, String, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -50,13 +51,45 @@ def table_of(model: type[DeclarativeBase]) -> Table:
     return table
 
 
+class EnumString(TypeDecorator[StrEnum]):
+    """Store a StrEnum as its value in a VARCHAR and hand back the member.
+
+    A value that is not one of the enum's refuses to be written; the CHECK
+    constraint from enum_check refuses it in the database too.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, states: type[StrEnum], length: int = 20) -> None:
+        super().__init__(length)
+        self.states = states
+        self.length = length
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> Any:
+        """Store the value of a member, or of a string that names one."""
+        return None if value is None else self.states(value).value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> StrEnum | None:
+        """Return the stored value as a member of the enum."""
+        return None if value is None else self.states(value)
+
+
+def enum_check(column: str, states: type[StrEnum]) -> CheckConstraint:
+    """Limit a column to an enum's values (named ck_<table>_<column>)."""
+    values = ", ".join(f"'{state.value}'" for state in states)
+    return CheckConstraint(f"{column} IN ({values})", name=column)
+
+
 def utcnow() -> datetime:
     """Return the current time as an aware UTC datetime."""
     return datetime.now(UTC)
 
 
 def render_migration_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
-    """Render UTCDateTime as a plain timezone-aware DateTime in migrations."""
+    """Render our column types as the plain types they store in migrations."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, EnumString):
+        return f"sa.String(length={obj.length})"
     return False

@@ -9,7 +9,7 @@ from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import selectinload
 
 from newsletter.extensions import db
-from newsletter.models import Issue, Item, Theme
+from newsletter.models import Issue, IssueStatus, Item, Theme
 
 PER_PAGE = 10
 FEED_SIZE = 20
@@ -17,7 +17,7 @@ FEED_SIZE = 20
 
 # Published: sending has started and was not cancelled (a cancelled issue leaves
 # the archive and the feeds).
-PUBLIC = and_(Issue.published_at.is_not(None), Issue.status != "cancelled")
+PUBLIC = and_(Issue.published_at.is_not(None), Issue.status != IssueStatus.CANCELLED)
 
 
 def published() -> Select[Issue]:

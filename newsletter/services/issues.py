@@ -13,7 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from newsletter.database import get_row
 from newsletter.errors import Conflict, InvalidState
 from newsletter.extensions import db
-from newsletter.models import Issue, Item, Link, Theme
+from newsletter.models import Issue, IssueStatus, Item, Link, Theme
 from newsletter.models.types import utcnow
 
 
@@ -345,7 +345,7 @@ def _item_data(item: Item) -> ItemData:
 def delete_draft(issue_id: int) -> None:
     """Delete a draft issue with its items; any other issue raises NotADraft."""
     issue = get_row(Issue, issue_id)
-    if issue.status != "draft":
+    if issue.status != IssueStatus.DRAFT:
         raise NotADraft(issue.status)
     db.session.delete(issue)
     db.session.flush()

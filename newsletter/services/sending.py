@@ -8,10 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    CursorResult,
     Exists,
     Select,
-    Update,
     case,
     exists,
     func,
@@ -21,22 +19,47 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from newsletter.database import get_row
+from newsletter.database import get_row, rows_changed
 from newsletter.errors import InvalidState
 from newsletter.extensions import db
+from newsletter.mail import queue
 from newsletter.models import (
-    DELIVERY_STATUSES,
     Delivery,
+    DeliveryStatus,
     Issue,
+    IssueStatus,
     Item,
     OutboundMessage,
     Subscriber,
+    SubscriberStatus,
     subscriber_theme,
 )
+from newsletter.models.states import DELIVERIES, ISSUES, Step, move
 from newsletter.models.types import UTCDateTime
 
 SKIPPED_NO_THEMES = "none of the subscriber's themes has items in this issue"
 SKIPPED_CANCELLED = "the issue was cancelled"
+
+_I = IssueStatus
+# The moves of an issue's send, each checked against the issue lifecycle.
+START = ISSUES.step(_I.DRAFT, _I.SCHEDULED, to=_I.SENDING)
+SCHEDULE = ISSUES.step(_I.DRAFT, _I.SCHEDULED, to=_I.SCHEDULED)
+UNSCHEDULE = ISSUES.step(_I.SCHEDULED, to=_I.DRAFT)
+PAUSE = ISSUES.step(_I.SENDING, to=_I.PAUSED)
+RESUME = ISSUES.step(_I.PAUSED, to=_I.SENDING)
+CANCEL = ISSUES.step(_I.SCHEDULED, _I.SENDING, _I.PAUSED, to=_I.CANCELLED)
+START_DUE = ISSUES.step(_I.SCHEDULED, to=_I.SENDING)
+FINISH = ISSUES.step(_I.SENDING, to=_I.SENT)
+SEND_AGAIN = ISSUES.step(_I.SENT, to=_I.SENDING)
+# Failed deliveries can be queued again while these last.
+RETRYABLE = (_I.SENDING, _I.PAUSED, _I.SENT)
+
+# A confirmed subscriber gets a row at fan-out: queued, or skipped when none of
+# their themes has items in the issue.
+FAN_OUT_QUEUED = DELIVERIES.step(to=DeliveryStatus.QUEUED)
+FAN_OUT_SKIPPED = DELIVERIES.step(to=DeliveryStatus.SKIPPED)
+# Deliveries that still need work: the issue is not sent while any is left.
+UNFINISHED = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING)
 
 
 class WrongState(InvalidState):
@@ -64,7 +87,7 @@ class Progress:
     @property
     def done(self) -> int:
         """Rows that need no more work."""
-        return self.total - self.counts["queued"] - self.counts["sending"]
+        return self.total - sum(self.counts[status] for status in UNFINISHED)
 
     @property
     def percent(self) -> int:
@@ -92,24 +115,20 @@ def recipient_count(issue_id: int) -> int:
     return (
         db.session.scalar(
             select(func.count(Subscriber.id)).where(
-                Subscriber.status == "confirmed", _wants_this_issue(issue_id)
+                Subscriber.status == SubscriberStatus.CONFIRMED,
+                _wants_this_issue(issue_id),
             )
         )
         or 0
     )
 
 
-def _require(issue: Issue, *allowed: str) -> None:
-    """Refuse a step when the issue is in another state."""
-    if issue.status not in allowed:
-        raise WrongState(issue.status)
-
-
-def _move(issue_id: int, allowed: tuple[str, ...], status: str, **fields: Any) -> Issue:
-    """Take an issue from one of the allowed states to another, setting fields."""
+def _move(issue_id: int, step: Step[IssueStatus], **fields: Any) -> Issue:
+    """Take an issue through one step of its lifecycle, setting fields."""
     issue = get_row(Issue, issue_id)
-    _require(issue, *allowed)
-    issue.status = status
+    if issue.status not in step.sources:
+        raise WrongState(issue.status)
+    move(issue, step)
     for name, value in fields.items():
         setattr(issue, name, value)
     db.session.flush()
@@ -118,43 +137,36 @@ def _move(issue_id: int, allowed: tuple[str, ...], status: str, **fields: Any) -
 
 def start_sending(issue_id: int, now: datetime) -> Issue:
     """Publish the issue and hand it to the workers, who fan out and send."""
-    return _move(
-        issue_id,
-        ("draft", "scheduled"),
-        "sending",
-        scheduled_at=None,
-        published_at=now,
-    )
+    return _move(issue_id, START, scheduled_at=None, published_at=now)
 
 
 def schedule(issue_id: int, at: datetime) -> Issue:
     """Let the workers start sending at a given time."""
-    return _move(issue_id, ("draft", "scheduled"), "scheduled", scheduled_at=at)
+    return _move(issue_id, SCHEDULE, scheduled_at=at)
 
 
 def unschedule(issue_id: int) -> Issue:
     """Turn a scheduled issue back into a draft."""
-    return _move(issue_id, ("scheduled",), "draft", scheduled_at=None)
+    return _move(issue_id, UNSCHEDULE, scheduled_at=None)
 
 
 def pause(issue_id: int) -> Issue:
     """Stop claiming this issue's deliveries; messages in flight still finish."""
-    return _move(issue_id, ("sending",), "paused")
+    return _move(issue_id, PAUSE)
 
 
 def resume(issue_id: int) -> Issue:
     """Let the workers claim this issue's deliveries again."""
-    return _move(issue_id, ("paused",), "sending")
+    return _move(issue_id, RESUME)
 
 
 def cancel(issue_id: int, now: datetime) -> Issue:
-    """Stop sending for good: what is still queued is skipped, sent stays sent."""
-    issue = _move(issue_id, ("scheduled", "sending", "paused"), "cancelled")
-    db.session.execute(
-        update(Delivery)
-        .where(Delivery.issue_id == issue_id, Delivery.status == "queued")
-        .values(status="skipped", last_error=SKIPPED_CANCELLED)
-    )
+    """Stop sending for good: what is still queued is skipped, sent stays sent.
+
+    The issue records `now` as its last change: it leaves the archive then.
+    """
+    issue = _move(issue_id, CANCEL, updated_at=now)
+    queue.skip_queued(issue_id, SKIPPED_CANCELLED)
     db.session.flush()
     return issue
 
@@ -162,26 +174,14 @@ def cancel(issue_id: int, now: datetime) -> Issue:
 def retry_failed(issue_id: int, now: datetime) -> int:
     """Queue the failed deliveries of an issue again; return how many."""
     issue = get_row(Issue, issue_id)
-    _require(issue, "sending", "paused", "sent")
-    requeued = _rows_changed(
-        update(Delivery)
-        .where(Delivery.issue_id == issue_id, Delivery.status == "failed")
-        .values(status="queued", attempts=0, next_attempt_at=now, last_error="")
-    )
-    if requeued and issue.status == "sent":
-        issue.status = "sending"
+    if issue.status not in RETRYABLE:
+        raise WrongState(issue.status)
+    count = queue.requeue_failed(issue_id, now)
+    if count and issue.status == IssueStatus.SENT:
+        move(issue, SEND_AGAIN)
         issue.sent_at = None
     db.session.flush()
-    return requeued
-
-
-def _rows_changed(statement: Update) -> int:
-    """Run an UPDATE and return how many rows it changed."""
-    result = db.session.execute(statement)
-    # An UPDATE gives a CursorResult, which the Session's hints call any Result.
-    if not isinstance(result, CursorResult):
-        raise TypeError(f"an UPDATE gave {type(result).__name__}")
-    return result.rowcount
+    return count
 
 
 def _insert_ignoring_duplicates(dialect: str) -> postgresql.Insert | sqlite.Insert:
@@ -199,11 +199,11 @@ def fan_out(issue_id: int, now: datetime) -> int | None:
     The claim (fanned_out_at) and the rows commit together: either every recipient
     has a row or none has.
     """
-    claimed = _rows_changed(
+    claimed = rows_changed(
         update(Issue)
         .where(
             Issue.id == issue_id,
-            Issue.status == "sending",
+            Issue.status == IssueStatus.SENDING,
             Issue.fanned_out_at.is_(None),
         )
         .values(fanned_out_at=now)
@@ -215,11 +215,14 @@ def fan_out(issue_id: int, now: datetime) -> int | None:
     rows = select(
         literal(issue_id),
         Subscriber.id,
-        case((wants, "queued"), else_="skipped"),
+        case(
+            (wants, literal(FAN_OUT_QUEUED.target, Delivery.status.type)),
+            else_=literal(FAN_OUT_SKIPPED.target, Delivery.status.type),
+        ),
         case((wants, ""), else_=SKIPPED_NO_THEMES),
         literal(0),
         literal(now, UTCDateTime()),
-    ).where(Subscriber.status == "confirmed")
+    ).where(Subscriber.status == SubscriberStatus.CONFIRMED)
     statement = _insert_ignoring_duplicates(db.engine.dialect.name).from_select(
         [
             "issue_id",
@@ -246,7 +249,7 @@ def issues_to_fan_out() -> list[int]:
     return list(
         db.session.scalars(
             select(Issue.id).where(
-                Issue.status == "sending", Issue.fanned_out_at.is_(None)
+                Issue.status == IssueStatus.SENDING, Issue.fanned_out_at.is_(None)
             )
         )
     )
@@ -257,15 +260,15 @@ def start_due_issues(now: datetime) -> list[int]:
     due = list(
         db.session.scalars(
             select(Issue.id).where(
-                Issue.status == "scheduled", Issue.scheduled_at <= now
+                Issue.status == START_DUE.source, Issue.scheduled_at <= now
             )
         )
     )
     for issue_id in due:
         db.session.execute(
             update(Issue)
-            .where(Issue.id == issue_id, Issue.status == "scheduled")
-            .values(status="sending", published_at=now, scheduled_at=None)
+            .where(Issue.id == issue_id, Issue.status == START_DUE.source)
+            .values(status=START_DUE.target, published_at=now, scheduled_at=None)
         )
     return due
 
@@ -273,12 +276,12 @@ def start_due_issues(now: datetime) -> list[int]:
 def finish_completed_issues(now: datetime) -> list[int]:
     """Mark issues sent once none of their deliveries is queued or in flight."""
     open_rows = exists().where(
-        Delivery.issue_id == Issue.id, Delivery.status.in_(("queued", "sending"))
+        Delivery.issue_id == Issue.id, Delivery.status.in_(UNFINISHED)
     )
     done = list(
         db.session.scalars(
             select(Issue.id).where(
-                Issue.status == "sending",
+                Issue.status == FINISH.source,
                 Issue.fanned_out_at.is_not(None),
                 ~open_rows,
             )
@@ -287,8 +290,8 @@ def finish_completed_issues(now: datetime) -> list[int]:
     if done:
         db.session.execute(
             update(Issue)
-            .where(Issue.id.in_(done), Issue.status == "sending")
-            .values(status="sent", sent_at=now)
+            .where(Issue.id.in_(done), Issue.status == FINISH.source)
+            .values(status=FINISH.target, sent_at=now)
         )
     return done
 
@@ -298,7 +301,7 @@ def progress(issue_id: int) -> Progress:
     started = db.session.scalar(
         select(Issue.fanned_out_at.is_not(None)).where(Issue.id == issue_id)
     )
-    counts = dict.fromkeys(DELIVERY_STATUSES, 0)
+    counts: dict[str, int] = dict.fromkeys(DeliveryStatus, 0)
     rows = db.session.execute(
         select(Delivery.status, func.count(Delivery.id))
         .where(Delivery.issue_id == issue_id)
@@ -313,7 +316,7 @@ def failures(issue_id: int, limit: int = 200) -> list[tuple[str, int, str]]:
     rows = db.session.execute(
         select(Subscriber.email, Delivery.attempts, Delivery.last_error)
         .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-        .where(Delivery.issue_id == issue_id, Delivery.status == "failed")
+        .where(Delivery.issue_id == issue_id, Delivery.status == DeliveryStatus.FAILED)
         .order_by(Delivery.id)
         .limit(limit)
     )

@@ -16,7 +16,14 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, case, func, insert, or_, select
 
 from newsletter.extensions import db
-from newsletter.models import Delivery, Issue, Subscriber, Theme, subscriber_theme
+from newsletter.models import (
+    Delivery,
+    Issue,
+    Subscriber,
+    SubscriberStatus,
+    Theme,
+    subscriber_theme,
+)
 from newsletter.models.types import table_of, utcnow
 
 CSV_HEADER = ("email", "name", "themes")
@@ -226,7 +233,9 @@ class ImportResult:
     ids: dict[str, int] = field(default_factory=dict)  # address -> id of added rows
 
 
-def add_subscribers(rows: Sequence[ImportRow], status: str) -> ImportResult:
+def add_subscribers(
+    rows: Sequence[ImportRow], status: SubscriberStatus
+) -> ImportResult:
     """Insert new addresses with their themes in bulk; existing ones stay untouched."""
     existing: set[str] = set()
     emails = [row.email for row in rows]
@@ -239,7 +248,7 @@ def add_subscribers(rows: Sequence[ImportRow], status: str) -> ImportResult:
         )
     new = [row for row in rows if row.email not in existing]
     now = utcnow()
-    confirmed_at = now if status == "confirmed" else None
+    confirmed_at = now if status == SubscriberStatus.CONFIRMED else None
     table = table_of(Subscriber)
     added: dict[str, int] = {}
     for start in range(0, len(new), 5000):
@@ -359,7 +368,7 @@ def search(
 
 def count_by_theme() -> list[tuple[str, int]]:
     """Count confirmed subscribers per theme, in theme order."""
-    confirmed = case((Subscriber.status == "confirmed", 1))
+    confirmed = case((Subscriber.status == SubscriberStatus.CONFIRMED, 1))
     rows = db.session.execute(
         select(Theme.name, func.count(confirmed))
         .select_from(Theme)
@@ -385,7 +394,8 @@ def confirmed_per_month(months: int = 12) -> list[tuple[str, int]]:
         db.session.execute(
             select(month, func.count(Subscriber.id))
             .where(
-                Subscriber.status == "confirmed", Subscriber.confirmed_at.is_not(None)
+                Subscriber.status == SubscriberStatus.CONFIRMED,
+                Subscriber.confirmed_at.is_not(None),
             )
             .group_by(month)
         ).all()

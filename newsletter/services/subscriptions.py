@@ -32,17 +32,21 @@ from newsletter.database import get_row
 from newsletter.extensions import db
 from newsletter.models import (
     ConsentEvent,
+    ConsentKind,
     Delivery,
     ImportDraft,
     Issue,
     LinkRequest,
+    MessageStatus,
     OutboundMessage,
     PendingSignUp,
     Subscriber,
+    SubscriberStatus,
     Suppression,
     Theme,
     subscriber_theme,
 )
+from newsletter.models.states import MESSAGES, SUBSCRIBERS, move
 from newsletter.models.types import UTCDateTime
 from newsletter.services.subscribers import (
     ImportRow,
@@ -54,9 +58,17 @@ from newsletter.services.subscribers import (
 from newsletter.services.tokens import InvalidToken, address_fingerprint, read_token
 
 CONFIRMATION_TEMPLATES = ("confirm_subscription", "already_subscribed")
+_S = SubscriberStatus
 # People who were once on the list: a new sign-up of theirs is held in PendingSignUp
 # and changes nothing about them until its confirmation link is used.
-RETURNING = ("unsubscribed", "bounced")
+RETURNING = (_S.UNSUBSCRIBED, _S.BOUNCED)
+# The moves of a subscription, each checked against the subscriber lifecycle.
+SIGN_UP = SUBSCRIBERS.step(to=_S.PENDING)
+IMPORT_ATTESTED = SUBSCRIBERS.step(to=_S.CONFIRMED)
+CONFIRM = SUBSCRIBERS.step(_S.PENDING, *RETURNING, to=_S.CONFIRMED)
+UNSUBSCRIBE = SUBSCRIBERS.step(_S.CONFIRMED, _S.PENDING, _S.BOUNCED, to=_S.UNSUBSCRIBED)
+# An email about a subscription enters the queue.
+QUEUE_EMAIL = MESSAGES.step(to=MessageStatus.QUEUED)
 
 
 @dataclass(frozen=True)
@@ -74,7 +86,7 @@ def address_hash(email: str) -> str:
 
 
 def record_event(
-    subscriber_id: int, kind: str, origin: Origin, now: datetime, **extra: str
+    subscriber_id: int, kind: ConsentKind, origin: Origin, now: datetime, **extra: str
 ) -> None:
     """Append one consent event."""
     db.session.add(
@@ -141,8 +153,8 @@ def request_subscription(
     name = normalise_name(name)
     theme_ids = list(theme_ids)
     subscriber = _subscriber_row(address, now)
-    was_confirmed = subscriber.status == "confirmed"
-    if subscriber.status == "pending":
+    was_confirmed = subscriber.status == _S.CONFIRMED
+    if subscriber.status == _S.PENDING:
         subscriber.name = name
         subscriber.language = language
     subscriber.last_requested_at = now
@@ -150,7 +162,7 @@ def request_subscription(
     # The same four statements run for every state; their WHERE clauses decide
     # what changes: a pending sign-up's themes, or a returning person's held request.
     pending = exists().where(
-        Subscriber.id == subscriber.id, Subscriber.status == "pending"
+        Subscriber.id == subscriber.id, Subscriber.status == _S.PENDING
     )
     db.session.execute(
         delete(subscriber_theme).where(
@@ -168,7 +180,7 @@ def request_subscription(
     _hold_sign_up(subscriber.id, name, theme_ids, language, now)
     record_event(
         subscriber.id,
-        "requested",
+        ConsentKind.REQUESTED,
         origin,
         now,
         consent_version=consent_text.VERSION,
@@ -190,7 +202,7 @@ def _subscriber_row(address: str, now: datetime) -> Subscriber:
     module = postgresql if db.engine.dialect.name == "postgresql" else sqlite
     db.session.execute(
         module.insert(Subscriber)
-        .values(email=address, status="pending", created_at=now)
+        .values(email=address, status=SIGN_UP.target, created_at=now)
         .on_conflict_do_nothing(index_elements=["email"])
     )
     return db.session.scalars(
@@ -264,7 +276,7 @@ def _answer_link_request(link_request: LinkRequest, now: datetime) -> None:
         .where(
             Subscriber.email == link_request.email,
             or_(
-                Subscriber.status == "pending",
+                Subscriber.status == _S.PENDING,
                 and_(
                     Subscriber.status.in_(RETURNING),
                     PendingSignUp.subscriber_id.is_not(None),
@@ -276,12 +288,14 @@ def _answer_link_request(link_request: LinkRequest, now: datetime) -> None:
         return
     subscriber, language = found
     origin = Origin(link_request.ip, link_request.user_agent, link_request.how)
-    record_event(subscriber.id, "requested", origin, link_request.requested_at)
+    record_event(
+        subscriber.id, ConsentKind.REQUESTED, origin, link_request.requested_at
+    )
     if not _throttled(subscriber.email, now):
         db.session.add(_email_about(subscriber, "confirm_subscription", language, now))
 
 
-def subscriber_for(purpose: str, token: str, *statuses: str) -> Subscriber:
+def subscriber_for(purpose: str, token: str, *statuses: SubscriberStatus) -> Subscriber:
     """Return the subscriber a token is for, if its version and status still match."""
     claims = read_token(purpose, token)
     subscriber = db.session.get(Subscriber, claims.subscriber_id)
@@ -304,7 +318,7 @@ def confirmed_by(token: str) -> Subscriber | None:
     subscriber = db.session.get(Subscriber, claims.subscriber_id)
     if (
         subscriber is None
-        or subscriber.status != "confirmed"
+        or subscriber.status != _S.CONFIRMED
         or claims.fingerprint != address_fingerprint(subscriber.email)
         or claims.version >= subscriber.token_version
     ):
@@ -316,9 +330,9 @@ def awaiting_confirmation(token: str) -> tuple[Subscriber, PendingSignUp | None]
     """Return whom a confirmation link is for, and the sign-up held for them, if
     the link can still confirm: a pending address, or a returning one whose new
     sign-up waits."""
-    subscriber = subscriber_for("confirm", token, "pending", *RETURNING)
+    subscriber = subscriber_for("confirm", token, *CONFIRM.sources)
     held = db.session.get(PendingSignUp, subscriber.id)
-    if subscriber.status != "pending" and held is None:
+    if subscriber.status != _S.PENDING and held is None:
         raise InvalidToken()
     return subscriber, held
 
@@ -337,7 +351,7 @@ def confirm(token: str, origin: Origin, now: datetime) -> Subscriber:
             )
         )
         db.session.delete(held)
-    subscriber.status = "confirmed"
+    move(subscriber, CONFIRM)
     subscriber.confirmed_at = now
     subscriber.unsubscribed_at = None
     subscriber.bounce_count = 0
@@ -349,7 +363,7 @@ def confirm(token: str, origin: Origin, now: datetime) -> Subscriber:
     )
     record_event(
         subscriber.id,
-        "confirmed",
+        ConsentKind.CONFIRMED,
         origin,
         now,
         consent_version=consent_text.VERSION,
@@ -377,7 +391,7 @@ def update_preferences(
     subscriber.themes = chosen
     record_event(
         subscriber.id,
-        "preferences_changed",
+        ConsentKind.PREFERENCES_CHANGED,
         origin,
         now,
         detail=f"themes: {', '.join(t.slug for t in chosen)}; language: {language}",
@@ -387,16 +401,16 @@ def update_preferences(
 
 def unsubscribe(subscriber: Subscriber, origin: Origin, now: datetime) -> bool:
     """Withdraw consent; every earlier link stops working. Return whether it changed."""
-    if subscriber.status not in ("confirmed", "pending", "bounced"):
+    if subscriber.status not in UNSUBSCRIBE.sources:
         return False
-    subscriber.status = "unsubscribed"
+    move(subscriber, UNSUBSCRIBE)
     subscriber.unsubscribed_at = now
     subscriber.token_version += 1
     # Leaving also withdraws a sign-up still waiting for its link.
     db.session.execute(
         delete(PendingSignUp).where(PendingSignUp.subscriber_id == subscriber.id)
     )
-    record_event(subscriber.id, "unsubscribed", origin, now)
+    record_event(subscriber.id, ConsentKind.UNSUBSCRIBED, origin, now)
     db.session.flush()
     return True
 
@@ -409,7 +423,7 @@ def unsubscribe_link_holder(token: str) -> Subscriber | None:
     if (
         subscriber is None
         or not claims.matches(subscriber.id, subscriber.token_version, subscriber.email)
-        or subscriber.status == "unsubscribed"
+        or subscriber.status == _S.UNSUBSCRIBED
     ):
         return None
     return subscriber
@@ -521,7 +535,7 @@ def purge_unconfirmed(now: datetime) -> int:
     # A returning person's stale sign-up goes; the person stays as they were.
     db.session.execute(delete(PendingSignUp).where(PendingSignUp.requested_at < cutoff))
     stale = select(Subscriber.id).where(
-        Subscriber.status == "pending",
+        Subscriber.status == _S.PENDING,
         # Somebody who was ever on the list is never deleted as a stranger's
         # sign-up (earlier versions set returning people back to pending).
         Subscriber.confirmed_at.is_(None),
@@ -618,7 +632,7 @@ def import_subscribers(
 ) -> int:
     """Add new rows: confirmed with the editor's attestation, or pending with a
     confirmation email each when there is no attestation. Return how many."""
-    status = "confirmed" if attestation else "pending"
+    status = (IMPORT_ATTESTED if attestation else SIGN_UP).target
     # Someone may have signed up since the preview: leave those rows alone.
     taken = _ids_by_email([row.email for row in rows])
     rows = [row for row in rows if row.email not in taken]
@@ -627,7 +641,7 @@ def import_subscribers(
     events = [
         {
             "subscriber_id": ids[row.email],
-            "kind": "imported",
+            "kind": ConsentKind.IMPORTED,
             "at": now,
             "ip": "",
             "user_agent": "",
@@ -650,7 +664,7 @@ def import_subscribers(
                 "to_address": row.email,
                 "to_name": "",  # the person has not confirmed this name
                 "subscriber_id": ids[row.email],
-                "status": "queued",
+                "status": QUEUE_EMAIL.target,
                 "attempts": 0,
                 "next_attempt_at": now,
                 "last_error": "",

@@ -21,7 +21,7 @@ from newsletter.config import settings
 from newsletter.extensions import csrf, db, limiter
 from newsletter.i18n import show_in
 from newsletter.mail.emails import subscriber_links
-from newsletter.models import Subscriber
+from newsletter.models import Subscriber, SubscriberStatus
 from newsletter.models.types import utcnow
 from newsletter.services import subscriptions, themes
 from newsletter.services.subscriptions import Origin
@@ -162,7 +162,11 @@ def resend() -> tuple[str, int]:
 def _preferences_subscriber(token: str) -> Subscriber:
     """An unsubscribed person still reaches the page to see or erase their data."""
     subscriber = subscriptions.subscriber_for(
-        "preferences", token, "confirmed", "bounced", "unsubscribed"
+        "preferences",
+        token,
+        SubscriberStatus.CONFIRMED,
+        SubscriberStatus.BOUNCED,
+        SubscriberStatus.UNSUBSCRIBED,
     )
     show_in(subscriber.language)
     return subscriber
