@@ -32,6 +32,15 @@ def require(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test that asks for a PostgreSQL database by name, so that
+    `-m "not postgresql"` deselects it (database_url's parameter carries the mark)."""
+    for item in items:
+        if "postgres_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgresql)
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """Create a database of this run's own (runs side by side never collide)."""
@@ -81,7 +90,9 @@ def reset_schema(app: Flask) -> None:
         db.session.commit()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
+)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Return a database URL for each engine the suite runs on."""
     if request.param == "postgresql":
