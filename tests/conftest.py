@@ -1,4 +1,5 @@
-"""Fixtures: an app on a real SQLite file and on PostgreSQL, clients, an editor."""
+"""Fixtures: apps on a real SQLite file and on PostgreSQL, each test inside a
+transaction rolled back afterwards; clients, an editor, a browser, an SMTP server."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import CodeType
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 from flask import Flask
@@ -285,7 +286,7 @@ def _app_context_id() -> int:
     return id(app_ctx._get_current_object())  # type: ignore[attr-defined]
 
 
-def _refuse_connection() -> Any:
+def _refuse_connection() -> NoReturn:
     """Stand in for the database driver of a rolled-back test's app."""
     raise RuntimeError(
         "a rolled-back test has one connection, db.session's; a test that needs "
