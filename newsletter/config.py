@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
+from argon2 import Parameters, profiles
 from flask import Config, Flask, current_app
 
 ENV_PREFIX = "NEWSLETTER_"
@@ -75,6 +76,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,  # any request body
     "IMPORT_MAX_BYTES": 20 * 1024 * 1024,  # a subscriber CSV file
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # Argon2 parameters of new password hashes, an argon2-cffi profile name (older
+    # hashes are redone at the next login). CHEAPEST is for test suites only.
+    "PASSWORD_HASH_PROFILE": "RFC_9106_LOW_MEMORY",
 }
 
 _INT_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, int | float)}
@@ -345,6 +349,19 @@ def _host_bound_cookie_names(config: Config) -> None:
         config.setdefault("REMEMBER_COOKIE_NAME", "__Host-remember_token")
 
 
+def _check_password_hash_profile(app: Flask) -> None:
+    """Refuse an unknown Argon2 profile, and the cheapest one outside tests."""
+    profile = app.config["PASSWORD_HASH_PROFILE"]
+    if not isinstance(getattr(profiles, str(profile), None), Parameters):
+        names = ", ".join(n for n in dir(profiles) if n.isupper())
+        raise ConfigError(f"NEWSLETTER_PASSWORD_HASH_PROFILE must be one of {names}")
+    if profile == "CHEAPEST" and not app.testing:
+        raise ConfigError(
+            "NEWSLETTER_PASSWORD_HASH_PROFILE=CHEAPEST makes passwords easy to crack; "
+            "it is allowed only with TESTING"
+        )
+
+
 def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
     """Fill app.config from defaults, the environment and the test mapping, and build
     the app's Settings from it: a bad value stops the start here."""
@@ -373,3 +390,4 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
     if app.config.get("REMEMBER_COOKIE_SECURE") is None:
         app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
     _host_bound_cookie_names(app.config)
+    _check_password_hash_profile(app)

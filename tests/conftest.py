@@ -1,17 +1,34 @@
-"""Fixtures: an app on a real SQLite file and on PostgreSQL, clients, an editor."""
+"""Fixtures: apps on a real SQLite file and on PostgreSQL, each test inside a
+transaction rolled back afterwards; clients, an editor, a browser, an SMTP server."""
 
 from __future__ import annotations
 
 import os
 import re
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import CodeType
+from typing import Any, NoReturn
 
 import pytest
 from flask import Flask
+from flask.globals import app_ctx
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, make_url, text
+from flask_sqlalchemy.session import Session as FlaskSQLAlchemySession
+from jinja2.bccache import Bucket, BytecodeCache
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    event,
+    func,
+    make_url,
+    select,
+    text,
+)
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from newsletter import create_app
 from newsletter.extensions import db
@@ -30,6 +47,17 @@ def require(condition: bool, reason: str) -> None:
     if IN_CI:
         pytest.fail(f"{reason} (CI=true: required, not skipped)", pytrace=False)
     pytest.skip(reason)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test that asks for a PostgreSQL database by name, so that
+    `-m "not postgresql"` deselects it (database_url's parameter carries the mark)."""
+    for item in items:
+        if {"postgres_url", "postgresql_schema"} & set(
+            getattr(item, "fixturenames", ())
+        ):
+            item.add_marker(pytest.mark.postgresql)
 
 
 @pytest.fixture(scope="session")
@@ -53,6 +81,7 @@ def postgres_url() -> Iterator[str]:
 
 def base_config(database_url: str, **overrides: Any) -> dict[str, Any]:
     """Return the configuration every test app starts from."""
+    testing = overrides.get("TESTING", True)
     return {
         "TESTING": True,
         "SECRET_KEY": "test-secret-key",
@@ -60,8 +89,39 @@ def base_config(database_url: str, **overrides: Any) -> dict[str, Any]:
         "BASE_URL": "http://localhost",
         "RATELIMIT_ENABLED": False,
         "ARCHIVE_STAMP_SECONDS": 0,  # tests publish and read back at once
+        # Argon2 with its default cost takes a third of a second per login here.
+        **({"PASSWORD_HASH_PROFILE": "CHEAPEST"} if testing else {}),
         **overrides,
     }
+
+
+class CompiledTemplates(BytecodeCache):
+    """Templates compiled once for the whole run: every test builds a new app, and
+    each app compiling the same templates again cost a tenth of a second a test."""
+
+    def __init__(self) -> None:
+        self.code: dict[str, tuple[str, CodeType]] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        """Hand out the code compiled from the same source, if there is any."""
+        found = self.code.get(bucket.key)
+        if found and found[0] == bucket.checksum:
+            bucket.code = found[1]
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        """Keep freshly compiled code for the next app."""
+        if bucket.code is not None:
+            self.code[bucket.key] = (bucket.checksum, bucket.code)
+
+
+COMPILED_TEMPLATES = CompiledTemplates()
+
+
+def build_app(config: dict[str, Any]) -> Flask:
+    """Create an app that shares the run's compiled templates."""
+    application = create_app(config)
+    application.jinja_env.bytecode_cache = COMPILED_TEMPLATES
+    return application
 
 
 def reset_schema(app: Flask) -> None:
@@ -78,26 +138,220 @@ def reset_schema(app: Flask) -> None:
         db.session.commit()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@dataclass(frozen=True)
+class SharedSchema:
+    """A database whose schema and default themes are built once per run; each test
+    works inside a transaction on it that is rolled back afterwards."""
+
+    url: str
+    # The engine of the app that built the schema: tests borrow its connections, and
+    # it keeps compiled SQL from one test to the next.
+    engine: Engine
+    # PostgreSQL hands out sequence numbers outside transactions: this statement
+    # puts every sequence back to where the fresh schema left it.
+    restart_sequences: str | None
+    rows: dict[str, int]  # rows per table when built, checked again at the end
+
+
+def build_shared_schema(url: str) -> SharedSchema:
+    """Create the tables and default themes once, and note how to restart ids."""
+    application = create_app(base_config(url))
+    reset_schema(application)
+    with application.app_context():
+        restart = None
+        if db.engine.dialect.name == "postgresql":
+            restart = _restart_sequences_statement()
+        rows = _rows_per_table()
+        db.session.remove()
+        engine = db.engine
+    if engine.dialect.name == "sqlite":
+        _begin_explicitly(engine)
+    return SharedSchema(url, engine, restart, rows)
+
+
+def _begin_explicitly(engine: Engine) -> None:
+    """Make pysqlite's transactions begin when SQLAlchemy's do. pysqlite begins one
+    only before a write, so a savepoint could be the outermost one and its release
+    a commit; this is the remedy SQLAlchemy documents for the pysqlite driver."""
+
+    def driver_leaves_transactions_alone(dbapi_connection: Any, _record: Any) -> None:
+        """Stop pysqlite from beginning and committing on its own."""
+        dbapi_connection.isolation_level = None
+
+    def begin(connection: Connection) -> None:
+        """Emit the BEGIN that pysqlite no longer does."""
+        connection.exec_driver_sql("BEGIN")
+
+    event.listen(engine, "connect", driver_leaves_transactions_alone)
+    event.listen(engine, "begin", begin)
+    engine.dispose()  # the connections made so far began the old way
+
+
+def check_shared_schema_untouched(schema: SharedSchema) -> None:
+    """Fail the run when a test's commits reached the shared schema."""
+    with Session(schema.engine) as session:
+        rows = _rows_per_table(session)
+    schema.engine.dispose()
+    assert rows == schema.rows, (
+        "a test committed to the shared schema: mark it real_commits"
+    )
+
+
+def _rows_per_table(session: Any = None) -> dict[str, int]:
+    """Count the rows of every table."""
+    session = session or db.session
+    return {
+        table.name: session.scalar(select(func.count()).select_from(table)) or 0
+        for table in db.metadata.sorted_tables
+    }
+
+
+def _restart_sequences_statement() -> str | None:
+    """Return one SELECT that sets each table's id sequence after its highest id."""
+    calls = []
+    for table in db.metadata.sorted_tables:
+        column = table.autoincrement_column
+        if column is None:
+            continue
+        sequence = db.session.scalar(
+            text("SELECT pg_get_serial_sequence(:table, :column)"),
+            {"table": table.name, "column": column.name},
+        )
+        if sequence is None:
+            continue
+        highest = db.session.scalar(select(func.max(column))) or 0
+        # setval(seq, n, false): the next id handed out is n.
+        calls.append(f"setval('{sequence}', {highest + 1}, false)")
+    return f"SELECT {', '.join(calls)}" if calls else None
+
+
+@pytest.fixture(scope="session")
+def sqlite_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedSchema]:
+    """Return the run's SQLite file with the schema, for rolled-back tests."""
+    path = tmp_path_factory.mktemp("schema") / "test.sqlite3"
+    schema = build_shared_schema(f"sqlite:///{path}")
+    yield schema
+    check_shared_schema_untouched(schema)
+
+
+@pytest.fixture(scope="session")
+def postgresql_schema(postgres_url: str) -> Iterator[SharedSchema]:
+    """Return the run's PostgreSQL schema "shared", for rolled-back tests: a schema
+    beside public in the run's database (dropping a second database would cost a
+    checkpoint)."""
+    engine = create_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE SCHEMA shared"))
+    engine.dispose()
+    url = make_url(postgres_url).update_query_dict({"options": "-csearch_path=shared"})
+    schema = build_shared_schema(url.render_as_string(hide_password=False))
+    yield schema
+    check_shared_schema_untouched(schema)
+
+
+def needs_real_commits(request: pytest.FixtureRequest) -> bool:
+    """Return whether the test is marked real_commits (no rolled-back transaction)."""
+    return request.node.get_closest_marker("real_commits") is not None
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
+)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Return a database URL for each engine the suite runs on."""
-    if request.param == "postgresql":
-        return request.getfixturevalue("postgres_url")
-    return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+    if needs_real_commits(request):
+        if request.param == "postgresql":
+            return request.getfixturevalue("postgres_url")
+        return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+    return shared_schema(request).url
+
+
+def shared_schema(request: pytest.FixtureRequest) -> SharedSchema:
+    """Return the shared-schema database of the test's engine."""
+    engine = request.node.callspec.params["database_url"]
+    return request.getfixturevalue(f"{engine}_schema")
+
+
+class ConnectionSession(FlaskSQLAlchemySession):
+    """db.session of a rolled-back test: every statement goes to the test's one
+    connection, whichever app or table it is for."""
+
+    def get_bind(self, *args: Any, **kwargs: Any) -> Any:
+        """Return the test's connection."""
+        return self.bind
+
+
+def _app_context_id() -> int:
+    """Scope sessions per app context, as Flask-SQLAlchemy does."""
+    return id(app_ctx._get_current_object())  # type: ignore[attr-defined]
+
+
+def _refuse_connection() -> NoReturn:
+    """Stand in for the database driver of a rolled-back test's app."""
+    raise RuntimeError(
+        "a rolled-back test has one connection, db.session's; a test that needs "
+        "others (threads, processes, db.engine) is marked real_commits"
+    )
+
+
+@contextmanager
+def rolled_back(schema: SharedSchema) -> Iterator[None]:
+    """Bind db.session to one connection inside a transaction that is rolled back at
+    the end; a commit in the code under test only releases a savepoint."""
+    connection = schema.engine.connect()
+    transaction = connection.begin()
+    if schema.restart_sequences:
+        connection.execute(text(schema.restart_sequences))
+    original = db.session
+    sessions = scoped_session(
+        sessionmaker(
+            class_=ConnectionSession,
+            db=db,
+            query_cls=db.Query,
+            bind=connection,
+            join_transaction_mode="create_savepoint",
+        ),
+        scopefunc=_app_context_id,
+    )
+    db.session = sessions
+    try:
+        yield
+    finally:
+        db.session = original
+        for session in list(sessions.registry.registry.values()):  # type: ignore[attr-defined]
+            session.close()
+        transaction.rollback()
+        connection.close()
 
 
 @pytest.fixture
-def make_app(database_url: str) -> Iterator[Callable[..., Flask]]:
-    """Return a function that builds an app with extra configuration on a fresh DB."""
+def make_app(
+    request: pytest.FixtureRequest, database_url: str
+) -> Iterator[Callable[..., Flask]]:
+    """Return a function that builds an app with extra configuration on an empty
+    database: inside a transaction rolled back after the test, or, for tests marked
+    real_commits, on tables emptied first."""
     made: list[Flask] = []
+    real_commits = needs_real_commits(request)
+    with ExitStack() as stack:
 
-    def build(**overrides: Any) -> Flask:
-        application = create_app(base_config(database_url, **overrides))
-        reset_schema(application)
-        made.append(application)
-        return application
+        def build(**overrides: Any) -> Flask:
+            """Create an app on the test's database with these settings."""
+            if not real_commits:
+                # Its engine may not connect: another connection would not see the
+                # test's data, and its commits would outlive the test.
+                overrides.setdefault(
+                    "SQLALCHEMY_ENGINE_OPTIONS", {"creator": _refuse_connection}
+                )
+            application = build_app(base_config(database_url, **overrides))
+            if real_commits:
+                reset_schema(application)
+            elif not made:
+                stack.enter_context(rolled_back(shared_schema(request)))
+            made.append(application)
+            return application
 
-    yield build
+        yield build
     for application in made:
         with application.app_context():
             db.session.remove()
@@ -113,7 +367,7 @@ def app(make_app: Callable[..., Flask]) -> Flask:
 @pytest.fixture
 def sqlite_app(tmp_path: Path) -> Iterator[Flask]:
     """Return an app on SQLite only, for tests about the process, not the engine."""
-    application = create_app(base_config(f"sqlite:///{tmp_path / 'test.sqlite3'}"))
+    application = build_app(base_config(f"sqlite:///{tmp_path / 'test.sqlite3'}"))
     reset_schema(application)
     yield application
     with application.app_context():

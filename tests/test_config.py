@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+from argon2 import extract_parameters, profiles
+from flask import Flask
 
 from newsletter import create_app
 from newsletter.config import ConfigError, settings_of, update_settings
+from newsletter.models import Editor
+from tests.conftest import base_config
 
 
 def test_production_refuses_to_start_without_secret_key(monkeypatch, tmp_path):
@@ -151,3 +156,53 @@ def test_a_changed_setting_is_checked_like_one_given_at_start(sqlite_app):
     with pytest.raises(ConfigError, match="NEWSLETTER_WORKER_BATCH_SIZE must be"):
         update_settings(sqlite_app, WORKER_BATCH_SIZE=-1)
     assert settings_of(sqlite_app).worker_batch_size == 200
+
+
+def production_app(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **config: str
+) -> Flask:
+    """Create an app configured as in production, with these settings on top."""
+    for name in ("PASSWORD_HASH_PROFILE", "TESTING", "ENV"):
+        monkeypatch.delenv(f"NEWSLETTER_{name}", raising=False)
+    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", "x")
+    return create_app(
+        {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db", **config}
+    )
+
+
+def test_passwords_are_hashed_with_argon2s_recommended_cost_outside_tests(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Production hashes with RFC 9106's recommended Argon2id parameters."""
+    with production_app(monkeypatch, tmp_path).app_context():
+        editor = Editor()
+        editor.set_password("correct horse battery")
+        assert editor.check_password("correct horse battery")
+    stored = extract_parameters(editor.password_hash)
+    assert stored == profiles.RFC_9106_LOW_MEMORY
+
+
+def test_test_apps_hash_passwords_with_the_cheapest_parameters(tmp_path: Path) -> None:
+    """The suite logs in hundreds of times: its apps hash cheaply."""
+    app = create_app(base_config(f"sqlite:///{tmp_path}/x.db"))
+    with app.app_context():
+        editor = Editor()
+        editor.set_password("correct horse battery")
+        assert editor.check_password("correct horse battery")
+    assert extract_parameters(editor.password_hash) == profiles.CHEAPEST
+
+
+def test_the_cheapest_password_hashing_is_refused_outside_tests(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A copied test setting cannot weaken the passwords of a real installation."""
+    with pytest.raises(ConfigError, match="CHEAPEST .* only with TESTING"):
+        production_app(monkeypatch, tmp_path, PASSWORD_HASH_PROFILE="CHEAPEST")
+
+
+def test_an_unknown_password_hash_profile_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A mistyped profile name stops the start instead of hashing some other way."""
+    with pytest.raises(ConfigError, match="must be one of .*RFC_9106_LOW_MEMORY"):
+        production_app(monkeypatch, tmp_path, PASSWORD_HASH_PROFILE="RFC_9106")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
@@ -20,6 +21,10 @@ from newsletter.models import (
 )
 from newsletter.models.types import render_migration_item  # noqa: F401
 from tests.conftest import base_config
+
+# Migrations drop and create tables: they run on a database of their own, not in a
+# transaction on the shared schema.
+pytestmark = pytest.mark.real_commits
 
 
 def _empty_database(app) -> None:

@@ -135,6 +135,7 @@ def count_statements(app: Flask, action: Callable[[], object]) -> int:
     return len(run_statements(app, action))
 
 
+@pytest.mark.real_commits  # counts the statements the app runs, without savepoints
 def test_no_address_state_makes_the_sign_up_do_extra_work(app):
     with app.app_context():
         make_subscriber("pending@example.se", status="pending")
@@ -469,6 +470,7 @@ def test_links_of_an_erased_subscriber_never_work_for_whoever_gets_the_id_next(
         assert db.session.scalar(select(Subscriber.status)) == "pending"
 
 
+@pytest.mark.real_commits  # each thread's request has a connection of its own
 def test_simultaneous_sign_ups_for_a_new_address_all_get_the_same_answer(make_app):
     import threading
 
@@ -688,6 +690,7 @@ def statements_and_rows(
     return seen
 
 
+@pytest.mark.real_commits  # compares the statements the app runs, without savepoints
 def test_asking_for_a_new_link_does_the_same_work_for_every_address_state(
     app: Flask,
 ) -> None:

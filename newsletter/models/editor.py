@@ -6,21 +6,31 @@ import hashlib
 from datetime import datetime
 from functools import cache
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from newsletter.extensions import Model
 from newsletter.models.types import UTCDateTime, utcnow
 
-_hasher = PasswordHasher()
+
+@cache
+def _hasher_for(profile: str) -> PasswordHasher:
+    """Return a hasher with the Argon2 parameters of an argon2-cffi profile."""
+    return PasswordHasher.from_parameters(getattr(profiles, profile))
+
+
+def password_hasher() -> PasswordHasher:
+    """Return the hasher of the app's PASSWORD_HASH_PROFILE."""
+    return _hasher_for(current_app.config["PASSWORD_HASH_PROFILE"])
 
 
 @cache
-def _dummy_hash() -> str:
+def _dummy_hash(profile: str) -> str:
     """Return a hash to verify against when no account matches the address."""
-    return _hasher.hash("not a real password")
+    return _hasher_for(profile).hash("not a real password")
 
 
 class Editor(Model):
@@ -42,15 +52,16 @@ class Editor(Model):
 
     def set_password(self, password: str) -> None:
         """Store an Argon2id hash of the password."""
-        self.password_hash = _hasher.hash(password)
+        self.password_hash = password_hasher().hash(password)
 
     def check_password(self, password: str) -> bool:
         """Return whether the password matches, rehashing outdated parameters."""
+        hasher = password_hasher()
         try:
-            _hasher.verify(self.password_hash, password)
+            hasher.verify(self.password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
-        if _hasher.check_needs_rehash(self.password_hash):
+        if hasher.check_needs_rehash(self.password_hash):
             self.set_password(password)
         return True
 
@@ -79,7 +90,8 @@ class Editor(Model):
 
 def spend_password_check_time(password: str) -> None:
     """Verify against a dummy hash so unknown accounts take as long as known ones."""
+    profile = current_app.config["PASSWORD_HASH_PROFILE"]
     try:
-        _hasher.verify(_dummy_hash(), password)
+        _hasher_for(profile).verify(_dummy_hash(profile), password)
     except VerificationError:
         pass
