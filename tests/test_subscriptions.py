@@ -501,6 +501,7 @@ def test_simultaneous_sign_ups_for_a_new_address_all_get_the_same_answer(make_ap
         assert db.session.scalar(select(func.count(Subscriber.id))) == 1
 
 
+@pytest.mark.real_commits  # threads sign up through connections of their own
 def test_the_sign_up_service_itself_copes_with_simultaneous_sign_ups(
     app: Flask,
 ) -> None:
