@@ -1,20 +1,17 @@
-"""Subscribers: normalising addresses, adding them, and importing them from CSV."""
+"""Subscribers: normalising addresses and names, listing, counting, exporting."""
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import idna
 from email_validator import EmailNotValidError, validate_email
-from flask_babel import gettext as _
-from sqlalchemy import Select, case, func, insert, or_, select
+from sqlalchemy import Select, case, func, or_, select
 
 from newsletter.extensions import db
 from newsletter.models import Subscriber, Theme, subscriber_theme
@@ -115,219 +112,6 @@ def normalise_name(raw: str) -> str:
         or (unicodedata.category(char) != "Cc" and char not in BIDI_CONTROLS)
     )
     return " ".join(kept.split())
-
-
-@dataclass(frozen=True)
-class ImportRow:
-    """One valid row of an import file."""
-
-    line: int
-    email: str
-    name: str
-    theme_ids: frozenset[int]
-
-
-@dataclass
-class ParsedImport:
-    """The rows of a file that can be imported, and what is wrong with the others."""
-
-    rows: list[ImportRow] = field(default_factory=list)
-    errors: list[tuple[int, str]] = field(default_factory=list)
-
-
-def _theme_lookup() -> tuple[dict[str, int], frozenset[int]]:
-    """Map theme slugs and names (any case) to ids; return all active ids too."""
-    lookup: dict[str, int] = {}
-    active: set[int] = set()
-    for theme in db.session.scalars(select(Theme)):
-        lookup[theme.slug.lower()] = theme.id
-        lookup[theme.name.lower()] = theme.id
-        if theme.active:
-            active.add(theme.id)
-    return lookup, frozenset(active)
-
-
-def _dialect(sample: str) -> str:
-    """Return the delimiter of a CSV file: ';' (Swedish spreadsheets) or ','."""
-    header = sample.splitlines()[0] if sample else ""
-    return ";" if header.count(";") > header.count(",") else ","
-
-
-class UnreadableRow(ValueError):
-    """The CSV reader gave up on the row that starts on this line."""
-
-    def __init__(self, line: int) -> None:
-        super().__init__(line)
-        self.line = line
-
-
-def _records(text: str) -> list[tuple[int, list[str]]]:
-    """The rows of a CSV file, each with the line it starts on."""
-    # newline=None reads \r, \n and \r\n line ends alike (old Mac exports use \r).
-    reader = csv.reader(io.StringIO(text, newline=None), delimiter=_dialect(text))
-    records = []
-    ended = 0  # the line the previous row ended on
-    try:
-        for row in reader:
-            records.append((ended + 1, row))
-            ended = reader.line_num
-    except csv.Error as error:  # say, a value past the csv module's field limit
-        raise UnreadableRow(ended + 1) from error
-    return records
-
-
-def _spans_lines(row: list[str]) -> bool:
-    """Return whether a row runs over a line end (inside a quoted value)."""
-    return any("\n" in cell or "\r" in cell for cell in row)
-
-
-def parse_csv(text: str) -> ParsedImport:
-    """Validate an import file (email,name,themes) without writing anything."""
-    text = text.removeprefix("\ufeff")
-    result = ParsedImport()
-    if "\x00" in text:
-        result.errors.append((1, _("the file contains NUL bytes; it is not CSV text")))
-        return result
-    try:
-        records = _records(text)
-    except UnreadableRow as error:
-        result.errors.append((error.line, _("the file is not valid CSV")))
-        return result
-    runaway = next((line for line, row in records if _spans_lines(row)), None)
-    if runaway is not None:
-        # No field of ours holds a line break: a quote was left open, and the rows
-        # after it became part of this one. Which rows are right cannot be known.
-        result.errors.append(
-            (
-                runaway,
-                _(
-                    "a quotation mark opens a value here and is not closed where "
-                    "the line ends, so the following lines were read into it; "
-                    "nothing is imported until the file is corrected"
-                ),
-            )
-        )
-        return result
-    header = [cell.strip().lower() for cell in (records[0][1] if records else [])]
-    if not header or header[0] != "email":
-        result.errors.append(
-            (1, _("the first row must be the header email,name,themes"))
-        )
-        return result
-    columns = {name: header.index(name) for name in CSV_HEADER if name in header}
-    lookup, all_themes = _theme_lookup()
-    seen: set[str] = set()
-    for line, cells in records[1:]:
-        if not any(cell.strip() for cell in cells):
-            continue
-
-        def cell(name: str, cells: list[str] = cells) -> str:
-            index = columns.get(name)
-            if index is None or index >= len(cells):
-                return ""
-            return _revived(cells[index].strip())
-
-        try:
-            email = normalise_address(cell("email"))
-        except InvalidAddress:
-            result.errors.append(
-                (line, _("invalid address: %(address)s", address=cell("email")))
-            )
-            continue
-        if email in seen:
-            result.errors.append(
-                (line, _("%(address)s appears more than once", address=email))
-            )
-            continue
-        names = [
-            part.strip().lower() for part in cell("themes").split("|") if part.strip()
-        ]
-        unknown = [part for part in names if part not in lookup]
-        if unknown:
-            result.errors.append(
-                (line, _("unknown theme %(names)s", names=", ".join(unknown)))
-            )
-            continue
-        name = normalise_name(cell("name"))
-        if len(name) > MAX_NAME:
-            result.errors.append(
-                (line, _("name longer than %(num)d characters", num=MAX_NAME))
-            )
-            continue
-        seen.add(email)
-        theme_ids = frozenset(lookup[n] for n in names) if names else all_themes
-        result.rows.append(ImportRow(line, email, name, theme_ids))
-    return result
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    """How many rows became new subscribers and how many were already there."""
-
-    added: int
-    existing: int
-    ids: dict[str, int] = field(default_factory=dict)  # address -> id of added rows
-
-
-def add_subscribers(rows: Sequence[ImportRow], status: str) -> ImportResult:
-    """Insert new addresses with their themes in bulk; existing ones stay untouched."""
-    existing: set[str] = set()
-    emails = [row.email for row in rows]
-    for start in range(0, len(emails), 5000):
-        chunk = emails[start : start + 5000]
-        existing.update(
-            db.session.scalars(
-                select(Subscriber.email).where(Subscriber.email.in_(chunk))
-            )
-        )
-    new = [row for row in rows if row.email not in existing]
-    now = utcnow()
-    confirmed_at = now if status == "confirmed" else None
-    table = Subscriber.__table__
-    added: dict[str, int] = {}
-    for start in range(0, len(new), 5000):
-        chunk = new[start : start + 5000]
-        # RETURNING gives the new ids at once: a second lookup by address right
-        # after a bulk insert can be planned as sequential scans (stale statistics).
-        ids = dict(
-            db.session.execute(
-                insert(table).returning(table.c.email, table.c.id),
-                [
-                    {
-                        "email": row.email,
-                        "name": row.name,
-                        "language": "sv",
-                        "status": status,
-                        "token_version": 1,
-                        "bounce_count": 0,
-                        "created_at": now,
-                        "confirmed_at": confirmed_at,
-                    }
-                    for row in chunk
-                ],
-            ).all()
-        )
-        added.update(ids)
-        links = [
-            {"subscriber_id": ids[row.email], "theme_id": theme_id}
-            for row in chunk
-            for theme_id in row.theme_ids
-        ]
-        if links:
-            db.session.execute(insert(subscriber_theme), links)
-    return ImportResult(added=len(new), existing=len(existing), ids=added)
-
-
-def import_row(email: str, name: str, theme_slugs: Iterable[str]) -> ImportRow:
-    """Validate an address and its theme slugs (empty: every theme) as an import row."""
-    address = normalise_address(email)
-    lookup, all_themes = _theme_lookup()
-    slugs = [s.strip().lower() for s in theme_slugs if s.strip()]
-    unknown = [s for s in slugs if s not in lookup]
-    if unknown:
-        raise LookupError(f"unknown theme {', '.join(unknown)}")
-    theme_ids = frozenset(lookup[s] for s in slugs) if slugs else all_themes
-    return ImportRow(0, address, normalise_name(name), theme_ids)
 
 
 def count_by_status() -> dict[str, int]:
@@ -464,12 +248,3 @@ def _inert(cell: str) -> str:
     """Keep spreadsheet programs from running a cell as a formula (=, +, -, @).
     Addresses may begin so too (anyone can sign up as "=x@example.se")."""
     return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
-
-
-def _revived(cell: str) -> str:
-    """Undo _inert when our own export is imported again."""
-    return (
-        cell[1:]
-        if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS)
-        else cell
-    )
