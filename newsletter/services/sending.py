@@ -7,8 +7,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, case, exists, func, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import (
+    Select,
+    Subquery,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 
 from newsletter.extensions import db
 from newsletter.models import (
@@ -162,11 +171,13 @@ def retry_failed(issue_id: int, now: datetime) -> int:
     return result.rowcount
 
 
-def _insert_ignoring_duplicates(dialect: str):  # noqa: ANN202 - a SQL statement
-    """Return an INSERT that skips rows whose (issue, subscriber) already exists."""
-    module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(Delivery).on_conflict_do_nothing(
-        index_elements=["issue_id", "subscriber_id"]
+def _wanting_subscribers(issue_id: int) -> Subquery:
+    """The ids of subscribers who chose a theme with items in the issue, once each."""
+    return (
+        select(subscriber_theme.c.subscriber_id)
+        .where(subscriber_theme.c.theme_id.in_(_issue_themes(issue_id)))
+        .distinct()
+        .subquery()
     )
 
 
@@ -175,7 +186,8 @@ def fan_out(issue_id: int, now: datetime) -> int | None:
 
     Returns the number of rows written, or None when another worker already did it.
     The claim (fanned_out_at) and the rows commit together: either every recipient
-    has a row or none has.
+    has a row or none has, so the INSERT never meets an existing row (and the
+    unique (issue, subscriber) constraint would refuse one).
     """
     claimed = db.session.execute(
         update(Issue)
@@ -189,16 +201,23 @@ def fan_out(issue_id: int, now: datetime) -> int | None:
     )
     if claimed.rowcount != 1:
         return None
-    wants = _wants_this_issue(issue_id)
-    rows = select(
-        literal(issue_id),
-        Subscriber.id,
-        case((wants, "queued"), else_="skipped"),
-        case((wants, ""), else_=SKIPPED_NO_THEMES),
-        literal(0),
-        literal(now, UTCDateTime()),
-    ).where(Subscriber.status == "confirmed")
-    statement = _insert_ignoring_duplicates(db.engine.dialect.name).from_select(
+    # One join computes who wants the issue; a condition per row (EXISTS in each
+    # CASE) ran a subquery twice for every subscriber.
+    wanting = _wanting_subscribers(issue_id)
+    wants = wanting.c.subscriber_id.is_not(None)
+    rows = (
+        select(
+            literal(issue_id),
+            Subscriber.id,
+            case((wants, "queued"), else_="skipped"),
+            case((wants, ""), else_=SKIPPED_NO_THEMES),
+            literal(0),
+            literal(now, UTCDateTime()),
+        )
+        .outerjoin(wanting, wanting.c.subscriber_id == Subscriber.id)
+        .where(Subscriber.status == "confirmed")
+    )
+    statement = insert(Delivery).from_select(
         [
             "issue_id",
             "subscriber_id",
