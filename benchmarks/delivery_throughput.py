@@ -37,7 +37,10 @@ from newsletter.services.issues import (  # noqa: E402
     add_item,
     create_issue,
 )
-from newsletter.services.subscribers import ImportRow, add_subscribers  # noqa: E402
+from newsletter.services.subscriber_import import (  # noqa: E402
+    ImportRow,
+    import_subscribers,
+)
 
 BODY = "En text om **regional samverkan** med [en länk](https://example.se). " * 6
 
@@ -92,7 +95,7 @@ def make_issue_and_subscribers(app, size: int) -> int:  # noqa: ANN001
             ImportRow(0, f"p{n:07}@example.se", f"Person {n}", combos[n % 4])
             for n in range(size)
         ]
-        add_subscribers(rows, "confirmed")
+        import_subscribers(rows, "Benchmark subscribers.", "bench", utcnow())
         sending.start_sending(issue.id, utcnow())
         db.session.commit()
         return issue.id

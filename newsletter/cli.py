@@ -8,6 +8,7 @@ import secrets
 import signal
 import subprocess
 import sys
+from pathlib import Path
 from types import FrameType
 
 import click
@@ -26,8 +27,8 @@ from newsletter.services import (
     editors,
     issues,
     sending,
+    subscriber_import,
     subscribers,
-    subscriptions,
     themes,
 )
 
@@ -154,16 +155,16 @@ def add_subscriber_command(
 ) -> None:
     """Add a confirmed subscriber, recorded like any attested import."""
     try:
-        row = subscribers.import_row(email, name, themes.split("|"))
+        row = subscriber_import.import_row(email, name, themes.split("|"))
     except (subscribers.InvalidAddress, LookupError) as exc:
         raise click.ClickException(str(exc)) from None
-    if subscriptions.is_suppressed([row.email]):
+    if subscriber_import.is_suppressed([row.email]):
         raise click.ClickException(
             f"{row.email} was erased at its owner's request; only they can subscribe"
         )
     if len(attestation.strip()) < 20:
         raise click.BadParameter("describe the consent in at least 20 characters")
-    subscriptions.import_subscribers(
+    subscriber_import.import_subscribers(
         [row], attestation.strip(), "command line", utcnow()
     )
     db.session.commit()
@@ -186,16 +187,16 @@ def import_subscribers_command(path: str, attestation: str) -> None:
     are left unchanged.
     """
     # The command line speaks English, like the rest of its output.
-    with open(path, encoding="utf-8-sig", newline="") as handle, force_locale("en"):
-        preview = subscriptions.preview_import(handle.read())
+    with force_locale("en"):
+        preview = subscriber_import.preview_import(Path(path))
     for line, message in preview.errors:
         click.echo(f"line {line}: {message}", err=True)
     if preview.errors:
         raise click.ClickException(f"{len(preview.errors)} error(s); nothing imported")
     if attestation and len(attestation.strip()) < 20:
         raise click.BadParameter("describe the consent in at least 20 characters")
-    added = subscriptions.import_subscribers(
-        preview.new, attestation.strip(), "command line", utcnow()
+    added = subscriber_import.import_file(
+        Path(path), attestation.strip(), "command line", utcnow()
     )
     db.session.commit()
     state = (

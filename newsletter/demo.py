@@ -12,8 +12,7 @@ from newsletter.models.states import move
 from newsletter.models.types import utcnow
 from newsletter.services import sending
 from newsletter.services.issues import ItemData, LinkData, add_item, create_issue
-from newsletter.services.subscribers import ImportRow
-from newsletter.services.subscriptions import import_subscribers
+from newsletter.services.subscriber_import import ImportRow, import_subscribers
 
 EDITOR = "Demoredaktör"
 

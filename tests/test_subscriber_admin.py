@@ -87,7 +87,7 @@ def test_export_follows_the_filter(app, editor):
 
 
 def test_exported_cells_never_start_a_formula_and_import_back_unchanged(app, editor):
-    from newsletter.services.subscribers import parse_csv
+    from newsletter.services.subscriber_import import parse_csv
 
     with app.app_context():
         make_subscriber("=2+5@example.se", "=HYPERLINK(1)", themes=("aldre",))

@@ -19,7 +19,7 @@ from newsletter.extensions import db
 from newsletter.models import Delivery, Issue
 from newsletter.models.types import utcnow
 from newsletter.services import sending
-from newsletter.services.subscribers import ImportRow, add_subscribers
+from newsletter.services.subscriber_import import ImportRow, import_subscribers
 from tests.conftest import base_config, reset_schema
 from tests.factories import make_issue, make_item, theme
 
@@ -65,7 +65,7 @@ def issue_for(app, count: int) -> int:
             ImportRow(0, f"s{n:05}@example.se", "", frozenset({theme("aldre").id}))
             for n in range(count)
         ]
-        add_subscribers(rows, "confirmed")
+        import_subscribers(rows, "Test subscribers who consented.", "test", utcnow())
         sending.start_sending(issue.id, utcnow())
         db.session.commit()
         return issue.id

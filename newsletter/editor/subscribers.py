@@ -31,7 +31,7 @@ from newsletter.models import (
 )
 from newsletter.models.types import utcnow
 from newsletter.request_limits import file_too_large, takes_file
-from newsletter.services import subscribers, subscriptions, themes
+from newsletter.services import subscriber_import, subscribers, subscriptions, themes
 from newsletter.services.subscribers import SubscriberFilter
 from newsletter.services.subscriptions import Origin
 
@@ -176,12 +176,12 @@ def _csv_text(raw: bytes) -> str | None:
 def import_preview(draft_id: int) -> str | Response | tuple[str, int]:
     """Show what the file would do, row errors included; import on confirmation."""
     draft = db.get_or_404(ImportDraft, draft_id)
-    preview = subscriptions.preview_import(draft.content)
+    preview = subscriber_import.preview_import(draft.content)
     form = ImportConfirmForm()
     if form.validate_on_submit():
         attestation = form.attestation.data if form.mode.data == "attested" else ""
-        added = subscriptions.import_subscribers(
-            preview.new, attestation, current_user.name, utcnow()
+        added = subscriber_import.import_file(
+            draft.content, attestation, current_user.name, utcnow()
         )
         subscriptions.discard_import_draft(draft.id)
         db.session.commit()

@@ -10,14 +10,15 @@ from typing import Any
 from sqlalchemy import (
     Exists,
     Select,
+    Subquery,
     case,
     exists,
     func,
+    insert,
     literal,
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from newsletter.database import get_row, rows_changed
 from newsletter.errors import InvalidState
@@ -184,12 +185,14 @@ def retry_failed(issue_id: int, now: datetime) -> int:
     return count
 
 
-def _insert_ignoring_duplicates(dialect: str) -> postgresql.Insert | sqlite.Insert:
-    """Return an INSERT that skips rows whose (issue, subscriber) already exists."""
-    unique = ["issue_id", "subscriber_id"]
-    if dialect == "postgresql":
-        return postgresql.insert(Delivery).on_conflict_do_nothing(index_elements=unique)
-    return sqlite.insert(Delivery).on_conflict_do_nothing(index_elements=unique)
+def _wanting_subscribers(issue_id: int) -> Subquery:
+    """The ids of subscribers who chose a theme with items in the issue, once each."""
+    return (
+        select(subscriber_theme.c.subscriber_id)
+        .where(subscriber_theme.c.theme_id.in_(_issue_themes(issue_id)))
+        .distinct()
+        .subquery()
+    )
 
 
 def fan_out(issue_id: int, now: datetime) -> int | None:
@@ -197,7 +200,8 @@ def fan_out(issue_id: int, now: datetime) -> int | None:
 
     Returns the number of rows written, or None when another worker already did it.
     The claim (fanned_out_at) and the rows commit together: either every recipient
-    has a row or none has.
+    has a row or none has, so the INSERT never meets an existing row (and the
+    unique (issue, subscriber) constraint would refuse one).
     """
     claimed = rows_changed(
         update(Issue)
@@ -211,19 +215,26 @@ def fan_out(issue_id: int, now: datetime) -> int | None:
     )
     if claimed != 1:
         return None
-    wants = _wants_this_issue(issue_id)
-    rows = select(
-        literal(issue_id),
-        Subscriber.id,
-        case(
-            (wants, literal(FAN_OUT_QUEUED.target, Delivery.status.type)),
-            else_=literal(FAN_OUT_SKIPPED.target, Delivery.status.type),
-        ),
-        case((wants, ""), else_=SKIPPED_NO_THEMES),
-        literal(0),
-        literal(now, UTCDateTime()),
-    ).where(Subscriber.status == SubscriberStatus.CONFIRMED)
-    statement = _insert_ignoring_duplicates(db.engine.dialect.name).from_select(
+    # One join computes who wants the issue; a condition per row (EXISTS in each
+    # CASE) ran a subquery twice for every subscriber.
+    wanting = _wanting_subscribers(issue_id)
+    wants = wanting.c.subscriber_id.is_not(None)
+    rows = (
+        select(
+            literal(issue_id),
+            Subscriber.id,
+            case(
+                (wants, literal(FAN_OUT_QUEUED.target, Delivery.status.type)),
+                else_=literal(FAN_OUT_SKIPPED.target, Delivery.status.type),
+            ),
+            case((wants, ""), else_=SKIPPED_NO_THEMES),
+            literal(0),
+            literal(now, UTCDateTime()),
+        )
+        .outerjoin(wanting, wanting.c.subscriber_id == Subscriber.id)
+        .where(Subscriber.status == SubscriberStatus.CONFIRMED)
+    )
+    statement = insert(Delivery).from_select(
         [
             "issue_id",
             "subscriber_id",

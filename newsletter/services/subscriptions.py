@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask_babel import gettext as _
 from sqlalchemy import (
     JSON,
     and_,
@@ -48,13 +47,7 @@ from newsletter.models import (
 )
 from newsletter.models.states import MESSAGES, SUBSCRIBERS, move
 from newsletter.models.types import UTCDateTime
-from newsletter.services.subscribers import (
-    ImportRow,
-    add_subscribers,
-    display_address,
-    normalise_name,
-    parse_csv,
-)
+from newsletter.services.subscribers import normalise_name
 from newsletter.services.tokens import InvalidToken, address_fingerprint, read_token
 
 CONFIRMATION_TEMPLATES = ("confirm_subscription", "already_subscribed")
@@ -552,67 +545,6 @@ def purge_unconfirmed(now: datetime) -> int:
     return len(ids)
 
 
-def is_suppressed(addresses: Iterable[str]) -> set[str]:
-    """Return which of the addresses were erased and may not be imported."""
-    by_hash = {}
-    for address in addresses:
-        # Erased before domains were kept in ASCII: the hash is of the Unicode form.
-        for form in {address, display_address(address)}:
-            by_hash[address_hash(form)] = address
-    found: set[str] = set()
-    keys = list(by_hash)
-    for start in range(0, len(keys), 5000):
-        chunk = keys[start : start + 5000]
-        found.update(
-            by_hash[h]
-            for h in db.session.scalars(
-                select(Suppression.email_hash).where(Suppression.email_hash.in_(chunk))
-            )
-        )
-    return found
-
-
-@dataclass
-class ImportPreview:
-    """What an import would do: rows to add, rows already there, rows refused."""
-
-    new: list[ImportRow]
-    existing: int
-    errors: list[tuple[int, str]]
-
-
-def preview_import(text: str) -> ImportPreview:
-    """Check a file without writing anything: errors per row, new and known rows."""
-    parsed = parse_csv(text)
-    errors = list(parsed.errors)
-    suppressed = is_suppressed(row.email for row in parsed.rows)
-    rows = []
-    for row in parsed.rows:
-        if row.email in suppressed:
-            errors.append(
-                (row.line, _("%(address)s was erased at its owner's request; only "
-                             "the person can subscribe again", address=row.email))
-            )  # fmt: skip
-        else:
-            rows.append(row)
-    known: set[str] = set()
-    emails = [row.email for row in rows]
-    for start in range(0, len(emails), 5000):
-        known.update(
-            db.session.scalars(
-                select(Subscriber.email).where(
-                    Subscriber.email.in_(emails[start : start + 5000])
-                )
-            )
-        )
-    errors.sort()
-    return ImportPreview(
-        new=[row for row in rows if row.email not in known],
-        existing=len(known),
-        errors=errors,
-    )
-
-
 def save_import_draft(filename: str, content: str, editor: str) -> ImportDraft:
     """Keep an uploaded file for its preview; nothing is imported yet."""
     draft = ImportDraft(filename=filename[:255], content=content, created_by=editor)
@@ -625,68 +557,3 @@ def discard_import_draft(draft_id: int) -> None:
     """Forget an uploaded file once it is imported."""
     db.session.delete(get_row(ImportDraft, draft_id))
     db.session.flush()
-
-
-def import_subscribers(
-    rows: list[ImportRow], attestation: str, editor: str, now: datetime
-) -> int:
-    """Add new rows: confirmed with the editor's attestation, or pending with a
-    confirmation email each when there is no attestation. Return how many."""
-    status = (IMPORT_ATTESTED if attestation else SIGN_UP).target
-    # Someone may have signed up since the preview: leave those rows alone.
-    taken = _ids_by_email([row.email for row in rows])
-    rows = [row for row in rows if row.email not in taken]
-    ids = add_subscribers(rows, status).ids
-    how = f"import by {editor}"
-    events = [
-        {
-            "subscriber_id": ids[row.email],
-            "kind": ConsentKind.IMPORTED,
-            "at": now,
-            "ip": "",
-            "user_agent": "",
-            "how": how[:120],
-            "consent_version": consent_text.VERSION if not attestation else "",
-            "consent_text": attestation,
-            "detail": "attested by the editor" if attestation else "confirmation sent",
-        }
-        for row in rows
-        if row.email in ids
-    ]
-    for start in range(0, len(events), 5000):
-        db.session.execute(insert(ConsentEvent), events[start : start + 5000])
-    if not attestation:
-        messages = [
-            {
-                "template": "confirm_subscription",
-                "context": {"subscriber_id": ids[row.email]},
-                "language": "sv",
-                "to_address": row.email,
-                "to_name": "",  # the person has not confirmed this name
-                "subscriber_id": ids[row.email],
-                "status": QUEUE_EMAIL.target,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "last_error": "",
-                "created_at": now,
-            }
-            for row in rows
-            if row.email in ids
-        ]
-        for start in range(0, len(messages), 5000):
-            db.session.execute(insert(OutboundMessage), messages[start : start + 5000])
-    return len(ids)
-
-
-def _ids_by_email(emails: list[str]) -> dict[str, int]:
-    """Map addresses to subscriber ids, in chunks."""
-    found: dict[str, int] = {}
-    for start in range(0, len(emails), 5000):
-        found.update(
-            db.session.execute(
-                select(Subscriber.email, Subscriber.id).where(
-                    Subscriber.email.in_(emails[start : start + 5000])
-                )
-            ).all()
-        )
-    return found
