@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
+from collections.abc import Callable
+
 from flask import Flask
 
 from newsletter.extensions import db
@@ -15,3 +18,18 @@ def empty_schema(app: Flask) -> None:
         db.create_all()
         themes.ensure_default_themes()
         db.session.commit()
+
+
+def in_child(step: Callable[..., dict[str, float]], *args: object) -> dict[str, float]:
+    """Run one step in a fresh process, so that its memory and caches are its own."""
+    queue: multiprocessing.Queue = multiprocessing.Queue()
+    child = multiprocessing.Process(target=_report, args=(queue, step, *args))
+    child.start()
+    outcome = queue.get()
+    child.join()
+    return outcome
+
+
+def _report(queue: multiprocessing.Queue, step: Callable, *args: object) -> None:
+    """Put a step's figures on the queue."""
+    queue.put(step(*args))

@@ -19,13 +19,11 @@ of the per-run ratios. Targets: fan-out within 2x the baseline, peak memory flat
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import resource
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -42,7 +40,7 @@ from sqlalchemy import (  # noqa: E402
 )
 from sqlalchemy.sql.naming import conv  # noqa: E402
 
-from benchmarks.common import empty_schema  # noqa: E402
+from benchmarks.common import empty_schema, in_child  # noqa: E402
 from newsletter import create_app  # noqa: E402
 from newsletter.extensions import db  # noqa: E402
 from newsletter.models import Delivery, Issue, Subscriber  # noqa: E402
@@ -161,21 +159,6 @@ def baseline_step(url: str, issue_id: int, foreign_keys: bool) -> dict[str, floa
         table.drop(db.engine)
         db.engine.dispose()
     return {"bare" if foreign_keys else "no FK": elapsed}
-
-
-def in_child(step: Callable[..., dict[str, float]], *args: object) -> dict[str, float]:
-    """Run one step in a fresh process."""
-    queue: multiprocessing.Queue = multiprocessing.Queue()
-    child = multiprocessing.Process(target=_report, args=(queue, step, *args))
-    child.start()
-    outcome = queue.get()
-    child.join()
-    return outcome
-
-
-def _report(queue: multiprocessing.Queue, step: Callable, *args: object) -> None:
-    """Put a step's figures on the queue."""
-    queue.put(step(*args))
 
 
 def measure(url: str, size: int, repeat: int) -> dict[str, float]:

@@ -20,20 +20,19 @@ the peak resident memory of the process against the --rows run: target <= 1.3x.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import resource
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert  # noqa: E402
 
-from benchmarks.common import empty_schema  # noqa: E402
+from benchmarks.common import empty_schema, in_child  # noqa: E402
 from newsletter import create_app  # noqa: E402
 from newsletter.extensions import db  # noqa: E402
 from newsletter.models import Subscriber  # noqa: E402
@@ -108,21 +107,6 @@ def bare_insert_step(url: str, rows: int) -> dict[str, float]:
         elapsed = time.perf_counter() - start
         db.engine.dispose()
     return {"bare": elapsed}
-
-
-def in_child(step: Callable[..., dict[str, float]], *args: object) -> dict[str, float]:
-    """Run one step in a fresh process, so that its memory is its own."""
-    queue: multiprocessing.Queue = multiprocessing.Queue()
-    child = multiprocessing.Process(target=_report, args=(queue, step, *args))
-    child.start()
-    outcome = queue.get()
-    child.join()
-    return outcome
-
-
-def _report(queue: multiprocessing.Queue, step: Callable, *args: object) -> None:
-    """Put a step's figures on the queue."""
-    queue.put(step(*args))
 
 
 def main() -> None:
