@@ -42,13 +42,7 @@ def new_issue() -> str | Response | tuple[str, int]:
     form = IssueForm()
     if form.validate_on_submit():
         try:
-            issue = issues.create_issue(
-                title=form.title.data,
-                intro=form.intro.data,
-                preheader=form.preheader.data,
-                slug=form.slug.data,
-                editor=current_user.name,
-            )
+            issue = issues.create_issue(**_header(form))
             db.session.commit()
             flash(_("The issue is created."), "success")
             return redirect(url_for("editor.issues.edit", issue_id=issue.id))
@@ -60,6 +54,17 @@ def new_issue() -> str | Response | tuple[str, int]:
     )
 
 
+def _header(form: IssueForm) -> dict[str, str]:
+    """Return the header fields of a submitted issue form, and who saves them."""
+    return {
+        "title": form.title.data,
+        "intro": form.intro.data,
+        "preheader": form.preheader.data,
+        "slug": form.slug.data,
+        "editor": current_user.name,
+    }
+
+
 @bp.route("/issues/<int:issue_id>", methods=["GET", "POST"])
 def edit(issue_id: int) -> str | Response | tuple[str, int]:
     """Show an issue's sections and items and save its header."""
@@ -68,15 +73,7 @@ def edit(issue_id: int) -> str | Response | tuple[str, int]:
     conflict = None
     if form.validate_on_submit():
         try:
-            issues.update_issue(
-                record.id,
-                _version(form),
-                title=form.title.data,
-                intro=form.intro.data,
-                preheader=form.preheader.data,
-                slug=form.slug.data,
-                editor=current_user.name,
-            )
+            issues.update_issue(record.id, _version(form), **_header(form))
             db.session.commit()
             flash(_("The issue is saved."), "success")
             return redirect(url_for("editor.issues.edit", issue_id=record.id))
