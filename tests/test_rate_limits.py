@@ -3,6 +3,7 @@ the limiter does when it cannot count."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 
@@ -126,10 +127,21 @@ def test_a_throttled_sign_up_counted_in_the_database_says_when_to_try_again(
     assert codes == [200, 200]
     assert refused.status_code == 429
     assert 0 < int(refused.headers["Retry-After"]) <= 60
-    assert "Vänta en stund" in refused.get_data(as_text=True)
+    page = refused.get_data(as_text=True)
+    assert "Vänta en stund" in page
+    assert re.search(r"Du kan försöka igen om (\d+ sekunder|1 minut)\.", page)
     with app.app_context():
         counted = db.session.scalar(select(func.sum(RateLimitCounter.hits)))
     assert counted == 3
+
+
+def test_a_refusal_for_most_of_an_hour_says_how_many_minutes_are_left(make_app):
+    app = make_app(RATELIMIT_ENABLED=True, SIGNUP_RATE_LIMIT="1 per hour")
+    client = app.test_client()
+    assert sign_up(client, "p0@example.se").status_code == 200
+    refused = sign_up(client, "p1@example.se")
+    assert 3590 < int(refused.headers["Retry-After"]) <= 3600
+    assert "Du kan försöka igen om 60 minuter." in refused.get_data(as_text=True)
 
 
 def test_sign_ups_go_through_when_the_limits_cannot_be_counted(make_app, caplog):

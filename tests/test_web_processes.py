@@ -151,6 +151,7 @@ def assert_refused_with_retry_after(answers: list[Answer]) -> None:
         assert answer.retry_after is not None
         assert 0 < int(answer.retry_after) <= 60
         assert "Vänta en stund" in answer.body
+        assert "Du kan försöka igen om" in answer.body
 
 
 def test_five_sign_ups_a_minute_hold_across_gunicorn_workers(site: str) -> None:
