@@ -63,6 +63,7 @@ def post_times(app: Flask, posts: int) -> list[float]:
 
 
 def median_ms(times: list[float]) -> float:
+    """The median of times, in milliseconds."""
     return statistics.median(times) * 1000
 
 
