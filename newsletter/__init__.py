@@ -31,7 +31,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     load_config(app, test_config)
     app.request_class = LimitedRequest
 
-    from newsletter import cli, database, devmail, i18n, web
+    from newsletter import cli, database, devmail, i18n, rate_limits, web
     from newsletter.archive import bp as archive_bp
     from newsletter.editor import bp as editor_bp
     from newsletter.extensions import csrf, db, limiter, login_manager, migrate
@@ -48,6 +48,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         render_item=render_migration_item,
     )
     csrf.init_app(app)
+    rate_limits.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
     i18n.init_app(app)

@@ -57,7 +57,13 @@ DEFAULTS: dict[str, Any] = {
     "DKIM_DOMAIN": None,
     "DKIM_SELECTOR": None,
     "DKIM_PRIVATE_KEY_PATH": None,
-    "RATELIMIT_STORAGE_URI": "memory://",
+    # Sign-up and login counts, shared by every web process: "database://" is the
+    # app's own database; redis:// and memcached:// work too. memory:// counts per
+    # process, and several gunicorn workers on it refuse to start.
+    "RATELIMIT_STORAGE_URI": "database://",
+    # When the counts cannot be read (the database is down), let requests through:
+    # the page itself then answers that the database is unreachable.
+    "RATELIMIT_SWALLOW_ERRORS": True,
     "LOGIN_RATE_LIMIT": "10 per minute",  # per client IP
     "LOGIN_ACCOUNT_RATE_LIMIT": "30 per hour",  # per account and client IP together
     "SESSION_COOKIE_HTTPONLY": True,
@@ -153,6 +159,7 @@ class Settings:
     dkim_domain: str | None
     dkim_selector: str | None
     dkim_private_key_path: str | None
+    ratelimit_storage_uri: str
     login_rate_limit: str
     login_account_rate_limit: str
     hsts_max_age: int

@@ -18,7 +18,7 @@ from flask import (
     render_template,
     request,
 )
-from flask_babel import format_date, format_datetime
+from flask_babel import format_date, format_datetime, ngettext
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from jinja2 import select_autoescape
@@ -121,12 +121,22 @@ def answer_domain_errors(blueprint: Blueprint) -> None:
 
 def _too_many_attempts(error: HTTPException) -> Response:
     """The error page for a rate limit, with Retry-After saying when it lifts."""
-    body, code = _error_page(error)
-    response = make_response(body, code)
     limit = limiter.current_limit
     lifts = limit.window.reset_time if limit is not None else time.time() + 60
-    response.headers["Retry-After"] = str(max(1, math.ceil(lifts - time.time())))
+    seconds = max(1, math.ceil(lifts - time.time()))
+    message = _("Too many attempts. Wait a moment and try again.")
+    detail = _("You can try again in %(wait)s.", wait=_wait(seconds))
+    body = render_template("error.html", code=429, message=message, detail=detail)
+    response = make_response(body, 429)
+    response.headers["Retry-After"] = str(seconds)
     return response
+
+
+def _wait(seconds: int) -> str:
+    """A wait in whole seconds under a minute, else in whole minutes, rounded up."""
+    if seconds < 60:
+        return ngettext("%(num)d second", "%(num)d seconds", seconds)
+    return ngettext("%(num)d minute", "%(num)d minutes", math.ceil(seconds / 60))
 
 
 def _refuse_nul_bytes() -> None:

@@ -343,6 +343,9 @@ def make_app(
                 overrides.setdefault(
                     "SQLALCHEMY_ENGINE_OPTIONS", {"creator": _refuse_connection}
                 )
+                # Nor may the rate limits' own connections: they count in memory
+                # here, and in the database in tests marked real_commits.
+                overrides.setdefault("RATELIMIT_STORAGE_URI", "memory://")
             application = build_app(base_config(database_url, **overrides))
             if real_commits:
                 reset_schema(application)

@@ -20,6 +20,7 @@ from newsletter.models import (
     SubscriberStatus,
 )
 from newsletter.models.types import render_migration_item  # noqa: F401
+from newsletter.rate_limits import DatabaseStorage
 from tests.conftest import base_config
 
 # Migrations drop and create tables: they run on a database of their own, not in a
@@ -130,6 +131,39 @@ def test_migrated_check_constraints_allow_exactly_the_enum_values(database_url):
         assert found == {
             key: {member.value for member in enum} for key, enum in expected.items()
         }
+    finally:
+        _empty_database(app)
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_rate_limit_counters_come_and_go_without_touching_other_data(database_url):
+    app = create_app(base_config(database_url))
+    _empty_database(app)
+    subscribers = "SELECT id, email, status FROM subscriber ORDER BY id"
+    try:
+        with app.app_context():
+            upgrade(revision="8c1d5e2a7f30")  # the previous revision
+            with db.engine.begin() as conn:
+                conn.execute(
+                    text(
+                        "INSERT INTO subscriber (id, email, name, language, status, "
+                        "token_version, bounce_count, created_at) VALUES (7, "
+                        "'anna@example.se', 'Anna', 'sv', 'confirmed', 1, 0, "
+                        "CURRENT_TIMESTAMP)"
+                    )
+                )
+            upgrade(revision="3f6a9d2b7c41")
+            storage = DatabaseStorage("database://", engine=db.engine)
+            assert [storage.incr("a key", 60) for _ in range(2)] == [1, 2]
+            with db.engine.connect() as conn:
+                after_upgrade = conn.execute(text(subscribers)).all()
+            downgrade(revision="8c1d5e2a7f30")
+            with db.engine.connect() as conn:
+                after_downgrade = conn.execute(text(subscribers)).all()
+            tables = set(inspect(db.engine).get_table_names())
+        assert after_upgrade == after_downgrade == [(7, "anna@example.se", "confirmed")]
+        assert "rate_limit_counter" not in tables
     finally:
         _empty_database(app)
         with app.app_context():
