@@ -22,6 +22,7 @@ from newsletter.errors import NotFound
 from newsletter.extensions import db
 from newsletter.mail.message import MessageTemplate, new_marker, slot
 from newsletter.mail.render import RenderedEmail, render_email
+from newsletter.mail.verp import verp_address
 from newsletter.models import Issue, OutboundMessage, Subscriber, Theme
 from newsletter.models.types import utcnow
 from newsletter.services.issues import sections
@@ -40,10 +41,15 @@ def mail_domain() -> str:
     return urlsplit(base_url()).hostname or "localhost"
 
 
-def envelope_sender() -> str:
-    """Return the bounce address (MAIL FROM)."""
+def return_path() -> str:
+    """Return the address bounces go to: RETURN_PATH, or MAIL_FROM's address."""
     config = settings()
     return config.return_path or parseaddr(config.mail_from)[1]
+
+
+def envelope_sender(kind: str, row_id: int) -> str:
+    """Return the VERP bounce address (MAIL FROM) of one delivery or message."""
+    return verp_address(return_path(), settings().secret_key, kind, row_id)
 
 
 def message_id(kind: str, row_id: int) -> str:
