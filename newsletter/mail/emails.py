@@ -10,7 +10,6 @@ import hashlib
 import hmac
 from collections import OrderedDict
 from collections.abc import Callable
-from email.utils import parseaddr
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,15 +40,12 @@ def mail_domain() -> str:
     return urlsplit(base_url()).hostname or "localhost"
 
 
-def return_path() -> str:
-    """Return the address bounces go to: RETURN_PATH, or MAIL_FROM's address."""
-    config = settings()
-    return config.return_path or parseaddr(config.mail_from)[1]
-
-
 def envelope_sender(kind: str, row_id: int) -> str:
     """Return the VERP bounce address (MAIL FROM) of one delivery or message."""
-    return verp_address(return_path(), settings().secret_key, kind, row_id)
+    config = settings()
+    # verp_address reads the address out of a "Name <address>" once and keeps it.
+    bounce_to = config.return_path or config.mail_from
+    return verp_address(bounce_to, config.secret_key, kind, row_id)
 
 
 def message_id(kind: str, row_id: int) -> str:

@@ -16,6 +16,7 @@ import hmac
 import re
 from dataclasses import dataclass
 from email.utils import parseaddr
+from functools import lru_cache
 
 KINDS = ("d", "m")  # an issue delivery, a transactional message
 MAC_LENGTH = 12  # 60 bits of the HMAC
@@ -52,6 +53,7 @@ def _mac(secret: str, kind: str, row_id: int) -> str:
     return base64.b32encode(digest).decode("ascii").lower()[:MAC_LENGTH]
 
 
+@lru_cache(maxsize=8)  # parsing costs more than the HMAC; the setting rarely changes
 def split_return_path(return_path: str) -> tuple[str, str]:
     """Return the local part and domain of RETURN_PATH, or raise ValueError."""
     address = parseaddr(return_path)[1]

@@ -351,7 +351,7 @@ def record(target: Target, report: Report, now: datetime, key: str | None) -> No
 def _apply(subscriber: Subscriber, report: Report, now: datetime) -> None:
     """Bounce, count or unsubscribe the person, as the report calls for."""
     if report.kind == BounceKind.COMPLAINT:
-        origin = Origin(how="spam report", user_agent=report.detail)
+        origin = Origin(how="spam report")
         subscriptions.complain(subscriber, origin, now, detail=report.detail)
         return
     if report.kind not in (BounceKind.HARD, BounceKind.SOFT):
