@@ -18,6 +18,7 @@ from tests.smtp import free_port
 DOVECOT = Path("/usr/sbin/dovecot")
 USER = "bounces"
 PASSWORD = "s3cret pass/100%@x"  # needs percent-encoding in a URL
+URL_PASSWORD = "s3cret%20pass%2F100%25%40x"
 
 CONFIG = """\
 base_dir = {base}/run
@@ -86,14 +87,12 @@ class IMAPServer:
     @property
     def tls_url(self) -> str:
         """The BOUNCE_MAILBOX_URL of the inbox over TLS (imaps)."""
-        secret = "s3cret%20pass%2F100%25%40x"
-        return f"imaps://{USER}:{secret}@127.0.0.1:{self.tls_port}/INBOX"
+        return f"imaps://{USER}:{URL_PASSWORD}@127.0.0.1:{self.tls_port}/INBOX"
 
     @property
     def url(self) -> str:
         """The BOUNCE_MAILBOX_URL of the user's inbox."""
-        secret = "s3cret%20pass%2F100%25%40x"
-        return f"imap://{USER}:{secret}@127.0.0.1:{self.port}/INBOX"
+        return f"imap://{USER}:{URL_PASSWORD}@127.0.0.1:{self.port}/INBOX"
 
     def start(self) -> IMAPServer:
         """Write the configuration and start dovecot in the foreground."""

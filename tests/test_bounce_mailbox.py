@@ -16,7 +16,7 @@ from newsletter.mail.worker import Worker
 from newsletter.models import Bounce, Subscriber
 from newsletter.models.types import utcnow
 from tests.conftest import base_config, build_app, require
-from tests.imap import DOVECOT, PASSWORD, IMAPServer
+from tests.imap import DOVECOT, PASSWORD, URL_PASSWORD, IMAPServer
 from tests.smtp import free_port
 from tests.test_bounces import returned, send_issue, sent_to
 
@@ -131,7 +131,8 @@ def test_a_mailbox_url_carries_percent_encoded_credentials_and_default_ports():
     plain = BounceMailbox.from_url("imap://u:p@127.0.0.1:1143/Bounces%20In")
     assert (plain.port, plain.folder) == (1143, "Bounces In")
     assert "p/w d" not in repr(box) and "p/w d" not in str(box)
-    assert BounceMailbox.from_url(IMAPServer().url).password == PASSWORD
+    encoded = BounceMailbox.from_url(f"imap://u:{URL_PASSWORD}@127.0.0.1/INBOX")
+    assert encoded.password == PASSWORD
 
 
 @pytest.mark.parametrize(
