@@ -10,12 +10,14 @@ import subprocess
 import sys
 from pathlib import Path
 from types import FrameType
+from typing import BinaryIO
 
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from flask_babel import force_locale
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from newsletter.config import settings_of, update_settings
 from newsletter.errors import InvalidState
@@ -24,6 +26,7 @@ from newsletter.labels import status_label
 from newsletter.models import Issue, Subscriber, SubscriberStatus
 from newsletter.models.types import utcnow
 from newsletter.services import (
+    bounces,
     editors,
     issues,
     sending,
@@ -34,6 +37,9 @@ from newsletter.services import (
 
 issues_cli = AppGroup("issues", help="List, send and follow issues.")
 subscribers_cli = AppGroup("subscribers", help="Add and import subscribers.")
+bounces_cli = AppGroup("bounces", help="Record bounces and complaints.")
+# sysexits.h: the mail server keeps the message and tries the command again later.
+EX_TEMPFAIL = 75
 
 
 @click.command("create-editor")
@@ -221,6 +227,36 @@ def worker_command(once: bool) -> None:
     Worker(current_app._get_current_object()).run(once=once)  # type: ignore[attr-defined]
 
 
+@bounces_cli.command("process")
+@click.argument("file", type=click.File("rb"), default="-")
+@click.option(
+    "--recipient",
+    default="",
+    help="The address the message was delivered to (a pipe's $RECIPIENT or "
+    "${original_recipient}), if the mail server passes it.",
+)
+def process_bounce_command(file: BinaryIO, recipient: str) -> None:
+    """Record one bounce (DSN) or complaint (ARF) from FILE or standard input.
+
+    Exits 0 when the message is recorded or ignored (an auto-reply, anything
+    else), 75 when the database cannot be reached, so that the mail server keeps
+    the message and runs the command again later.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    raw = file.read()
+    try:
+        result = bounces.process(raw, utcnow(), recipient or None)
+        db.session.commit()
+    except bounces.DATABASE_DOWN as exc:
+        bounces.log.warning("database unreachable, try again later: %s", exc)
+        raise click.exceptions.Exit(EX_TEMPFAIL) from None
+    except IntegrityError:
+        # Another process recorded the same report a moment ago.
+        db.session.rollback()
+        result = bounces.Processed(False, "ignored: recorded by another process")
+    bounces.log.info("%s", result.summary)
+
+
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
     """Leave like Ctrl-C does, through the clean-up, instead of dying on the spot."""
     raise SystemExit(0)
@@ -293,3 +329,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(dev_command)
     app.cli.add_command(subscribers_cli)
     app.cli.add_command(worker_command)
+    app.cli.add_command(bounces_cli)

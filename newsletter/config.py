@@ -44,7 +44,10 @@ DEFAULTS: dict[str, Any] = {
     "MAX_ATTEMPTS": 8,
     "RETRY_BASE_SECONDS": 60.0,
     "RETRY_MAX_SECONDS": 3600.0,
-    "BOUNCE_LIMIT": 3,  # permanent failures before a subscriber counts as bounced
+    "BOUNCE_LIMIT": 3,  # soft bounces within the window that mark a subscriber bounced
+    "BOUNCE_WINDOW_DAYS": 30,  # how long a soft bounce counts
+    "BOUNCE_MAILBOX_URL": None,  # imaps://user:password@host/INBOX, polled by workers
+    "BOUNCE_MAILBOX_POLL_SECONDS": 60.0,
     "MAILBOX_PATH": None,  # development: Maildir of the local mail catcher
     "SIGNUP_RATE_LIMIT": "5 per minute; 30 per hour",  # per client IP
     "CONFIRM_EMAIL_INTERVAL_MINUTES": 15,  # per address
@@ -149,6 +152,9 @@ class Settings:
     retry_base_seconds: float
     retry_max_seconds: float
     bounce_limit: int = field(metadata=_at_least(1))
+    bounce_window_days: int = field(metadata=_at_least(1))
+    bounce_mailbox_url: str | None = field(repr=False)
+    bounce_mailbox_poll_seconds: float = field(metadata=_above(0))
     mailbox_path: str | None
     signup_rate_limit: str
     confirm_email_interval_minutes: int
@@ -369,6 +375,16 @@ def _check_password_hash_profile(app: Flask) -> None:
         )
 
 
+def _check_return_path(values: Settings) -> None:
+    """Refuse a bounce address whose VERP form would not fit in an SMTP address."""
+    from newsletter.mail.verp import split_return_path
+
+    try:
+        split_return_path(values.return_path or values.mail_from)
+    except ValueError as exc:
+        raise ConfigError(f"NEWSLETTER_RETURN_PATH: {exc}") from None
+
+
 def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
     """Fill app.config from defaults, the environment and the test mapping, and build
     the app's Settings from it: a bad value stops the start here."""
@@ -392,6 +408,7 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
     if app.config["ENV"] == "development" and not app.config["MAILBOX_PATH"]:
         app.config["MAILBOX_PATH"] = str(Path(app.instance_path) / "maildir")
     settings = _store(app, Settings.from_config(app.config))
+    _check_return_path(settings)
     if app.config["SESSION_COOKIE_SECURE"] is None:
         app.config["SESSION_COOKIE_SECURE"] = settings.base_url.startswith("https://")
     if app.config.get("REMEMBER_COOKIE_SECURE") is None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask_babel import gettext as _
 
 from newsletter.models import (
+    BounceKind,
     ConsentKind,
     DeliveryStatus,
     IssueStatus,
@@ -71,6 +72,7 @@ def consent_how(how: str | None) -> str:
         "command line": _("command line"),
         "attested by the editor": _("attested by the editor"),
         "confirmation sent": _("confirmation email sent"),
+        "spam report": _("spam report from the email provider"),
     }
     how = how or ""
     if how.startswith("editor "):
@@ -93,5 +95,17 @@ def consent_kind(kind: str) -> str:
         ConsentKind.PREFERENCES_CHANGED: _("Changed preferences"),
         ConsentKind.UNSUBSCRIBED: _("Unsubscribed"),
         ConsentKind.IMPORTED: _("Imported"),
+        ConsentKind.COMPLAINT: _("Reported the email as spam"),
+    }
+    return labels.get(kind, kind)
+
+
+def bounce_kind(kind: str) -> str:
+    """Return the translated name of a kind of bounce."""
+    labels: dict[str, str] = {
+        BounceKind.HARD: _("Hard bounce: the address does not exist"),
+        BounceKind.SOFT: _("Soft bounce: delayed or temporarily refused"),
+        BounceKind.REJECTED: _("Refused for its content or the sender"),
+        BounceKind.COMPLAINT: _("Reported as spam"),
     }
     return labels.get(kind, kind)

@@ -186,6 +186,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["status_label"] = labels.status_label
     app.jinja_env.filters["subscriber_status"] = labels.subscriber_status
     app.jinja_env.filters["consent_kind"] = labels.consent_kind
+    app.jinja_env.filters["bounce_kind"] = labels.bounce_kind
     app.jinja_env.filters["delivery_status"] = labels.delivery_status
     app.jinja_env.filters["consent_how"] = labels.consent_how
     app.jinja_env.filters["language_name"] = labels.language_name

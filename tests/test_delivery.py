@@ -14,7 +14,7 @@ from newsletter.extensions import db
 from newsletter.mail.pythoncheck import email_headers_are_safe
 from newsletter.mail.transport import SMTPTransport
 from newsletter.mail.worker import Worker
-from newsletter.models import Delivery, Issue, OutboundMessage, Subscriber
+from newsletter.models import Bounce, Delivery, Issue, OutboundMessage, Subscriber
 from newsletter.models.types import utcnow
 from newsletter.services import sending
 from tests.factories import make_issue, make_item, make_subscriber
@@ -244,19 +244,29 @@ def test_fan_out_happens_once_even_if_asked_twice(mail_app):
         assert db.session.scalar(select(func.count(Delivery.id))) == 5
 
 
-def test_server_rejections_are_recorded_and_repeated_hard_bounces_mark_the_subscriber(
+REFUSALS = {
+    "gone": "550 5.1.1 No such user",  # the address does not exist: hard
+    "vague": "550 Mailbox unavailable",  # no enhanced code: counts, like a soft one
+    "strict": "554 5.7.1 Rejected as spam",  # policy: the address is fine
+}
+
+
+def refuse_some(recipient: str, attempt: int) -> str | None:
+    """Answer each test address with its refusal."""
+    return REFUSALS.get(recipient.split("@")[0])
+
+
+def test_server_rejections_are_recorded_and_only_address_failures_bounce_the_subscriber(
     make_app,
 ):
     from tests.smtp import SMTPServer
 
-    sink = Sink(
-        fault=lambda rcpt, n: "550 5.1.1 No such user" if "gone" in rcpt else None
-    )
-    with SMTPServer(sink) as server:
+    with SMTPServer(Sink(fault=refuse_some)) as server:
         app = make_app(SMTP_PORT=server.port, BOUNCE_LIMIT=2)
         with app.app_context():
-            make_subscriber("gone@example.se")
-            make_subscriber("here@example.se")
+            for name in ("gone", "vague", "strict", "here"):
+                make_subscriber(f"{name}@example.se")
+        failures = []
         for title in ("Första", "Andra"):
             with app.app_context():
                 issue = make_issue(title)
@@ -264,13 +274,42 @@ def test_server_rejections_are_recorded_and_repeated_hard_bounces_mark_the_subsc
                 issue_id = issue.id
             send_issue(app, issue_id)
             with app.app_context():
-                assert sending.failures(issue_id) == [
-                    ("gone@example.se", 1, "550 5.1.1 No such user")
-                ]
+                failures.append(sorted(sending.failures(issue_id)))
+    assert failures == [
+        [
+            ("gone@example.se", 1, REFUSALS["gone"]),
+            ("strict@example.se", 1, REFUSALS["strict"]),
+            ("vague@example.se", 1, REFUSALS["vague"]),
+        ],
+        # A 5.1.1 bounces the subscriber at once: the second issue skips them.
+        [
+            ("strict@example.se", 1, REFUSALS["strict"]),
+            ("vague@example.se", 1, REFUSALS["vague"]),
+        ],
+    ]
     assert server.sink.recipients() == ["here@example.se", "here@example.se"]
     with app.app_context():
-        gone = db.session.scalar(select(Subscriber).filter_by(email="gone@example.se"))
-        assert (gone.status, gone.bounce_count) == ("bounced", 2)
+        status = dict(
+            db.session.execute(select(Subscriber.email, Subscriber.status)).all()
+        )
+        assert status == {
+            "gone@example.se": "bounced",
+            "vague@example.se": "bounced",  # BOUNCE_LIMIT of them
+            "strict@example.se": "confirmed",
+            "here@example.se": "confirmed",
+        }
+        kinds = db.session.execute(
+            select(Subscriber.email, Bounce.kind, Bounce.status, Bounce.source)
+            .join(Bounce, Bounce.subscriber_id == Subscriber.id)
+            .order_by(Subscriber.email, Bounce.id)
+        ).all()
+        assert kinds == [
+            ("gone@example.se", "hard", "5.1.1", "smtp"),
+            ("strict@example.se", "rejected", "5.7.1", "smtp"),
+            ("strict@example.se", "rejected", "5.7.1", "smtp"),
+            ("vague@example.se", "soft", "", "smtp"),
+            ("vague@example.se", "soft", "", "smtp"),
+        ]
 
 
 def test_temporary_failures_and_dropped_connections_are_retried_until_delivered(

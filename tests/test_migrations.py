@@ -13,6 +13,7 @@ from sqlalchemy import inspect, text
 from newsletter import create_app
 from newsletter.extensions import db
 from newsletter.models import (
+    BounceKind,
     ConsentKind,
     DeliveryStatus,
     IssueStatus,
@@ -118,6 +119,7 @@ def test_migrated_check_constraints_allow_exactly_the_enum_values(database_url):
         ("outbound_message", "ck_outbound_message_status"): MessageStatus,
         ("subscriber", "ck_subscriber_status"): SubscriberStatus,
         ("consent_event", "ck_consent_event_kind"): ConsentKind,
+        ("bounce", "ck_bounce_kind"): BounceKind,
     }
     try:
         with app.app_context():
@@ -164,6 +166,51 @@ def test_rate_limit_counters_come_and_go_without_touching_other_data(database_ur
             tables = set(inspect(db.engine).get_table_names())
         assert after_upgrade == after_downgrade == [(7, "anna@example.se", "confirmed")]
         assert "rate_limit_counter" not in tables
+def test_bounce_records_arrive_without_touching_the_stored_consent_history(
+    database_url,
+):
+    app = create_app(base_config(database_url))
+    _empty_database(app)
+    statements = [
+        "INSERT INTO subscriber (id, email, name, language, status, token_version, "
+        "bounce_count, created_at) VALUES (7, 'anna@example.se', 'Anna', 'sv', "
+        "'confirmed', 3, 1, CURRENT_TIMESTAMP)",
+        "INSERT INTO consent_event (id, subscriber_id, kind, at, ip, user_agent, how, "
+        "consent_version, consent_text, detail) VALUES (1, 7, 'requested', "
+        "CURRENT_TIMESTAMP, '192.0.2.1', 'Firefox', 'web form', 'v1', 'Ja tack', ''), "
+        "(2, 7, 'confirmed', CURRENT_TIMESTAMP, '192.0.2.1', 'Firefox', "
+        "'confirmation link', 'v1', '', '')",
+    ]
+    events = "SELECT id, subscriber_id, kind, ip, how, consent_text FROM consent_event"
+    try:
+        with app.app_context():
+            upgrade(revision="8c1d5e2a7f30")  # the previous release
+            with db.engine.begin() as conn:
+                for statement in statements:
+                    conn.execute(text(statement))
+                before = conn.execute(text(events)).all()
+            upgrade()
+            with db.engine.begin() as conn:
+                assert conn.execute(text(events)).all() == before
+                conn.execute(
+                    text(
+                        "INSERT INTO consent_event (id, subscriber_id, kind, at, ip, "
+                        "user_agent, how, consent_version, consent_text, detail) "
+                        "VALUES (3, 7, 'complaint', CURRENT_TIMESTAMP, '', '', "
+                        "'spam report', '', '', 'abuse')"
+                    )
+                )
+                conn.execute(
+                    text(
+                        "INSERT INTO bounce (kind, subscriber_id, status, reason, "
+                        "source, received_at) VALUES ('hard', 7, '5.1.1', 'User "
+                        "unknown', 'dsn', CURRENT_TIMESTAMP)"
+                    )
+                )
+            downgrade(revision="8c1d5e2a7f30")
+            with db.engine.connect() as conn:
+                kinds = conn.execute(text("SELECT kind FROM consent_event")).scalars()
+                assert sorted(kinds) == ["confirmed", "requested", "unsubscribed"]
     finally:
         _empty_database(app)
         with app.app_context():

@@ -15,6 +15,8 @@ from newsletter.errors import InvalidState
 from newsletter.extensions import db
 from newsletter.mail import queue
 from newsletter.models import (
+    Bounce,
+    BounceKind,
     ConsentEvent,
     ConsentKind,
     Delivery,
@@ -33,6 +35,7 @@ from tests.factories import make_issue, make_item, make_subscriber
 
 ROOT = Path(__file__).resolve().parent.parent
 STATUS_ENUMS = (
+    BounceKind,
     IssueStatus,
     DeliveryStatus,
     MessageStatus,
@@ -93,6 +96,7 @@ def test_a_sent_delivery_is_not_queued_again_by_the_failed_deliveries_step(app):
         ("outbound_message", "status"),
         ("subscriber", "status"),
         ("consent_event", "kind"),
+        ("bounce", "kind"),
     ],
 )
 def test_the_database_refuses_an_unknown_status(app, table, column):
@@ -108,6 +112,7 @@ def test_the_database_refuses_an_unknown_status(app, table, column):
                 subscriber_id=subscriber.id, kind=ConsentKind.REQUESTED, at=utcnow()
             )
         )
+        db.session.add(Bounce(subscriber_id=subscriber.id, kind=BounceKind.SOFT))
         db.session.commit()
         with pytest.raises(IntegrityError):
             db.session.execute(text(f"UPDATE {table} SET {column} = 'archived'"))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make sure what the tests need is installed and running, then run the given command:
-# PostgreSQL (Debian's package, a local cluster and a test database) and Debian's
-# chromium for the browser tests. Installs need root; without it, missing pieces are
+# PostgreSQL (Debian's package, a local cluster and a test database), Debian's
+# chromium for the browser tests and dovecot for the bounce-mailbox tests (an IMAP
+# server each test starts on loopback with a throwaway config). Installs need root; without it, missing pieces are
 # reported and those tests skip (or fail, when CI=true).
 set -euo pipefail
 
@@ -16,6 +17,7 @@ install_missing() {
   local missing=()
   command -v pg_ctlcluster >/dev/null || missing+=(postgresql)
   [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ -x /usr/sbin/dovecot ] || missing+=(dovecot-imapd)
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "with-services: installing ${missing[*]} from Debian's packages" >&2
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&

@@ -12,7 +12,7 @@ from newsletter.extensions import db
 from newsletter.mail.emails import preview_email
 from newsletter.models import Issue
 from newsletter.models.types import utcnow
-from newsletter.services import sending
+from newsletter.services import bounces, sending
 
 EMAIL_PREVIEW_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
@@ -183,6 +183,7 @@ def progress(issue_id: int) -> str:
         "editor/progress.html",
         issue=issue,
         progress=sending.progress(issue.id),
+        reports=bounces.issue_reports(issue.id),
         failures=sending.failures(issue.id),
         action=ActionForm(),
     )

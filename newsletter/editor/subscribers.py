@@ -31,7 +31,13 @@ from newsletter.models import (
 )
 from newsletter.models.types import utcnow
 from newsletter.request_limits import file_too_large, takes_file
-from newsletter.services import subscriber_import, subscribers, subscriptions, themes
+from newsletter.services import (
+    bounces,
+    subscriber_import,
+    subscribers,
+    subscriptions,
+    themes,
+)
 from newsletter.services.subscribers import SubscriberFilter
 from newsletter.services.subscriptions import Origin
 
@@ -107,6 +113,7 @@ def subscriber(subscriber_id: int) -> str:
         "editor/subscriber.html",
         record=record,
         deliveries=subscribers.delivery_history(record.id),
+        bounces=bounces.subscriber_bounces(record.id),
         action=ActionForm(),
     )
 

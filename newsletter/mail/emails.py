@@ -10,7 +10,6 @@ import hashlib
 import hmac
 from collections import OrderedDict
 from collections.abc import Callable
-from email.utils import parseaddr
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,6 +21,7 @@ from newsletter.errors import NotFound
 from newsletter.extensions import db
 from newsletter.mail.message import MessageTemplate, new_marker, slot
 from newsletter.mail.render import RenderedEmail, render_email
+from newsletter.mail.verp import verp_address
 from newsletter.models import Issue, OutboundMessage, Subscriber, Theme
 from newsletter.models.types import utcnow
 from newsletter.services.issues import sections
@@ -40,10 +40,12 @@ def mail_domain() -> str:
     return urlsplit(base_url()).hostname or "localhost"
 
 
-def envelope_sender() -> str:
-    """Return the bounce address (MAIL FROM)."""
+def envelope_sender(kind: str, row_id: int) -> str:
+    """Return the VERP bounce address (MAIL FROM) of one delivery or message."""
     config = settings()
-    return config.return_path or parseaddr(config.mail_from)[1]
+    # verp_address reads the address out of a "Name <address>" once and keeps it.
+    bounce_to = config.return_path or config.mail_from
+    return verp_address(bounce_to, config.secret_key, kind, row_id)
 
 
 def message_id(kind: str, row_id: int) -> str:

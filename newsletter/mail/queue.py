@@ -25,10 +25,8 @@ from newsletter.models import (
     IssueStatus,
     MessageStatus,
     OutboundMessage,
-    Subscriber,
-    SubscriberStatus,
 )
-from newsletter.models.states import DELIVERIES, MESSAGES, SUBSCRIBERS, Step, move
+from newsletter.models.states import DELIVERIES, MESSAGES, Step, move
 from newsletter.models.types import UTCDateTime, table_of
 
 # The two queued kinds of row; each function below works on either.
@@ -90,8 +88,6 @@ STEPS: dict[type[Delivery] | type[OutboundMessage], QueueSteps[Any]] = {
 # Moves of all of an issue's deliveries at once, asked for by the sending service.
 SKIP_QUEUED = DELIVERIES.step(_D.QUEUED, to=_D.SKIPPED)
 REQUEUE_FAILED = DELIVERIES.step(_D.FAILED, to=_D.QUEUED)
-# A subscriber whose mail keeps failing for good.
-BOUNCE = SUBSCRIBERS.step(SubscriberStatus.CONFIRMED, to=SubscriberStatus.BOUNCED)
 
 
 def _claimable(model: type[Queued], now: datetime) -> ColumnElement[bool]:
@@ -245,26 +241,6 @@ def release(model: type[Queued], worker: str, row_ids: Sequence[int]) -> None:
         )
         .execution_options(synchronize_session=False)
     )
-
-
-def record_hard_bounces(subscriber_ids: Sequence[int], limit: int) -> None:
-    """Count permanent failures; at the limit the subscriber is marked bounced."""
-    for subscriber_id in subscriber_ids:
-        db.session.execute(
-            update(Subscriber)
-            .where(Subscriber.id == subscriber_id)
-            .values(bounce_count=Subscriber.bounce_count + 1)
-        )
-    if subscriber_ids:
-        db.session.execute(
-            update(Subscriber)
-            .where(
-                Subscriber.id.in_(subscriber_ids),
-                Subscriber.status == BOUNCE.source,
-                Subscriber.bounce_count >= limit,
-            )
-            .values(status=BOUNCE.target)
-        )
 
 
 def skip_queued(issue_id: int, reason: str) -> int:

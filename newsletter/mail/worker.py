@@ -27,6 +27,7 @@ from newsletter.config import settings_of
 from newsletter.errors import DomainError
 from newsletter.extensions import db
 from newsletter.mail import queue
+from newsletter.mail.bounce_mailbox import MailboxDuty
 from newsletter.mail.dkim import DKIMSigner, signer_for
 from newsletter.mail.emails import (
     TemplateCache,
@@ -53,7 +54,7 @@ from newsletter.models import (
 )
 from newsletter.models import subscriber_theme as st
 from newsletter.models.types import utcnow
-from newsletter.services import sending, subscriptions
+from newsletter.services import bounces, sending, subscriptions
 
 log = logging.getLogger("newsletter.worker")
 
@@ -116,6 +117,7 @@ class Job:
     recipient: str
     message: bytes
     message_id: str
+    sender: str  # the envelope sender (MAIL FROM): this row's VERP address
     subscriber_id: int | None = None
 
 
@@ -134,7 +136,7 @@ class SenderPool:
         self.stopping = stopping
 
     def run(
-        self, sender: str, jobs: Sequence[Job], report: Callable[[Job, Outcome], None]
+        self, jobs: Sequence[Job], report: Callable[[Job, Outcome], None]
     ) -> list[Job]:
         """Send jobs; return those never attempted because the worker is stopping."""
         count = len(self.transports)
@@ -152,7 +154,7 @@ class SenderPool:
                     with lock:
                         unsent.extend(chunk[index:])
                     return
-                emit(job, self._send(transport, sender, job))
+                emit(job, self._send(transport, job))
 
         if count == 1:
             # No thread hand-off for the common single-connection case.
@@ -184,10 +186,10 @@ class SenderPool:
         return unsent
 
     @staticmethod
-    def _send(transport: Transport, sender: str, job: Job) -> Outcome:
+    def _send(transport: Transport, job: Job) -> Outcome:
         """Send one job and turn the result into an outcome."""
         try:
-            transport.send(sender, job.recipient, job.message)
+            transport.send(job.sender, job.recipient, job.message)
         except PermanentFailure as exc:
             return Outcome(job.row_id, Result.FAILED, job.message_id, exc.reply)
         except TransientFailure as exc:
@@ -222,10 +224,10 @@ class Worker:
             backoff_base=config.retry_base_seconds,
             backoff_cap=config.retry_max_seconds,
         )
-        self.bounce_limit = config.bounce_limit
         self.stopping = threading.Event()
         self.templates = TemplateCache()
         self.last_purge: datetime | None = None
+        self.bounce_mailbox = MailboxDuty.from_settings(config)
         self.signer: DKIMSigner | None = signer_for(app)
         self.pool = SenderPool(
             transport_factory or smtp_transport_factory(app),
@@ -272,6 +274,8 @@ class Worker:
                     log.info("issue %s is sent", issue_id)
                 self._purge(now)
                 db.session.commit()
+                if self.bounce_mailbox is not None:
+                    self.bounce_mailbox.poll_when_due(now)
                 return busy
             finally:
                 db.session.remove()
@@ -331,7 +335,13 @@ class Worker:
                 )
                 continue
             jobs.append(
-                Job(message.id, message.to_address, raw, message_id("m", message.id))
+                Job(
+                    message.id,
+                    message.to_address,
+                    raw,
+                    message_id("m", message.id),
+                    sender=envelope_sender("m", message.id),
+                )
             )
         self._deliver(OutboundMessage, jobs, outcomes)
         return True
@@ -411,7 +421,8 @@ class Worker:
                 log.exception("delivery %s could not be built", row_id)
                 outcomes.append(Outcome(row_id, Result.FAILED, None, f"render: {exc}"))
                 continue
-            jobs.append(Job(row_id, email, self._sign(raw), msg_id, sub_id))
+            sender = envelope_sender("d", row_id)
+            jobs.append(Job(row_id, email, self._sign(raw), msg_id, sender, sub_id))
         return jobs, outcomes
 
     def _sign(self, message: bytes) -> bytes:
@@ -426,31 +437,29 @@ class Worker:
     ) -> None:
         """Send jobs, recording outcomes in small committed groups as they arrive."""
         pending: list[Outcome] = list(outcomes)
-        bounced: list[int] = []
-        by_row = {job.row_id: job for job in jobs}
+        refused: list[tuple[int, str]] = []  # 5xx replies: bounces of this session
 
         def flush() -> None:
             if not pending:
                 return
             queue.record(model, self.name, pending, utcnow(), self.retry)
-            if bounced:
-                queue.record_hard_bounces(bounced, self.bounce_limit)
+            if refused:
+                bounces.record_refusals(model, refused, utcnow())
             db.session.commit()
             pending.clear()
-            bounced.clear()
+            refused.clear()
 
         def report(job: Job, outcome: Outcome) -> None:
             pending.append(outcome)
-            subscriber_id = by_row[job.row_id].subscriber_id
-            if outcome.status == Result.FAILED and subscriber_id:
-                bounced.append(subscriber_id)
+            if outcome.status == Result.FAILED:
+                refused.append((job.row_id, outcome.error))
             if outcome.status != Result.SENT:
                 log.warning("%s %s: %s", model.__tablename__, job.row_id, outcome.error)
             if len(pending) >= self.record_every:
                 flush()
 
         flush()
-        unsent = self.pool.run(envelope_sender(), jobs, report)
+        unsent = self.pool.run(jobs, report)
         flush()
         if unsent:
             queue.release(model, self.name, [job.row_id for job in unsent])

@@ -1,5 +1,6 @@
 """Database models, one module per aggregate."""
 
+from newsletter.models.bounce import Bounce, BounceKind
 from newsletter.models.consent import ConsentEvent, ImportDraft, Suppression
 from newsletter.models.delivery import Delivery, OutboundMessage
 from newsletter.models.editor import Editor
@@ -20,6 +21,8 @@ from newsletter.models.subscriber import (
 )
 
 __all__ = [
+    "Bounce",
+    "BounceKind",
     "ConsentEvent",
     "ConsentKind",
     "ImportDraft",

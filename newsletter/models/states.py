@@ -66,6 +66,9 @@ class ConsentKind(StrEnum):
     PREFERENCES_CHANGED = "preferences_changed"
     UNSUBSCRIBED = "unsubscribed"
     IMPORTED = "imported"
+    # Reported our mail as spam (an ARF report from the mailbox provider): taken
+    # off the list at once.
+    COMPLAINT = "complaint"
 
 
 S = TypeVar("S", bound=StrEnum)

@@ -392,8 +392,9 @@ def update_preferences(
     db.session.flush()
 
 
-def unsubscribe(subscriber: Subscriber, origin: Origin, now: datetime) -> bool:
-    """Withdraw consent; every earlier link stops working. Return whether it changed."""
+def _leave(subscriber: Subscriber, now: datetime) -> bool:
+    """Take a person off the list; every earlier link stops working. Return
+    whether it changed anything."""
     if subscriber.status not in UNSUBSCRIBE.sources:
         return False
     move(subscriber, UNSUBSCRIBE)
@@ -403,9 +404,26 @@ def unsubscribe(subscriber: Subscriber, origin: Origin, now: datetime) -> bool:
     db.session.execute(
         delete(PendingSignUp).where(PendingSignUp.subscriber_id == subscriber.id)
     )
+    return True
+
+
+def unsubscribe(subscriber: Subscriber, origin: Origin, now: datetime) -> bool:
+    """Withdraw consent; every earlier link stops working. Return whether it changed."""
+    if not _leave(subscriber, now):
+        return False
     record_event(subscriber.id, ConsentKind.UNSUBSCRIBED, origin, now)
     db.session.flush()
     return True
+
+
+def complain(
+    subscriber: Subscriber, origin: Origin, now: datetime, detail: str = ""
+) -> None:
+    """Take somebody who reported our mail as spam off the list at once, like an
+    unsubscribe, and record the complaint in their consent history."""
+    _leave(subscriber, now)
+    record_event(subscriber.id, ConsentKind.COMPLAINT, origin, now, detail=detail)
+    db.session.flush()
 
 
 def unsubscribe_link_holder(token: str) -> Subscriber | None:
