@@ -166,6 +166,12 @@ def test_rate_limit_counters_come_and_go_without_touching_other_data(database_ur
             tables = set(inspect(db.engine).get_table_names())
         assert after_upgrade == after_downgrade == [(7, "anna@example.se", "confirmed")]
         assert "rate_limit_counter" not in tables
+    finally:
+        _empty_database(app)
+        with app.app_context():
+            db.engine.dispose()
+
+
 def test_bounce_records_arrive_without_touching_the_stored_consent_history(
     database_url,
 ):
