@@ -17,6 +17,7 @@ from newsletter.models.subscriber import (
     Subscriber,
     subscriber_theme,
 )
+from newsletter.models.worker import WorkerHeartbeat
 
 __all__ = [
     "ConsentEvent",
@@ -37,5 +38,6 @@ __all__ = [
     "Subscriber",
     "SubscriberStatus",
     "Theme",
+    "WorkerHeartbeat",
     "subscriber_theme",
 ]
