@@ -491,3 +491,20 @@ def mail_app(make_app: Callable[..., Flask], smtp_server: Any) -> Flask:
         RETRY_BASE_SECONDS=0.01,
         RETRY_MAX_SECONDS=0.05,
     )
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[Any]:
+    """Run a PostgreSQL cluster of the test's own, to restart and stop at will."""
+    from tests.postgres_cluster import OwnCluster, can_create_clusters
+
+    require(
+        can_create_clusters(),
+        "a PostgreSQL cluster of the test's own needs pg_createcluster, run as root",
+    )
+    cluster = OwnCluster(f"newsletter_test_{os.getpid()}")
+    try:
+        cluster.create()
+        yield cluster
+    finally:
+        cluster.drop()
