@@ -1,5 +1,5 @@
 """Outages: workers wait out a database restart and stop, and an unreachable SMTP
-server."""
+server; pages answer a clear 503 while the database is down."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from newsletter.config import update_settings
 from newsletter.extensions import db
 from newsletter.mail.worker import Worker
 from newsletter.models import Delivery, Issue
-from tests.conftest import base_config, reset_schema
+from tests.conftest import base_config, build_app, log_in, reset_schema
+from tests.factories import make_editor
 from tests.smtp import SMTPServer, free_port
 from tests.test_worker_processes import by_recipient, issue_for, wait_for
 
@@ -181,3 +182,40 @@ def delivery_count(app) -> int:
     """Count the delivery rows written so far."""
     with app.app_context():
         return db.session.scalar(select(func.count()).select_from(Delivery)) or 0
+
+
+@pytest.mark.postgresql
+def test_editor_pages_answer_a_clear_503_while_the_database_is_down(own_postgres):
+    app = build_app(base_config(own_postgres.url))
+    reset_schema(app)
+    with app.app_context():
+        make_editor(email="editor@example.se")
+    editor = log_in(app.test_client(), "editor@example.se")
+    own_postgres.stop()
+    try:
+        for response in (
+            editor.get("/editor/"),
+            editor.post("/editor/issues/new", data={"title": "Nytt nummer"}),
+        ):
+            assert response.status_code == 503
+            assert response.headers["Retry-After"] == "60"
+            page = response.get_data(as_text=True)
+            assert "Databasen går inte att nå just nu" in page
+            assert "Inget av det du har sparat har gått förlorat." in page
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_public_pages_and_healthz_answer_503_when_the_database_is_unreachable():
+    url = f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/newsletter"
+    app = build_app(base_config(url))
+    client = app.test_client()
+    response = client.get("/")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "60"
+    assert "Försök igen om en minut." in response.get_data(as_text=True)
+    health = client.get("/healthz")
+    assert health.status_code == 503
+    assert health.json["database"] == "unreachable"
