@@ -1,4 +1,5 @@
-"""A dead worker is seen: heartbeats, the editors' banner and /healthz."""
+"""A dead worker is seen: heartbeats, the editors' banner, /healthz, and progress
+that never claims 100 % while rows are left."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from newsletter.extensions import db
+from newsletter.mail import queue
+from newsletter.mail.queue import Outcome, Result, RetryPolicy
 from newsletter.mail.transport import MemoryTransport
 from newsletter.mail.worker import Worker
-from newsletter.models import Issue, OutboundMessage, WorkerHeartbeat
+from newsletter.models import Delivery, Issue, OutboundMessage, WorkerHeartbeat
 from newsletter.models.types import utcnow
 from newsletter.services import sending, workers
 from tests.factories import make_issue, make_item
@@ -136,3 +139,24 @@ def test_healthz_stays_200_without_any_worker(client):
         "worker_seen_at": None,
         "worker_age_seconds": None,
     }
+
+
+def test_progress_shows_100_percent_only_when_no_row_is_left(app, editor):
+    issue_id = issue_for(app, 200)
+    with app.app_context():
+        sending.fan_out(issue_id, utcnow())
+        now = utcnow()
+        ids = queue.claim_deliveries("w", 199, 60, now)
+        sent = [Outcome(row_id, Result.SENT, f"<{row_id}@x>") for row_id in ids]
+        queue.record(Delivery, "w", sent, now, RetryPolicy(8, 60, 3600))
+        db.session.commit()
+    progress = f"/editor/issues/{issue_id}/progress"
+    # 199 of 200 done rounds to 100; one row is still queued.
+    assert editor.get(f"{progress}.json").json["percent"] == 99
+    assert 'value="99"' in editor.get(progress).get_data(as_text=True)
+    with app.app_context():
+        last = queue.claim_deliveries("w", 1, 60, utcnow())
+        outcome = Outcome(last[0], Result.SENT, "<last@x>")
+        queue.record(Delivery, "w", [outcome], utcnow(), RetryPolicy(8, 60, 3600))
+        db.session.commit()
+    assert editor.get(f"{progress}.json").json["percent"] == 100
