@@ -54,7 +54,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark each test that asks for a PostgreSQL database by name, so that
     `-m "not postgresql"` deselects it (database_url's parameter carries the mark)."""
     for item in items:
-        if {"postgres_url", "postgresql_schema"} & set(
+        if {"postgres_url", "postgresql_schema", "own_postgres"} & set(
             getattr(item, "fixturenames", ())
         ):
             item.add_marker(pytest.mark.postgresql)

@@ -19,7 +19,8 @@ from sqlalchemy.exc import DBAPIError
 from newsletter import create_app
 from newsletter.config import update_settings
 from newsletter.extensions import db
-from newsletter.mail.worker import Worker
+from newsletter.mail.transport import ServerUnreachable
+from newsletter.mail.worker import Outage, Worker
 from newsletter.models import Delivery, Issue
 from tests.conftest import base_config, build_app, log_in, reset_schema
 from tests.factories import make_editor
@@ -70,7 +71,6 @@ def alive(workers: list[subprocess.Popen], logs: list[Path]) -> bool:
     return True
 
 
-@pytest.mark.postgresql
 def test_two_workers_finish_an_issue_through_a_database_restart_and_a_stop(
     own_postgres, smtp_server, tmp_path
 ):
@@ -178,13 +178,46 @@ def test_an_unreachable_mail_server_burns_no_attempts_and_loses_nothing(
     assert any("the mail server is back after" in line for line in lines)
 
 
+def test_a_worker_waiting_out_a_database_outage_stops_at_once_on_sigterm(tmp_path):
+    url = f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/newsletter"
+    app = build_app(base_config(url))
+    log = tmp_path / "worker.log"
+    worker = start_logged_worker(app, log, WORKER_MAX_BACKOFF_SECONDS=30)
+    try:
+        wait_for(
+            lambda: (
+                worker.poll() is not None
+                or "the database cannot be reached" in log.read_text()
+            ),
+            30,
+            "the outage to be logged",
+        )
+        assert worker.poll() is None, log.read_text()  # waiting, not dead
+        time.sleep(2)  # into the pauses between retries
+        started = time.monotonic()
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=10) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert time.monotonic() - started < 5
+    assert "Traceback" not in log.read_text()
+
+
+def test_retries_wait_one_second_then_twice_as_long_up_to_the_cap():
+    outage = Outage(cap=30)
+    error = ServerUnreachable("connection to 127.0.0.1:25: refused")
+    assert [outage.failed(error) for _ in range(7)] == [1, 2, 4, 8, 16, 30, 30]
+    outage.over()
+    assert outage.failed(error) == 1  # a new outage starts from the beginning
+
+
 def delivery_count(app) -> int:
     """Count the delivery rows written so far."""
     with app.app_context():
         return db.session.scalar(select(func.count()).select_from(Delivery)) or 0
 
 
-@pytest.mark.postgresql
 def test_editor_pages_answer_a_clear_503_while_the_database_is_down(own_postgres):
     app = build_app(base_config(own_postgres.url))
     reset_schema(app)

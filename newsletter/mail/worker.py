@@ -430,12 +430,32 @@ class Worker:
                 if not busy:
                     self.stopping.wait(self.idle_seconds)
         finally:
+            self._settle()
             self.close()
             log.info("worker %s stopped", self.name)
 
     def close(self) -> None:
         """Close the SMTP connections."""
         self.pool.close()
+
+    def _settle(self) -> None:
+        """Before stopping, try once more to write what an outage left unwritten."""
+        if not (len(self.ledger) or self.ledger.released or self.may_hold_claims):
+            return
+        with self.app.app_context():
+            try:
+                self.ledger.write_or_raise()
+                if self.may_hold_claims:
+                    self._give_back_claims()
+            except Exception as exc:  # noqa: BLE001 - stopping anyway
+                log.warning(
+                    "stopping with %d outcomes unwritten (%s); those rows are sent "
+                    "again once their lease runs out",
+                    len(self.ledger),
+                    (str(exc).splitlines() or [""])[0][:300],
+                )
+            finally:
+                db.session.remove()
 
     def heartbeat(self) -> None:
         """Note that this worker is alive, at most every HEARTBEAT_SECONDS, in a
