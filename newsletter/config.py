@@ -41,6 +41,8 @@ DEFAULTS: dict[str, Any] = {
     "WORKER_LEASE_SECONDS": 300,
     "WORKER_IDLE_SECONDS": 2.0,
     "WORKER_RECORD_EVERY": 50,  # outcomes written per commit while sending
+    # Database or SMTP outage: retry after 1 s, doubling up to this many seconds.
+    "WORKER_MAX_BACKOFF_SECONDS": 30.0,
     "MAX_ATTEMPTS": 8,
     "RETRY_BASE_SECONDS": 60.0,
     "RETRY_MAX_SECONDS": 3600.0,
@@ -148,6 +150,7 @@ class Settings:
     worker_lease_seconds: float = field(metadata=_above(0))
     worker_idle_seconds: float
     worker_record_every: int = field(metadata=_at_least(1))
+    worker_max_backoff_seconds: float = field(metadata=_above(0))
     max_attempts: int = field(metadata=_at_least(1))
     retry_base_seconds: float
     retry_max_seconds: float

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 from flask import Flask
 from sqlalchemy import CursorResult, Update, event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from newsletter.errors import NotFound
 from newsletter.extensions import db, login_manager
@@ -63,6 +64,14 @@ def rows_changed(statement: Update) -> int:
     if not isinstance(result, CursorResult):
         raise TypeError(f"an UPDATE gave {type(result).__name__}")
     return result.rowcount
+
+
+def is_database_outage(error: BaseException) -> bool:
+    """Tell whether an error means the database cannot be reached (down, restarting,
+    connection lost), as opposed to a fault in a statement."""
+    if isinstance(error, OperationalError | InterfaceError):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
 def database_is_reachable() -> bool:

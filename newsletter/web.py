@@ -14,15 +14,18 @@ from flask import (
     Flask,
     Response,
     abort,
+    current_app,
     make_response,
     render_template,
     request,
+    url_for,
 )
 from flask_babel import format_date, format_datetime, ngettext
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from jinja2 import select_autoescape
 from markupsafe import Markup
+from sqlalchemy.exc import DBAPIError
 from werkzeug import exceptions
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
@@ -30,11 +33,13 @@ from werkzeug.routing import IntegerConverter, Map
 from newsletter import labels
 from newsletter.config import settings
 from newsletter.content import markdown_as_text, render_markdown
-from newsletter.database import database_is_reachable
+from newsletter.database import database_is_reachable, is_database_outage
 from newsletter.errors import DomainError, NotFound
 from newsletter.extensions import db, limiter
 from newsletter.models import IssueStatus, SubscriberStatus
+from newsletter.models.types import utcnow
 from newsletter.request_limits import too_large
+from newsletter.services import workers
 from newsletter.services.subscribers import display_address
 
 # One way of writing times on every page, in both languages: no seconds, 24-hour
@@ -137,6 +142,50 @@ def _wait(seconds: int) -> str:
     if seconds < 60:
         return ngettext("%(num)d second", "%(num)d seconds", seconds)
     return ngettext("%(num)d minute", "%(num)d minutes", math.ceil(seconds / 60))
+# Pages answered while the database is down ask clients to come back after this.
+RETRY_AFTER_SECONDS = 60
+
+
+def _database_unavailable(error: DBAPIError) -> Response:
+    """Answer 503 with a short page when the database cannot be reached. The page is
+    rendered straight from its template, without context processors, so that
+    nothing (the logged-in editor, the banner) touches the database again."""
+    if not is_database_outage(error):
+        raise error  # a fault, not an outage: the ordinary 500
+    current_app.logger.warning("database unreachable: %s", str(error).splitlines()[0])
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the connection may be gone already
+        pass
+    editor = (request.blueprint or "").startswith("editor")
+    page = current_app.jinja_env.get_template("unavailable.html").render(
+        editor=editor,
+        site_name=settings().site_name,
+        stylesheet=url_for("static", filename="style.css"),
+    )
+    response = make_response(page, 503)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _health() -> tuple[dict[str, object], int]:
+    """Report the database, and when a worker was last seen (a missing worker is
+    reported, not a failed check: the web process itself is fine)."""
+    if not database_is_reachable():
+        return {"status": "database unreachable", "database": "unreachable"}, 503
+    try:
+        seen = workers.last_seen()
+    except DBAPIError:
+        db.session.rollback()
+        seen = None
+    age = None if seen is None else max(0, int((utcnow() - seen).total_seconds()))
+    return {
+        "status": "ok",
+        "database": "ok",
+        "worker_seen_at": seen.isoformat() if seen else None,
+        "worker_age_seconds": age,
+    }, 200
 
 
 def _refuse_nul_bytes() -> None:
@@ -196,13 +245,12 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["SubscriberStatus"] = SubscriberStatus
     app.register_error_handler(HTTPException, _error_page)
     app.register_error_handler(429, _too_many_attempts)
+    app.register_error_handler(DBAPIError, _database_unavailable)
 
     @app.get("/healthz")
-    def healthz() -> tuple[dict[str, str], int]:
-        """Report whether the app can reach its database."""
-        if database_is_reachable():
-            return {"status": "ok"}, 200
-        return {"status": "database unreachable"}, 503
+    def healthz() -> tuple[dict[str, object], int]:
+        """Report whether the app can reach its database, and the newest worker."""
+        return _health()
 
     @app.context_processor
     def page_context() -> dict[str, object]:

@@ -54,7 +54,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark each test that asks for a PostgreSQL database by name, so that
     `-m "not postgresql"` deselects it (database_url's parameter carries the mark)."""
     for item in items:
-        if {"postgres_url", "postgresql_schema"} & set(
+        if {"postgres_url", "postgresql_schema", "own_postgres"} & set(
             getattr(item, "fixturenames", ())
         ):
             item.add_marker(pytest.mark.postgresql)
@@ -494,3 +494,20 @@ def mail_app(make_app: Callable[..., Flask], smtp_server: Any) -> Flask:
         RETRY_BASE_SECONDS=0.01,
         RETRY_MAX_SECONDS=0.05,
     )
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[Any]:
+    """Run a PostgreSQL cluster of the test's own, to restart and stop at will."""
+    from tests.postgres_cluster import OwnCluster, can_create_clusters
+
+    require(
+        can_create_clusters(),
+        "a PostgreSQL cluster of the test's own needs pg_createcluster, run as root",
+    )
+    cluster = OwnCluster(f"newsletter_test_{os.getpid()}")
+    try:
+        cluster.create()
+        yield cluster
+    finally:
+        cluster.drop()

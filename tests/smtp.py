@@ -80,10 +80,12 @@ class Sink:
 class SMTPServer:
     """Start and stop a Sink on a free loopback port."""
 
-    def __init__(self, sink: Sink | None = None, **smtp_options: Any) -> None:
-        """Serve on a free port; options go to aiosmtpd's SMTP (timeout, ...)."""
+    def __init__(
+        self, sink: Sink | None = None, port: int | None = None, **smtp_options: Any
+    ) -> None:
+        """Serve on a free port (or this one); options go to aiosmtpd's SMTP."""
         self.sink = sink or Sink()
-        self.port = free_port()
+        self.port = port or free_port()
         self.controller = Controller(
             self.sink,
             hostname="127.0.0.1",

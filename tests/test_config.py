@@ -64,7 +64,7 @@ def test_sqlite_runs_in_wal_mode(sqlite_app):
 def test_healthz_reports_a_reachable_database(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json == {"status": "ok"}
+    assert (response.json["status"], response.json["database"]) == ("ok", "ok")
 
 
 def test_cookie_settings_from_the_environment_keep_their_type(monkeypatch, tmp_path):

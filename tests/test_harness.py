@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-POSTGRESQL_FIXTURES = {"postgres_url", "postgresql_schema"}
+POSTGRESQL_FIXTURES = {"postgres_url", "postgresql_schema", "own_postgres"}
 
 
 def collect(*options: str) -> dict[str, list[tuple[str, set[str]]]]:

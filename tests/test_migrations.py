@@ -221,3 +221,42 @@ def test_bounce_records_arrive_without_touching_the_stored_consent_history(
         _empty_database(app)
         with app.app_context():
             db.engine.dispose()
+
+
+def test_worker_heartbeats_arrive_and_leave_without_touching_other_rows(database_url):
+    app = create_app(base_config(database_url))
+    _empty_database(app)
+    subscribers = "SELECT id, email, status FROM subscriber ORDER BY id"
+    try:
+        with app.app_context():
+            upgrade(revision="8c1d5e2a7f30")  # the revision before the heartbeats
+            with db.engine.begin() as conn:
+                for row_id in (1, 2):
+                    conn.execute(
+                        text(
+                            "INSERT INTO subscriber (id, email, name, language, "
+                            "status, token_version, bounce_count, created_at) VALUES "
+                            "(:id, :email, 'N', 'sv', 'confirmed', 1, 0, "
+                            "CURRENT_TIMESTAMP)"
+                        ),
+                        {"id": row_id, "email": f"s{row_id}@example.se"},
+                    )
+                before = conn.execute(text(subscribers)).all()
+            upgrade()
+            with db.engine.begin() as conn:
+                assert conn.execute(text(subscribers)).all() == before
+                conn.execute(
+                    text(
+                        "INSERT INTO worker_heartbeat (name, hostname, pid, "
+                        "started_at, last_seen_at) VALUES ('host:1', 'host', 1, "
+                        "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                    )
+                )
+            downgrade(revision="8c1d5e2a7f30")
+            assert "worker_heartbeat" not in inspect(db.engine).get_table_names()
+            with db.engine.connect() as conn:
+                assert conn.execute(text(subscribers)).all() == before
+    finally:
+        _empty_database(app)
+        with app.app_context():
+            db.engine.dispose()

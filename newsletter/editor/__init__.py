@@ -13,6 +13,8 @@ from werkzeug.wrappers import Response
 
 from newsletter.editor import admin, auth, feeds, issues, sending, subscribers
 from newsletter.extensions import db
+from newsletter.models.types import utcnow
+from newsletter.services import workers
 from newsletter.services.issues import NotEditable
 from newsletter.services.sending import WrongState
 from newsletter.web import answer_domain_errors
@@ -35,6 +37,18 @@ def require_login() -> Response | None:
     if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
         return None
     return redirect(url_for("editor.auth.login", next=request.full_path.rstrip("?")))
+
+
+def _worker_missing() -> bool:
+    """Tell whether mail waits while no worker has been seen for two minutes."""
+    return workers.worker_missing(utcnow())
+
+
+@bp.context_processor
+def worker_warning() -> dict[str, object]:
+    """Let editor pages ask, when they are shown, whether to warn of a missing
+    worker (asked only then: an error page must not touch the database)."""
+    return {"worker_missing": _worker_missing}
 
 
 @bp.after_request

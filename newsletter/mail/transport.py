@@ -26,6 +26,12 @@ class PermanentFailure(DeliveryFailure):
     """Do not try again: a 5xx reply."""
 
 
+class ServerUnreachable(TransientFailure):
+    """No session with the server could be opened (refused, timed out, no route, a
+    refused greeting or login): nothing was sent, and it says nothing about the
+    recipient."""
+
+
 class _Stale(Exception):
     """The connection was closed before the server accepted an envelope."""
 
@@ -84,9 +90,14 @@ class SMTPTransport:
             if self.username:
                 smtp.login(self.username, self.password or "")
         except smtplib.SMTPResponseException as exc:
-            raise _failure(exc.smtp_code, exc.smtp_error) from exc
+            # The server refused the session itself (greeting, STARTTLS, login):
+            # that says nothing about any recipient, so no row pays for it.
+            reply = _reply(exc.smtp_code, exc.smtp_error)
+            raise ServerUnreachable(
+                f"{self.host}:{self.port} refused the session: {reply}", exc.smtp_code
+            ) from exc
         except (OSError, smtplib.SMTPException) as exc:
-            raise TransientFailure(
+            raise ServerUnreachable(
                 f"connection to {self.host}:{self.port}: {exc}"
             ) from exc
         return smtp

@@ -3,6 +3,11 @@
 Any number of workers may run against PostgreSQL; each claims its own rows. The
 main thread owns the database session; sender threads (SMTP_CONNECTIONS of them)
 each own one SMTP connection and only send bytes.
+
+A worker never gives up: when the database or the SMTP server cannot be reached, or a
+round fails for any other reason, it logs that once, waits (1 s, 2 s, 4 s ... up to
+WORKER_MAX_BACKOFF_SECONDS) and tries again; only SIGTERM or SIGINT end it. Outcomes
+of messages the SMTP server accepted are kept until they can be written.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from newsletter.config import settings_of
+from newsletter.database import is_database_outage
 from newsletter.errors import DomainError
 from newsletter.extensions import db
 from newsletter.mail import queue
@@ -41,6 +47,7 @@ from newsletter.mail.pythoncheck import require_safe_email_headers
 from newsletter.mail.queue import Outcome, Queued, Result, RetryPolicy
 from newsletter.mail.transport import (
     PermanentFailure,
+    ServerUnreachable,
     SMTPTransport,
     TransientFailure,
     Transport,
@@ -54,9 +61,12 @@ from newsletter.models import (
 )
 from newsletter.models import subscriber_theme as st
 from newsletter.models.types import utcnow
-from newsletter.services import bounces, sending, subscriptions
+from newsletter.services import bounces, sending, subscriptions, workers
 
 log = logging.getLogger("newsletter.worker")
+
+# A worker notes that it is alive at most this often (seconds).
+HEARTBEAT_SECONDS = 10.0
 
 TransportFactory = Callable[[], Transport]
 
@@ -134,11 +144,18 @@ class SenderPool:
         self.transports = [factory() for _ in range(max(1, connections))]
         self.limiter = limiter
         self.stopping = stopping
+        # Set to stop sending for this run: the server is unreachable, or outcomes
+        # cannot be recorded. What was not sent yet is given back.
+        self.halt = threading.Event()
+        self.unreachable: ServerUnreachable | None = None
 
     def run(
         self, jobs: Sequence[Job], report: Callable[[Job, Outcome], None]
     ) -> list[Job]:
-        """Send jobs; return those never attempted because the worker is stopping."""
+        """Send jobs; return those never attempted because the worker is stopping,
+        the server cannot be reached or the pool was halted."""
+        self.halt.clear()
+        self.unreachable = None
         count = len(self.transports)
         chunks = [list(jobs[i::count]) for i in range(count)]
         unsent: list[Job] = []
@@ -150,11 +167,24 @@ class SenderPool:
             emit: Callable[[Job, Outcome], None],
         ) -> None:
             for index, job in enumerate(chunk):
-                if self.stopping.is_set() or not self.limiter.wait(self.stopping):
+                if (
+                    self.stopping.is_set()
+                    or self.halt.is_set()
+                    or not self.limiter.wait(self.stopping)
+                ):
                     with lock:
                         unsent.extend(chunk[index:])
                     return
-                emit(job, self._send(transport, job))
+                try:
+                    outcome = self._send(transport, job)
+                except ServerUnreachable as exc:
+                    # Nothing left: this job and the rest go back untouched.
+                    self.unreachable = exc
+                    self.halt.set()
+                    with lock:
+                        unsent.extend(chunk[index:])
+                    return
+                emit(job, outcome)
 
         if count == 1:
             # No thread hand-off for the common single-connection case.
@@ -190,16 +220,150 @@ class SenderPool:
         """Send one job and turn the result into an outcome."""
         try:
             transport.send(job.sender, job.recipient, job.message)
+        except ServerUnreachable:
+            raise  # says nothing about this recipient: no attempt is counted
         except PermanentFailure as exc:
             return Outcome(job.row_id, Result.FAILED, job.message_id, exc.reply)
         except TransientFailure as exc:
             return Outcome(job.row_id, Result.RETRY, job.message_id, exc.reply)
         return Outcome(job.row_id, Result.SENT, job.message_id)
 
+    def check_reachable(self) -> None:
+        """Raise ServerUnreachable if the last run could not connect."""
+        if self.unreachable is not None:
+            raise ServerUnreachable(self.unreachable.reply)
+
     def close(self) -> None:
         """Close every connection."""
         for transport in self.transports:
             transport.close()
+
+
+class Ledger:
+    """Outcomes and given-back claims not yet written to the database.
+
+    They stay here while the database cannot be reached and are written once it can:
+    a message the SMTP server accepted is recorded as sent, so it is not sent again.
+    """
+
+    def __init__(self, worker: str, retry: RetryPolicy) -> None:
+        self.worker = worker
+        self.retry = retry
+        # Keyed by model (Delivery or OutboundMessage).
+        self.outcomes: dict[Any, list[Outcome]] = {}
+        self.released: dict[Any, list[int]] = {}
+        # 5xx replies met in our own SMTP sessions: bounces, like a later DSN.
+        self.refused: dict[Any, list[tuple[int, str]]] = {}
+        self.failure: Exception | None = None
+
+    def __len__(self) -> int:
+        return sum(len(outcomes) for outcomes in self.outcomes.values())
+
+    def add(
+        self, model: type[Queued], outcome: Outcome, answered: bool = False
+    ) -> None:
+        """Keep an outcome; a failure the SMTP server answered (a 5xx refusal) is
+        also kept as a bounce to record."""
+        self.outcomes.setdefault(model, []).append(outcome)
+        if answered and outcome.status == Result.FAILED:
+            self.refused.setdefault(model, []).append((outcome.row_id, outcome.error))
+
+    def release(self, model: type[Queued], row_ids: Sequence[int]) -> None:
+        """Keep claimed rows to give back untouched."""
+        if row_ids:
+            self.released.setdefault(model, []).extend(row_ids)
+
+    def write(self) -> bool:
+        """Write and commit everything kept; on failure keep it and return False."""
+        if not (self.outcomes or self.released):
+            return True
+        now = utcnow()
+        try:
+            for model, outcomes in self.outcomes.items():
+                queue.record(model, self.worker, outcomes, now, self.retry)
+            for model, refusals in self.refused.items():
+                bounces.record_refusals(model, refusals, now)
+            for model, row_ids in self.released.items():
+                queue.release(model, self.worker, row_ids)
+            db.session.commit()
+        except Exception as exc:  # noqa: BLE001 - kept, and raised by write_or_raise
+            self.failure = exc
+            discard_session()
+            return False
+        self.outcomes.clear()
+        self.released.clear()
+        self.refused.clear()
+        self.failure = None
+        return True
+
+    def write_or_raise(self) -> None:
+        """Write everything kept, or raise why it cannot be written."""
+        if not self.write() and self.failure is not None:
+            raise self.failure
+
+
+def discard_session() -> None:
+    """Roll back and drop the session after a failure; the pool reconnects later."""
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - a dead connection cannot roll back
+        log.debug("rollback failed", exc_info=True)
+    db.session.remove()
+
+
+class Outage:
+    """A stretch of failed rounds: logged when it starts and when it ends, retried
+    after 1 s, 2 s, 4 s ... up to a cap."""
+
+    def __init__(self, cap: float) -> None:
+        self.cap = cap
+        self.failures = 0
+        self.began = 0.0
+        self.what = ""
+
+    def failed(self, error: Exception) -> float:
+        """Log a failed round if it is news; return how long to wait before the next."""
+        if not self.failures:
+            self.began = time.monotonic()
+        self.failures += 1
+        delay = min(self.cap, 2.0 ** min(self.failures - 1, 16))
+        what = _what_failed(error)
+        if what is None:
+            # Not an outage: a fault of ours or the data's; the trace says where.
+            what = "an error"
+            log.error("a round failed; retrying in %g s", delay, exc_info=error)
+        elif what != self.what:
+            reason = (str(error).splitlines() or [""])[0][:300]
+            log.warning(
+                "%s cannot be reached: %s; retrying with pauses of up to %g s",
+                what,
+                reason,
+                self.cap,
+            )
+        self.what = what
+        return delay
+
+    def over(self) -> None:
+        """Log the end of an outage, if there was one."""
+        if not self.failures:
+            return
+        log.warning(
+            "%s is back after %.0f s and %d failed rounds; going on",
+            "the worker" if self.what == "an error" else self.what,
+            time.monotonic() - self.began,
+            self.failures,
+        )
+        self.failures = 0
+        self.what = ""
+
+
+def _what_failed(error: Exception) -> str | None:
+    """Name what could not be reached, or None for any other error."""
+    if is_database_outage(error):
+        return "the database"
+    if isinstance(error, ServerUnreachable):
+        return "the mail server"
+    return None
 
 
 class Worker:
@@ -235,6 +399,12 @@ class Worker:
             RateLimiter(config.rate_per_second, config.rate_per_hour),
             self.stopping,
         )
+        self.ledger = Ledger(self.name, self.retry)
+        self.outage = Outage(config.worker_max_backoff_seconds)
+        # After a failed round, rows may still be leased to us that were never sent.
+        self.may_hold_claims = False
+        self.started_at = utcnow()
+        self.next_heartbeat = 0.0
 
     def stop(self, *_: Any) -> None:
         """Finish the message in flight, give the rest back, then exit the loop."""
@@ -248,12 +418,22 @@ class Worker:
         log.info("worker %s started", self.name)
         try:
             while not self.stopping.is_set():
-                busy = self.tick()
+                self.heartbeat()
+                try:
+                    busy = self.tick()
+                except Exception as exc:  # noqa: BLE001 - a worker never gives up
+                    if once:
+                        raise
+                    self.may_hold_claims = True
+                    self.stopping.wait(self.outage.failed(exc))
+                    continue
+                self.outage.over()
                 if once and not busy:
                     break
                 if not busy:
                     self.stopping.wait(self.idle_seconds)
         finally:
+            self._settle()
             self.close()
             log.info("worker %s stopped", self.name)
 
@@ -261,10 +441,53 @@ class Worker:
         """Close the SMTP connections."""
         self.pool.close()
 
+    def _settle(self) -> None:
+        """Before stopping, try once more to write what an outage left unwritten."""
+        if not (len(self.ledger) or self.ledger.released or self.may_hold_claims):
+            return
+        with self.app.app_context():
+            try:
+                self.ledger.write_or_raise()
+                if self.may_hold_claims:
+                    self._give_back_claims()
+            except Exception as exc:  # noqa: BLE001 - stopping anyway
+                log.warning(
+                    "stopping with %d outcomes unwritten (%s); those rows are sent "
+                    "again once their lease runs out",
+                    len(self.ledger),
+                    (str(exc).splitlines() or [""])[0][:300],
+                )
+            finally:
+                db.session.remove()
+
+    def heartbeat(self) -> None:
+        """Note that this worker is alive, at most every HEARTBEAT_SECONDS, in a
+        transaction of its own; a failure is logged and never stops sending."""
+        now = time.monotonic()
+        if now < self.next_heartbeat:
+            return
+        self.next_heartbeat = now + HEARTBEAT_SECONDS
+        with self.app.app_context():
+            try:
+                workers.record_heartbeat(
+                    self.name,
+                    socket.gethostname(),
+                    os.getpid(),
+                    self.started_at,
+                    utcnow(),
+                )
+                db.session.commit()
+            except Exception as exc:  # noqa: BLE001 - the heartbeat is only a sign
+                log.debug("heartbeat not written: %s", exc)
+                discard_session()
+
     def tick(self) -> bool:
         """Do one round of every duty; return whether there was anything to do."""
         with self.app.app_context():
             try:
+                self.ledger.write_or_raise()  # what an outage left unwritten
+                if self.may_hold_claims:
+                    self._give_back_claims()
                 busy = self._start_and_fan_out()
                 busy = self._answer_link_requests() or busy
                 busy = self._send_messages() or busy
@@ -279,6 +502,14 @@ class Worker:
                 return busy
             finally:
                 db.session.remove()
+
+    def _give_back_claims(self) -> None:
+        """Give back rows still leased to this worker: none is being sent, and the
+        outcomes of those that were are written, so these never left."""
+        _give_back(Delivery, self.name)
+        _give_back(OutboundMessage, self.name)
+        db.session.commit()
+        self.may_hold_claims = False
 
     def _purge(self, now: datetime) -> None:
         """Delete stale unconfirmed sign-ups, at most every ten minutes."""
@@ -436,31 +667,26 @@ class Worker:
         outcomes: list[Outcome],
     ) -> None:
         """Send jobs, recording outcomes in small committed groups as they arrive."""
-        pending: list[Outcome] = list(outcomes)
-        refused: list[tuple[int, str]] = []  # 5xx replies: bounces of this session
-
-        def flush() -> None:
-            if not pending:
-                return
-            queue.record(model, self.name, pending, utcnow(), self.retry)
-            if refused:
-                bounces.record_refusals(model, refused, utcnow())
-            db.session.commit()
-            pending.clear()
-            refused.clear()
+        ledger = self.ledger  # keeps outcomes while the database cannot be reached
+        for outcome in outcomes:
+            ledger.add(model, outcome)
 
         def report(job: Job, outcome: Outcome) -> None:
-            pending.append(outcome)
-            if outcome.status == Result.FAILED:
-                refused.append((job.row_id, outcome.error))
+            ledger.add(model, outcome, answered=True)
             if outcome.status != Result.SENT:
                 log.warning("%s %s: %s", model.__tablename__, job.row_id, outcome.error)
-            if len(pending) >= self.record_every:
-                flush()
+            if len(ledger) >= self.record_every and not ledger.write():
+                self.pool.halt.set()  # send no more than can be recorded
+            self.heartbeat()
 
-        flush()
+        ledger.write_or_raise()
         unsent = self.pool.run(jobs, report)
-        flush()
-        if unsent:
-            queue.release(model, self.name, [job.row_id for job in unsent])
-            db.session.commit()
+        ledger.release(model, [job.row_id for job in unsent])
+        ledger.write_or_raise()
+        self.pool.check_reachable()  # an unreachable server: back off, then retry
+
+
+def _give_back(model: type[Queued], worker: str) -> None:
+    """Give back every row of a table still leased to this worker."""
+    leased = db.session.scalars(select(model.id).where(model.leased_by == worker))
+    queue.release(model, worker, list(leased))

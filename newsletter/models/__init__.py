@@ -19,6 +19,7 @@ from newsletter.models.subscriber import (
     Subscriber,
     subscriber_theme,
 )
+from newsletter.models.worker import WorkerHeartbeat
 
 __all__ = [
     "Bounce",
@@ -42,5 +43,6 @@ __all__ = [
     "Subscriber",
     "SubscriberStatus",
     "Theme",
+    "WorkerHeartbeat",
     "subscriber_theme",
 ]

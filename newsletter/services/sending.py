@@ -92,10 +92,13 @@ class Progress:
 
     @property
     def percent(self) -> int:
-        """Share of rows done, 0-100 (100 for an empty fan-out, 0 before it)."""
+        """Share of rows done, 0-100 (100 for an empty fan-out, 0 before it); never
+        100 while a row is left (499 left of 100,000 would round to 100)."""
         if not self.started:
             return 0
-        return 100 if not self.total else round(100 * self.done / self.total)
+        if self.done == self.total:
+            return 100
+        return min(99, round(100 * self.done / self.total))
 
 
 def _issue_themes(issue_id: int) -> Select[int]:
