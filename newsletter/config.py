@@ -56,7 +56,9 @@ DEFAULTS: dict[str, Any] = {
     "FEED_IMPORT_ALLOW_PRIVATE": False,
     "DKIM_DOMAIN": None,
     "DKIM_SELECTOR": None,
-    "DKIM_PRIVATE_KEY_PATH": None,
+    "DKIM_PRIVATE_KEY_PATH": None,  # RSA, PEM
+    "DKIM_ED25519_SELECTOR": None,  # a second signature, Ed25519 (RFC 8463)
+    "DKIM_ED25519_PRIVATE_KEY_PATH": None,  # PKCS#8 PEM
     "RATELIMIT_STORAGE_URI": "memory://",
     "LOGIN_RATE_LIMIT": "10 per minute",  # per client IP
     "LOGIN_ACCOUNT_RATE_LIMIT": "30 per hour",  # per account and client IP together
@@ -153,6 +155,8 @@ class Settings:
     dkim_domain: str | None
     dkim_selector: str | None
     dkim_private_key_path: str | None
+    dkim_ed25519_selector: str | None
+    dkim_ed25519_private_key_path: str | None
     login_rate_limit: str
     login_account_rate_limit: str
     hsts_max_age: int
