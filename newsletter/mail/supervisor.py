@@ -114,15 +114,14 @@ class Supervisor:
 
     def _reap(self) -> None:
         """Collect children that exited and schedule restarts for failed ones."""
-        while self.children:
+        # Only our own children: the caller may have other processes of its own.
+        for pid in list(self.children):
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            child = self.children.pop(pid, None)
-            if child is not None:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:  # already collected elsewhere
+                done, status = pid, 0
+            if done == pid:
+                child = self.children.pop(pid)
                 self._exited(child, pid, os.waitstatus_to_exitcode(status))
 
     def _exited(self, child: Child, pid: int, code: int) -> None:
