@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import smtplib
 import statistics
 import sys
@@ -147,31 +148,38 @@ def make_issue_and_subscribers(app, size: int) -> int:  # noqa: ANN001
         return issue.id
 
 
-def run_worker(app, issue_id: int, processes: int) -> tuple[float, int]:  # noqa: ANN001
-    """Fan out, then deliver the issue; return seconds spent sending and rows sent."""
+def run_worker(app, issue_id: int, processes: int) -> tuple[float, float, int]:  # noqa: ANN001
+    """Fan out, then deliver the issue; return wall and CPU seconds, and rows sent."""
     with app.app_context():
         sending.fan_out(issue_id, utcnow())
         db.session.commit()
         db.engine.dispose()
     if processes == 1:
         worker = Worker(app)
+        cpu = time.process_time()
         start = time.perf_counter()
         worker.run(once=True)
         elapsed = time.perf_counter() - start
+        cpu = time.process_time() - cpu
     else:
         # In a child of its own: the supervisor takes over SIGTERM and SIGINT.
-        elapsed = in_child(_supervised, app, processes)["seconds"]
+        figures = in_child(_supervised, app, processes)
+        elapsed, cpu = figures["seconds"], figures["cpu"]
     with app.app_context():
         sent = db.session.query(Delivery).filter_by(status="sent").count()
-    return elapsed, sent
+    return elapsed, cpu, sent
 
 
 def _supervised(app, processes: int) -> dict[str, float]:  # noqa: ANN001
-    """Run forked workers until the queue is empty; return the seconds it took."""
+    """Run forked workers until the queue is empty; return wall and CPU seconds."""
     start = time.perf_counter()
     status = run_workers(app, processes, once=True)
     assert status == 0, status
-    return {"seconds": time.perf_counter() - start}
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "seconds": time.perf_counter() - start,
+        "cpu": children.ru_utime + children.ru_stime + time.process_time(),
+    }
 
 
 def one_message(app, issue_id: int) -> bytes:  # noqa: ANN001
@@ -255,6 +263,11 @@ def signing_times(message: bytes, keys: dict[str, dict[str, str]]) -> None:
         print(f"{name:20} {ms:>10.3f} {ms / figures['dkimpy rsa-sha256']:>9.3f}")
 
 
+# msg/s, the sink's CPU share, the sender's CPU milliseconds per message
+Run = tuple[float, float, float]
+Runs = dict[str, list[Run]]
+
+
 class Bench:
     """One engine's runs against the shared sink."""
 
@@ -264,27 +277,28 @@ class Bench:
 
     def worker(
         self, size: int, connections: int, processes: int, **settings: object
-    ) -> tuple[float, float]:
-        """Deliver an issue to `size` subscribers; return msg/s and the sink's share."""
+    ) -> Run:
+        """Deliver an issue to `size` subscribers: msg/s, sink share, CPU ms/msg."""
         with tempfile.TemporaryDirectory() as tmp:
             url = self.url or f"sqlite:///{tmp}/bench.sqlite3"
             app = build_app(url, self.sink.port, connections, **settings)
             issue_id = make_issue_and_subscribers(app, size)
-            cpu0 = self.sink.cpu_seconds()
-            elapsed, sent = run_worker(app, issue_id, processes)
-            share = (self.sink.cpu_seconds() - cpu0) / elapsed
+            sink0 = self.sink.cpu_seconds()
+            elapsed, cpu, sent = run_worker(app, issue_id, processes)
+            share = (self.sink.cpu_seconds() - sink0) / elapsed
             assert sent == size, (sent, size)
             with app.app_context():
                 db.engine.dispose()
-        return size / elapsed, share
+        return size / elapsed, share, cpu / size * 1000
 
-    def smtplib(
-        self, message: bytes, size: int, connections: int
-    ) -> tuple[float, float]:
-        """Send the message `size` times with smtplib; return msg/s and sink share."""
-        cpu0 = self.sink.cpu_seconds()
+    def smtplib(self, message: bytes, size: int, connections: int) -> Run:
+        """Send the message `size` times with smtplib: msg/s, sink share, CPU ms/msg."""
+        sink0 = self.sink.cpu_seconds()
+        cpu = time.process_time()
         elapsed = run_baseline(self.sink.port, message, size, connections)
-        return size / elapsed, (self.sink.cpu_seconds() - cpu0) / elapsed
+        cpu = time.process_time() - cpu
+        share = (self.sink.cpu_seconds() - sink0) / elapsed
+        return size / elapsed, share, cpu / size * 1000
 
     def sample_message(self) -> bytes:
         """Return one personalised copy of the benchmark issue."""
@@ -297,12 +311,7 @@ class Bench:
         return message
 
 
-Runs = dict[str, list[tuple[float, float]]]
-
-
-def interleaved(
-    repeats: int, variants: dict[str, Callable[[], tuple[float, float]]]
-) -> Runs:
+def interleaved(repeats: int, variants: dict[str, Callable[[], Run]]) -> Runs:
     """Run every variant once per round, so that load from elsewhere hits them alike."""
     runs: Runs = {name: [] for name in variants}
     for _ in range(repeats):
@@ -313,18 +322,23 @@ def interleaved(
 
 def median_rate(runs: Runs, name: str) -> float:
     """Median msg/s of a variant."""
-    return statistics.median(rate for rate, _ in runs[name])
+    return statistics.median(run[0] for run in runs[name])
 
 
 def median_share(runs: Runs, name: str) -> float:
     """Median sink CPU share of a variant."""
-    return statistics.median(share for _, share in runs[name])
+    return statistics.median(run[1] for run in runs[name])
+
+
+def median_cpu(runs: Runs, name: str) -> float:
+    """Median CPU milliseconds the sender spent per message."""
+    return statistics.median(run[2] for run in runs[name])
 
 
 def median_ratio(runs: Runs, name: str, base: str) -> float:
     """Median over the rounds of a variant's rate over the base's in the same round."""
     pairs = zip(runs[name], runs[base], strict=True)
-    return statistics.median(rate / base_rate for (rate, _), (base_rate, _) in pairs)
+    return statistics.median(run[0] / base_run[0] for run, base_run in pairs)
 
 
 def dkim_on_and_off(bench: Bench, size: int, keys, processes, repeats: int) -> None:  # noqa: ANN001
@@ -344,7 +358,7 @@ def dkim_on_and_off(bench: Bench, size: int, keys, processes, repeats: int) -> N
           "(target >= 0.8)")  # fmt: skip
     print(
         f"{'processes':>9} {'dkim':12} {'msg/s':>7} {'x off':>6} "
-        f"{'x ' + single_off:>10} {'sink':>5}"
+        f"{'x ' + single_off:>10} {'sink':>5} {'CPU ms/msg':>10}"
     )
     for count in processes:
         for name in keys:
@@ -353,7 +367,8 @@ def dkim_on_and_off(bench: Bench, size: int, keys, processes, repeats: int) -> N
                 f"{count:>9} {name:12} {median_rate(runs, variant):>7.0f} "
                 f"{median_ratio(runs, variant, f'{count} off'):>6.2f} "
                 f"{median_ratio(runs, variant, single_off):>10.2f} "
-                f"{median_share(runs, variant):>5.0%}"
+                f"{median_share(runs, variant):>5.0%} "
+                f"{median_cpu(runs, variant):>10.2f}"
             )
 
 
@@ -365,7 +380,7 @@ def connections_against_smtplib(
     repeats: int,  # noqa: ANN001
 ) -> None:
     """Print threads and processes against smtplib at each number of connections."""
-    variants: dict[str, Callable[[], tuple[float, float]]] = {}
+    variants: dict[str, Callable[[], Run]] = {}
     for n in connections:
         variants[f"smtplib {n}"] = lambda n=n: bench.smtplib(message, size, n)
         variants[f"threads {n}"] = lambda n=n: bench.worker(size, n, 1)
@@ -373,22 +388,25 @@ def connections_against_smtplib(
     runs = interleaved(repeats, variants)
     print(f"\n3. The worker against raw smtplib over N connections, {size} messages "
           "(target >= 0.8)")  # fmt: skip
+    print("(msg/s, ratio to smtplib, the sink's CPU share, the sender's CPU ms/msg)")
     print(
-        f"{'N':>2} {'smtplib':>8} {'sink':>5} {'threads':>8} {'ratio':>6} {'sink':>5} "
-        f"{'processes':>10} {'ratio':>6} {'sink':>5}"
+        f"{'N':>2} {'smtplib':>8} {'sink':>5} {'CPU':>5} "
+        f"{'threads':>8} {'ratio':>6} {'sink':>5} {'CPU':>5} "
+        f"{'processes':>10} {'ratio':>6} {'sink':>5} {'CPU':>5}"
     )
     for n in connections:
         base = f"smtplib {n}"
         print(
-            f"{n:>2} {median_rate(runs, base):>8.0f} {median_share(runs, base):>5.0%}",
+            f"{n:>2} {median_rate(runs, base):>8.0f} {median_share(runs, base):>5.0%} "
+            f"{median_cpu(runs, base):>5.2f}",
             end="",
         )
         for kind in ("threads", "processes"):
             name = f"{kind} {n}"
             print(
-                f" {median_rate(runs, name):>{len(kind)}.0f} "
+                f" {median_rate(runs, name):>{len(kind) + 1}.0f} "
                 f"{median_ratio(runs, name, base):>6.2f} "
-                f"{median_share(runs, name):>5.0%}",
+                f"{median_share(runs, name):>5.0%} {median_cpu(runs, name):>5.2f}",
                 end="",
             )
         print()
