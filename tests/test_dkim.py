@@ -17,6 +17,8 @@ import dkim
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from newsletter.extensions import db
 from newsletter.mail.dkim import DKIMSigner, SigningKey, signer_for
@@ -311,6 +313,27 @@ def test_signing_a_72_kb_message_costs_a_small_part_of_what_dkimpy_did(keys):
     assert statistics.median(ours_times) * 4 < statistics.median(dkimpy_times)
 
 
+# Lines of words, spaces, tabs and empty lines: what relaxed canonicalization changes.
+WHITESPACE_LINES = st.lists(st.text(alphabet=" \tax=", max_size=12), max_size=8).map(
+    lambda lines: "".join(f"{line}\r\n" for line in lines).encode()
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(subject=WHITESPACE_LINES, body=WHITESPACE_LINES)
+def test_any_whitespace_in_folded_headers_and_bodies_verifies_with_dkimpy(
+    keys, subject, body
+):
+    folded = subject.rstrip(b"\r\n").replace(b"\r\n", b"\r\n ")
+    raw = (
+        b"From: nyhetsbrev@example.se\r\nTo: anna@example.se\r\n"
+        b"Subject: " + folded + b"x\r\n\r\n" + body
+    )
+    key = serialization.load_pem_private_key(keys.ed_path.read_bytes(), None)
+    signed = DKIMSigner(DOMAIN, [SigningKey(ED_SELECTOR, key)]).sign(raw)
+    assert verdicts(signed, keys) == [True]
+
+
 KEY_PROBLEMS = {
     "missing file": ("DKIM_PRIVATE_KEY_PATH", lambda k, tmp: tmp / "gone.pem"),
     "Ed25519 key as the RSA key": ("DKIM_PRIVATE_KEY_PATH", lambda k, tmp: k.ed_path),
@@ -339,3 +362,10 @@ def test_half_a_dkim_setup_stops_the_worker_instead_of_sending_unsigned(make_app
     result = app.test_cli_runner().invoke(args=["worker", "--once"])
     assert result.exit_code == 1
     assert "NEWSLETTER_DKIM_PRIVATE_KEY_PATH is not" in result.output
+
+
+def test_a_domain_outside_ascii_stops_the_worker_with_its_setting_named(make_app, keys):
+    app = make_app(**{**dkim_settings(keys), "DKIM_DOMAIN": "nyhetsbrev.växjö.se"})
+    result = app.test_cli_runner().invoke(args=["worker", "--once"])
+    assert result.exit_code == 1
+    assert "NEWSLETTER_DKIM_DOMAIN must be a DNS name in ASCII" in result.output
