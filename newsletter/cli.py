@@ -19,7 +19,7 @@ from flask_babel import force_locale
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from newsletter.config import settings_of, update_settings
+from newsletter.config import ConfigError, settings_of, update_settings
 from newsletter.errors import InvalidState
 from newsletter.extensions import db
 from newsletter.labels import status_label
@@ -215,16 +215,31 @@ def import_subscribers_command(path: str, attestation: str) -> None:
 
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Send what is due now, then exit.")
+@click.option(
+    "--processes",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Worker processes to fork; one per core uses the whole machine.",
+)
 @with_appcontext
-def worker_command(once: bool) -> None:
+def worker_command(once: bool, processes: int) -> None:
     """Run a delivery worker (any number may run against PostgreSQL)."""
     from flask import current_app
 
+    from newsletter.mail.supervisor import run_workers
     from newsletter.mail.worker import Worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     # current_app is a proxy that the type stubs present as the Flask app itself.
-    Worker(current_app._get_current_object()).run(once=once)  # type: ignore[attr-defined]
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        if processes == 1:
+            Worker(app).run(once=once)
+        else:
+            sys.exit(run_workers(app, processes, once=once))
+    except ConfigError as exc:  # a bad DKIM key, say: a message, not a traceback
+        raise click.ClickException(str(exc)) from None
 
 
 @bounces_cli.command("process")

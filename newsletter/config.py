@@ -61,7 +61,9 @@ DEFAULTS: dict[str, Any] = {
     "FEED_IMPORT_ALLOW_PRIVATE": False,
     "DKIM_DOMAIN": None,
     "DKIM_SELECTOR": None,
-    "DKIM_PRIVATE_KEY_PATH": None,
+    "DKIM_PRIVATE_KEY_PATH": None,  # RSA, PEM
+    "DKIM_ED25519_SELECTOR": None,  # a second signature, Ed25519 (RFC 8463)
+    "DKIM_ED25519_PRIVATE_KEY_PATH": None,  # PKCS#8 PEM
     # Sign-up and login counts, shared by every web process: "database://" is the
     # app's own database; redis:// and memcached:// work too. memory:// counts per
     # process, and several gunicorn workers on it refuse to start.
@@ -168,6 +170,8 @@ class Settings:
     dkim_domain: str | None
     dkim_selector: str | None
     dkim_private_key_path: str | None
+    dkim_ed25519_selector: str | None
+    dkim_ed25519_private_key_path: str | None
     ratelimit_storage_uri: str
     login_rate_limit: str
     login_account_rate_limit: str

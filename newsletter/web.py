@@ -142,6 +142,8 @@ def _wait(seconds: int) -> str:
     if seconds < 60:
         return ngettext("%(num)d second", "%(num)d seconds", seconds)
     return ngettext("%(num)d minute", "%(num)d minutes", math.ceil(seconds / 60))
+
+
 # Pages answered while the database is down ask clients to come back after this.
 RETRY_AFTER_SECONDS = 60
 

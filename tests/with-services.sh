@@ -18,6 +18,8 @@ install_missing() {
   command -v pg_ctlcluster >/dev/null || missing+=(postgresql)
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   [ -x /usr/sbin/dovecot ] || missing+=(dovecot-imapd)
+  # Perl's Mail::DKIM: a second, independent verifier of our DKIM signatures.
+  perl -MMail::DKIM::Verifier -e1 2>/dev/null || missing+=(libmail-dkim-perl)
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "with-services: installing ${missing[*]} from Debian's packages" >&2
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
