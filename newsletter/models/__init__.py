@@ -4,6 +4,7 @@ from newsletter.models.consent import ConsentEvent, ImportDraft, Suppression
 from newsletter.models.delivery import Delivery, OutboundMessage
 from newsletter.models.editor import Editor
 from newsletter.models.issue import Issue, Item, Link, Theme
+from newsletter.models.send_rate import SendRate
 from newsletter.models.states import (
     ConsentKind,
     DeliveryStatus,
@@ -34,6 +35,7 @@ __all__ = [
     "MessageStatus",
     "OutboundMessage",
     "PendingSignUp",
+    "SendRate",
     "Subscriber",
     "SubscriberStatus",
     "Theme",
