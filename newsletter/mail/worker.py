@@ -14,8 +14,7 @@ import signal
 import socket
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,6 +35,7 @@ from newsletter.mail.emails import (
     message_id,
     subscriber_links,
 )
+from newsletter.mail.pace import LeaseKeeper, Pace, Schedule, claim_limit
 from newsletter.mail.pythoncheck import require_safe_email_headers
 from newsletter.mail.queue import Outcome, Queued, Result, RetryPolicy
 from newsletter.mail.transport import (
@@ -77,37 +77,6 @@ def smtp_transport_factory(app: Flask) -> TransportFactory:
     return factory
 
 
-class RateLimiter:
-    """Spaces sends to at most N per second and M per hour across sender threads."""
-
-    def __init__(self, per_second: float, per_hour: int) -> None:
-        self.interval = 1.0 / per_second if per_second > 0 else 0.0
-        self.per_hour = per_hour
-        self.next_slot = 0.0
-        self.recent: deque[float] = deque()
-        self.lock = threading.Lock()
-
-    def wait(self, stopping: threading.Event) -> bool:
-        """Block until a send is allowed; return False if asked to stop meanwhile."""
-        if not self.interval and not self.per_hour:
-            return True
-        while True:
-            with self.lock:
-                now = time.monotonic()
-                while self.recent and self.recent[0] <= now - 3600:
-                    self.recent.popleft()
-                ready = max(self.next_slot, now)
-                if self.per_hour and len(self.recent) >= self.per_hour:
-                    ready = max(ready, self.recent[0] + 3600)
-                if ready <= now:
-                    self.next_slot = now + self.interval
-                    if self.per_hour:
-                        self.recent.append(now)
-                    return True
-            if stopping.wait(min(ready - now, 1.0)):
-                return False
-
-
 @dataclass(frozen=True)
 class Job:
     """One message ready to go: bytes, envelope, and the row it belongs to."""
@@ -126,49 +95,36 @@ class SenderPool:
         self,
         factory: TransportFactory,
         connections: int,
-        limiter: RateLimiter,
         stopping: threading.Event,
     ) -> None:
         self.transports = [factory() for _ in range(max(1, connections))]
-        self.limiter = limiter
         self.stopping = stopping
 
     def run(
-        self, sender: str, jobs: Sequence[Job], report: Callable[[Job, Outcome], None]
-    ) -> list[Job]:
-        """Send jobs; return those never attempted because the worker is stopping."""
+        self, sender: str, schedule: Schedule, report: Callable[[Job, Outcome], None]
+    ) -> None:
+        """Send the schedule's jobs as they may go; the rest stays in the schedule."""
         count = len(self.transports)
-        chunks = [list(jobs[i::count]) for i in range(count)]
-        unsent: list[Job] = []
-        lock = threading.Lock()
 
-        def work(
-            transport: Transport,
-            chunk: list[Job],
-            emit: Callable[[Job, Outcome], None],
-        ) -> None:
-            for index, job in enumerate(chunk):
-                if self.stopping.is_set() or not self.limiter.wait(self.stopping):
-                    with lock:
-                        unsent.extend(chunk[index:])
-                    return
+        def work(transport: Transport, emit: Callable[[Job, Outcome], None]) -> None:
+            while (job := schedule.take()) is not None:
                 emit(job, self._send(transport, sender, job))
 
         if count == 1:
             # No thread hand-off for the common single-connection case.
-            work(self.transports[0], chunks[0], report)
-            return unsent
+            work(self.transports[0], report)
+            return
         results: queue_module.Queue[tuple[Job, Outcome] | None] = queue_module.Queue()
 
-        def threaded(transport: Transport, chunk: list[Job]) -> None:
+        def threaded(transport: Transport) -> None:
             try:
-                work(transport, chunk, lambda job, outcome: results.put((job, outcome)))
+                work(transport, lambda job, outcome: results.put((job, outcome)))
             finally:
                 results.put(None)
 
         threads = [
-            threading.Thread(target=threaded, args=(t, c), daemon=True)
-            for t, c in zip(self.transports, chunks, strict=True)
+            threading.Thread(target=threaded, args=(t,), daemon=True)
+            for t in self.transports
         ]
         for thread in threads:
             thread.start()
@@ -181,7 +137,6 @@ class SenderPool:
                 report(*item)
         for thread in threads:
             thread.join()
-        return unsent
 
     @staticmethod
     def _send(transport: Transport, sender: str, job: Job) -> Outcome:
@@ -230,8 +185,21 @@ class Worker:
         self.pool = SenderPool(
             transport_factory or smtp_transport_factory(app),
             config.smtp_connections,
-            RateLimiter(config.rate_per_second, config.rate_per_hour),
             self.stopping,
+        )
+        with app.app_context():
+            self.engine = db.engine
+        self.pace = Pace(
+            self.engine,
+            config.rate_per_second,
+            config.rate_per_hour,
+            config.domain_rates(),
+        )
+        self.claim_limit = claim_limit(
+            self.batch_size,
+            self.lease_seconds,
+            config.rate_per_second,
+            config.rate_per_hour,
         )
 
     def stop(self, *_: Any) -> None:
@@ -306,8 +274,9 @@ class Worker:
 
     def _send_messages(self) -> bool:
         """Send a batch of transactional messages."""
+        claimed_at = time.monotonic()
         ids = queue.claim_messages(
-            self.name, self.batch_size, self.lease_seconds, utcnow()
+            self.name, self.claim_limit, self.lease_seconds, utcnow()
         )
         db.session.commit()
         if not ids:
@@ -333,19 +302,20 @@ class Worker:
             jobs.append(
                 Job(message.id, message.to_address, raw, message_id("m", message.id))
             )
-        self._deliver(OutboundMessage, jobs, outcomes)
+        self._deliver(OutboundMessage, jobs, outcomes, claimed_at)
         return True
 
     def _send_deliveries(self) -> bool:
         """Send a batch of issue deliveries."""
+        claimed_at = time.monotonic()
         ids = queue.claim_deliveries(
-            self.name, self.batch_size, self.lease_seconds, utcnow()
+            self.name, self.claim_limit, self.lease_seconds, utcnow()
         )
         db.session.commit()
         if not ids:
             return False
         jobs, outcomes = self._delivery_jobs(ids)
-        self._deliver(Delivery, jobs, outcomes)
+        self._deliver(Delivery, jobs, outcomes, claimed_at)
         return True
 
     def _delivery_jobs(self, ids: list[int]) -> tuple[list[Job], list[Outcome]]:
@@ -423,8 +393,10 @@ class Worker:
         model: type[Queued],
         jobs: list[Job],
         outcomes: list[Outcome],
+        claimed_at: float,
     ) -> None:
-        """Send jobs, recording outcomes in small committed groups as they arrive."""
+        """Send jobs, recording outcomes in small committed groups as they arrive,
+        while the lease is renewed (claimed_at: time.monotonic() before the claim)."""
         pending: list[Outcome] = list(outcomes)
         bounced: list[int] = []
         by_row = {job.row_id: job for job in jobs}
@@ -450,8 +422,23 @@ class Worker:
                 flush()
 
         flush()
-        unsent = self.pool.run(envelope_sender(), jobs, report)
+        rows = [job.row_id for job in jobs]
+        lease = LeaseKeeper(
+            self.engine, model, self.name, rows, self.lease_seconds, claimed_at
+        )
+        schedule = Schedule(
+            jobs,
+            self.pace,
+            lease,
+            self.stopping,
+            horizon=self.lease_seconds / 2,
+            more_due=len(jobs) + len(outcomes) >= self.claim_limit,
+        )
+        with lease:
+            self.pool.run(envelope_sender(), schedule, report)
         flush()
-        if unsent:
-            queue.release(model, self.name, [job.row_id for job in unsent])
+        unsent, deferred = schedule.leftovers()
+        if unsent or deferred:
+            queue.release(model, self.name, unsent)
+            queue.defer(model, self.name, deferred)
             db.session.commit()
