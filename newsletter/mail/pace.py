@@ -5,7 +5,7 @@ DOMAIN_RATE_LIMITS through the send_rate table (SharedRate). While a batch is be
 sent, a LeaseKeeper renews its lease and tells which rows are still this worker's;
 a Schedule hands the batch's jobs to the sender threads one at a time, when the
 limits allow and only while the row is held. With no limit configured none of this
-touches the database, and a job costs one lock and one set lookup.
+touches the database, and a job costs two uncontended locks and a set lookup.
 """
 
 from __future__ import annotations
@@ -209,10 +209,12 @@ class LeaseKeeper(Generic[Queued]):
 
     Every third of a lease, one UPDATE ... RETURNING (queue.renewal) on a connection
     of its own extends the lease of the batch's rows that are still leased to this
-    worker, and the ids it returns are the rows still held. A row counts as held for
-    two thirds of a lease after the last confirmation (the claim or a renewal): when
-    renewals fail (the database is down) sending stops a third of a lease before
-    another worker could reclaim the rows. Used as a context manager around sending.
+    worker, and the ids it returns are the rows still held (one it skips because it
+    is locked is being recorded, or reclaimed by another worker). A row counts as
+    held for two thirds of a lease after the last confirmation (the claim or a
+    renewal): when renewals fail (the database is down) sending stops a third of a
+    lease before another worker could reclaim the rows. Used as a context manager
+    around sending.
     """
 
     def __init__(
@@ -235,11 +237,15 @@ class LeaseKeeper(Generic[Queued]):
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
-    def holds(self, row_id: int) -> bool:
-        """Return whether the row is still leased to this worker, with time to spare."""
+    def take(self, row_id: int) -> bool:
+        """Return whether the row is still leased to this worker with time to spare,
+        so that it may be sent now; either way it no longer waits to be sent."""
         with self.lock:
             fresh = time.monotonic() < self.confirmed_at + self.lease_seconds * 2 / 3
-            return fresh and row_id in self.held
+            if row_id not in self.held:
+                return False
+            self.held.discard(row_id)
+            return fresh
 
     def renew(self) -> None:
         """Extend the lease of the rows still ours and forget the others."""
@@ -253,7 +259,7 @@ class LeaseKeeper(Generic[Queued]):
             log.warning("could not renew the lease of a batch: %s", exc)
             return
         with self.lock:
-            lost = self.held - kept
+            lost = self.held - kept  # of those still waiting to be sent
             self.held &= kept
             self.confirmed_at = started
         if lost:
@@ -347,6 +353,8 @@ class Schedule:
         """Return the rows to give back: never attempted (due as before), and
         deferred by a limit (each due when it will likely allow it)."""
         with self.lock:
+            if self.dropped:
+                log.warning("%s rows no longer ours were not sent", len(self.dropped))
             unsent = [job.row_id for job in self.open] + self.dropped
             for line in self.lines.values():
                 unsent.extend(job.row_id for job in line)
@@ -356,6 +364,16 @@ class Schedule:
         """Pick the job that may go now, or say when to look again (None: never)."""
         if not self.pace.active:
             return (self._held(self.open.popleft()), now) if self.open else (None, None)
+        if not self.open and not any(self.lines.values()):
+            return None, None
+        overall = self.pace.overall
+        if overall is not None:  # first, so that no domain slot waits for it
+            slot = overall.next_slot(now)
+            if slot is None:
+                self._defer_all(overall.spent_until - now)
+                return None, None
+            if slot > now:
+                return None, slot
         line, soonest = self._ready_line(now)
         if line is None and not self.open:
             if soonest is not None and self.more_due:
@@ -363,14 +381,7 @@ class Schedule:
                     self._defer_line(rate, now)
                 return None, None
             return None, soonest
-        overall = self.pace.overall
         if overall is not None:
-            slot = overall.next_slot(now)
-            if slot is None:
-                self._defer_all(overall.spent_until - now)
-                return None, None
-            if slot > now:
-                return None, slot
             overall.take()
         if line is not None:
             line.take()
@@ -419,8 +430,7 @@ class Schedule:
 
     def _held(self, job: Job) -> Job | None:
         """Return the job if its row is still ours; otherwise drop it."""
-        if self.lease.holds(job.row_id):
+        if self.lease.take(job.row_id):
             return job
         self.dropped.append(job.row_id)
-        log.warning("row %s is no longer leased to this worker: not sent", job.row_id)
         return None
