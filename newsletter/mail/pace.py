@@ -49,8 +49,10 @@ HOUR = 3600.0
 # A worker reserves about this many seconds' worth of slots at a time: at 1,000
 # messages a second it asks the database ten times a second, not a thousand.
 BLOCK_SECONDS = 0.1
-# A spaced slot may be used at most this late; older ones are dropped, because
-# sending late on old slots would bunch messages together above the rate.
+# A spaced slot may be used at most this late (and at most half an interval);
+# older ones are dropped, because sending late on old slots would bunch messages
+# together above the rate. So any second holds at most one message more than the
+# rate allows, from a late slot followed by a punctual one.
 GRACE_SECONDS = 0.05
 
 
@@ -75,6 +77,28 @@ def _database_clock(dialect: str) -> ColumnElement[float]:
     return (func.julianday("now") - 2440587.5) * 86400.0
 
 
+class DatabaseClock:
+    """Converts times by the database's clock into time.monotonic() values.
+
+    A reservation's statement ran after the moment `before` the worker sent it, so
+    `before - clock` is a lower bound of the offset between the two clocks; the
+    largest bound of the last minute is the closest (it differs from the true
+    offset by the quickest round trip seen), where a single statement's would be off
+    by its own delay, and workers would disagree on slot times by that much.
+    """
+
+    def __init__(self) -> None:
+        self.bounds: deque[tuple[float, float]] = deque()
+
+    def offset(self, before: float, clock: float) -> float:
+        """Note one statement's times and return the offset to add to a database
+        time to make it a monotonic one."""
+        self.bounds.append((before, before - clock))
+        while self.bounds[0][0] < before - 60:
+            self.bounds.popleft()
+        return max(bound for _, bound in self.bounds)
+
+
 class SharedRate:
     """One limit held for all workers together through its row in send_rate.
 
@@ -89,11 +113,18 @@ class SharedRate:
     """
 
     def __init__(
-        self, engine: Engine, key: str, per_second: float, per_hour: int = 0
+        self,
+        engine: Engine,
+        clock: DatabaseClock,
+        key: str,
+        per_second: float,
+        per_hour: int = 0,
     ) -> None:
         self.engine = engine
+        self.clock = clock
         self.key = key
         self.interval = 1.0 / per_second if per_second > 0 else 0.0
+        self.grace = min(GRACE_SECONDS, self.interval / 2)
         self.per_hour = per_hour
         if self.interval:
             block = math.ceil(BLOCK_SECONDS / self.interval)
@@ -111,7 +142,7 @@ class SharedRate:
             return None
         if now >= self.window_end:
             self.slots.clear()  # an old hour's slots must not be used in a new one
-        while self.interval and self.slots and self.slots[0] < now - GRACE_SECONDS:
+        while self.interval and self.slots and self.slots[0] < now - self.grace:
             self.slots.popleft()
         if not self.slots:
             self._reserve()
@@ -132,7 +163,7 @@ class SharedRate:
                 before = time.monotonic()
                 row = connection.execute(statement).one()
         next_at, granted, window_start, clock = row
-        offset = before - clock  # a database time plus offset is a monotonic time
+        offset = self.clock.offset(before, clock)
         if self.per_hour:
             self.window_end = window_start + HOUR + offset
         if not granted:
@@ -184,13 +215,14 @@ class Pace:
         per_hour: int,
         domains: dict[str, float],
     ) -> None:
+        clock = DatabaseClock()
         self.overall = (
-            SharedRate(engine, "all", per_second, per_hour)
+            SharedRate(engine, clock, "all", per_second, per_hour)
             if per_second > 0 or per_hour > 0
             else None
         )
         self.domains = {
-            domain: SharedRate(engine, f"domain:{domain}", rate)
+            domain: SharedRate(engine, clock, f"domain:{domain}", rate)
             for domain, rate in domains.items()
         }
 
