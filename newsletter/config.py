@@ -6,12 +6,14 @@ import dataclasses
 import json
 import math
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
+import idna
 from argon2 import Parameters, profiles
 from flask import Config, Flask, current_app
 
@@ -35,6 +37,8 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_TIMEOUT": 30,
     "RATE_PER_SECOND": 0.0,
     "RATE_PER_HOUR": 0,
+    # Per-domain limits for all workers together: "gmail.com=20/s; outlook.com=10/s".
+    "DOMAIN_RATE_LIMITS": "",
     "RETURN_PATH": None,  # envelope sender for bounces; default: MAIL_FROM's address
     "LIST_UNSUBSCRIBE_MAILTO": None,  # an address whose mail you process, if any
     "WORKER_BATCH_SIZE": 200,
@@ -146,6 +150,7 @@ class Settings:
     smtp_timeout: float = field(metadata=_above(0))
     rate_per_second: float
     rate_per_hour: int
+    domain_rate_limits: str
     return_path: str | None
     list_unsubscribe_mailto: str | None
     worker_batch_size: int = field(metadata=_at_least(1))
@@ -196,7 +201,12 @@ class Settings:
                 ENV_PREFIX + key, config[key], kinds[spec.name], spec.metadata
             )
         values["base_url"] = values["base_url"].rstrip("/")
+        parse_domain_rate_limits(values["domain_rate_limits"])
         return cls(**values)
+
+    def domain_rates(self) -> dict[str, float]:
+        """Return the per-domain limits as messages per second, by ASCII domain."""
+        return parse_domain_rate_limits(self.domain_rate_limits)
 
     def as_config(self) -> dict[str, Any]:
         """Return the settings under their configuration keys."""
@@ -204,6 +214,34 @@ class Settings:
             spec.name.upper(): getattr(self, spec.name)
             for spec in dataclasses.fields(self)
         }
+
+
+_PERIODS = {"s": 1.0, "min": 60.0, "h": 3600.0}
+_DOMAIN_LIMIT = re.compile(r"([^=\s]+)\s*=\s*([0-9]*\.?[0-9]+)\s*/\s*(s|min|h)")
+
+
+def parse_domain_rate_limits(text: str) -> dict[str, float]:
+    """Read "gmail.com=20/s; outlook.com=10/min" as messages per second by domain;
+    a bad part stops the start with a message naming it."""
+    rates: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        match = _DOMAIN_LIMIT.fullmatch(part)
+        problem = "must be DOMAIN=NUMBER/s, /min or /h, e.g. gmail.com=20/s"
+        if match and float(match[2]) <= 0:
+            problem = "must allow more than 0 messages"
+        elif match:
+            try:
+                domain = idna.encode(match[1], uts46=True).decode("ascii")
+            except idna.IDNAError:
+                problem = "does not name a valid domain"
+            else:
+                if domain in rates:
+                    problem = "names a domain that is already limited"
+                else:
+                    rates[domain] = float(match[2]) / _PERIODS[match[3]]
+                    continue
+        raise ConfigError(f"{ENV_PREFIX}DOMAIN_RATE_LIMITS: {part!r} {problem}")
+    return rates
 
 
 SETTINGS_KEYS = frozenset(spec.name.upper() for spec in dataclasses.fields(Settings))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import policy
@@ -28,6 +29,7 @@ class Received:
     mail_from: str
     recipient: str
     data: bytes
+    at: float = field(default_factory=time.monotonic)  # when it was accepted
 
     def parse(self) -> EmailMessage:
         """Parse the message as a mail client would."""

@@ -105,6 +105,16 @@ def test_behind_a_proxy_the_client_address_comes_from_the_proxy(monkeypatch, tmp
         ("NEWSLETTER_FEED_IMPORT_ALLOW_PRIVATE", "maybe", "must be true or false"),
         ("NEWSLETTER_LANGUAGES", "sv,en", "NEWSLETTER_LANGUAGES must be a list"),
         ("NEWSLETTER_SMTP_SECURITY", "ssl", "must be none, starttls or tls, got 'ssl'"),
+        (
+            "NEWSLETTER_DOMAIN_RATE_LIMITS",
+            "gmail.com=20/s; outlook.com=10/day",
+            "DOMAIN_RATE_LIMITS: 'outlook.com=10/day' must be DOMAIN=NUMBER/s",
+        ),
+        (
+            "NEWSLETTER_DOMAIN_RATE_LIMITS",
+            "gmail.com=0/s",
+            "DOMAIN_RATE_LIMITS: 'gmail.com=0/s' must allow more than 0",
+        ),
     ],
 )
 def test_a_bad_setting_in_the_environment_stops_the_start_naming_it(
@@ -139,6 +149,22 @@ def test_settings_are_read_once_into_typed_values(monkeypatch, tmp_path):
     assert settings.feed_import_allow_private is True
     assert settings.languages == ("sv",)
     assert app.config["WORKER_BATCH_SIZE"] == 20  # the keys stay readable as before
+
+
+def test_domain_rate_limits_are_read_per_second_per_hour_and_per_minute(
+    monkeypatch, tmp_path
+):
+    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", "x")
+    monkeypatch.setenv(
+        "NEWSLETTER_DOMAIN_RATE_LIMITS",
+        "gmail.com=20/s; Outlook.com = 120/min; företag.se=3600/h;",
+    )
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
+    assert settings_of(app).domain_rates() == {
+        "gmail.com": 20.0,
+        "outlook.com": 2.0,
+        "xn--fretag-wxa.se": 1.0,  # addresses are stored with ASCII domains
+    }
 
 
 def test_settings_never_show_the_secrets(monkeypatch, tmp_path):

@@ -547,6 +547,8 @@ def test_several_connections_deliver_each_message_once(
     ]
 
 
+# The limit is held in the database, through connections of its own.
+@pytest.mark.real_commits
 def test_the_rate_limit_spaces_messages_out(make_app):
     import time
 

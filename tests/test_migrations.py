@@ -108,6 +108,43 @@ def test_stored_international_domains_are_upgraded_to_ascii(database_url):
             db.engine.dispose()
 
 
+def test_the_send_rate_table_is_added_without_touching_queued_mail(database_url):
+    app = create_app(base_config(database_url))
+    _empty_database(app)
+    try:
+        with app.app_context():
+            upgrade(revision="8c1d5e2a7f30")  # the previous release
+            with db.engine.begin() as conn:
+                conn.execute(
+                    text(
+                        "INSERT INTO outbound_message (id, status, template, "
+                        "context, language, to_address, to_name, attempts, "
+                        "next_attempt_at, last_error, created_at) VALUES (7, "
+                        "'queued', 'confirm_subscription', '{}', 'sv', "
+                        "'anna@example.se', 'Anna', 0, CURRENT_TIMESTAMP, '', "
+                        "CURRENT_TIMESTAMP)"
+                    )
+                )
+            upgrade()
+            with db.engine.begin() as conn:
+                queued = conn.execute(
+                    text("SELECT id, status, to_address FROM outbound_message")
+                ).all()
+                conn.execute(text("INSERT INTO send_rate (key) VALUES ('all')"))
+                rate = conn.execute(
+                    text("SELECT next_at, window_count, granted FROM send_rate")
+                ).one()
+            downgrade(revision="8c1d5e2a7f30")
+            tables = set(inspect(db.engine).get_table_names())
+        assert queued == [(7, "queued", "anna@example.se")]
+        assert tuple(rate) == (0, 0, 0)
+        assert "send_rate" not in tables and "outbound_message" in tables
+    finally:
+        _empty_database(app)
+        with app.app_context():
+            db.engine.dispose()
+
+
 def test_migrated_check_constraints_allow_exactly_the_enum_values(database_url):
     # Autogenerate does not compare CHECK constraints: a new enum member needs a
     # migration of its own, and this test says so.

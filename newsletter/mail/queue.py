@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, and_, bindparam, or_, select, update
+from sqlalchemy import ColumnElement, Update, and_, bindparam, or_, select, update
 
 from newsletter.database import rows_changed
 from newsletter.extensions import db
@@ -240,6 +240,59 @@ def release(model: type[Queued], worker: str, row_ids: Sequence[int]) -> None:
             attempts=model.attempts - 1,
         )
         .execution_options(synchronize_session=False)
+    )
+
+
+def defer(
+    model: type[Queued], worker: str, due: Sequence[tuple[int, datetime]]
+) -> None:
+    """Give claimed rows back untouched, each due again at its time (when a rate
+    limit allows it), undoing the claim's attempt."""
+    if not due:
+        return
+    retry = STEPS[model].retry
+    table = table_of(model)
+    db.session.connection().execute(
+        update(table)
+        .where(
+            table.c.id == bindparam("b_id"),
+            table.c.status == retry.source,
+            table.c.leased_by == worker,
+        )
+        .values(
+            status=retry.target,
+            leased_by=None,
+            lease_expires_at=None,
+            attempts=table.c.attempts - 1,
+            next_attempt_at=bindparam("b_due", type_=UTCDateTime()),
+        ),
+        [{"b_id": row_id, "b_due": when} for row_id, when in due],
+    )
+
+
+def renewal(
+    model: type[Queued], worker: str, row_ids: Sequence[int], until: datetime
+) -> Update:
+    """Return the UPDATE that extends this worker's lease on those of the rows it
+    still holds to `until`, RETURNING their ids: one statement renews and tells."""
+    leased = STEPS[model].claim.target
+    # SKIP LOCKED: a row locked right now is being recorded by this worker or
+    # reclaimed by another; either way it is no longer to be sent, and waiting for
+    # it could deadlock against the recording transaction.
+    ours = (
+        select(model.id)
+        .where(
+            model.id.in_(row_ids),
+            model.status == leased,
+            model.leased_by == worker,
+        )
+        .with_for_update(skip_locked=True)
+    )
+    return (
+        update(model)
+        .where(model.id.in_(ours.scalar_subquery()))
+        .values(lease_expires_at=until)
+        .returning(model.id)
     )
 
 

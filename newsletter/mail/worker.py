@@ -19,7 +19,6 @@ import signal
 import socket
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,6 +42,7 @@ from newsletter.mail.emails import (
     message_id,
     subscriber_links,
 )
+from newsletter.mail.pace import LeaseKeeper, Pace, Schedule, claim_limit
 from newsletter.mail.pythoncheck import require_safe_email_headers
 from newsletter.mail.queue import Outcome, Queued, Result, RetryPolicy
 from newsletter.mail.transport import (
@@ -88,37 +88,6 @@ def smtp_transport_factory(app: Flask) -> TransportFactory:
     return factory
 
 
-class RateLimiter:
-    """Spaces sends to at most N per second and M per hour across sender threads."""
-
-    def __init__(self, per_second: float, per_hour: int) -> None:
-        self.interval = 1.0 / per_second if per_second > 0 else 0.0
-        self.per_hour = per_hour
-        self.next_slot = 0.0
-        self.recent: deque[float] = deque()
-        self.lock = threading.Lock()
-
-    def wait(self, stopping: threading.Event) -> bool:
-        """Block until a send is allowed; return False if asked to stop meanwhile."""
-        if not self.interval and not self.per_hour:
-            return True
-        while True:
-            with self.lock:
-                now = time.monotonic()
-                while self.recent and self.recent[0] <= now - 3600:
-                    self.recent.popleft()
-                ready = max(self.next_slot, now)
-                if self.per_hour and len(self.recent) >= self.per_hour:
-                    ready = max(ready, self.recent[0] + 3600)
-                if ready <= now:
-                    self.next_slot = now + self.interval
-                    if self.per_hour:
-                        self.recent.append(now)
-                    return True
-            if stopping.wait(min(ready - now, 1.0)):
-                return False
-
-
 @dataclass(frozen=True)
 class Job:
     """One message ready to go: bytes, envelope, and the row it belongs to."""
@@ -138,69 +107,49 @@ class SenderPool:
         self,
         factory: TransportFactory,
         connections: int,
-        limiter: RateLimiter,
         stopping: threading.Event,
     ) -> None:
         self.transports = [factory() for _ in range(max(1, connections))]
-        self.limiter = limiter
         self.stopping = stopping
         # Set to stop sending for this run: the server is unreachable, or outcomes
         # cannot be recorded. What was not sent yet is given back.
         self.halt = threading.Event()
         self.unreachable: ServerUnreachable | None = None
 
-    def run(
-        self, jobs: Sequence[Job], report: Callable[[Job, Outcome], None]
-    ) -> list[Job]:
-        """Send jobs; return those never attempted because the worker is stopping,
-        the server cannot be reached or the pool was halted."""
+    def run(self, schedule: Schedule, report: Callable[[Job, Outcome], None]) -> None:
+        """Send the schedule's jobs as they may go; the rest stays in the schedule
+        (also when the server cannot be reached or the pool is halted)."""
         self.halt.clear()
         self.unreachable = None
         count = len(self.transports)
-        chunks = [list(jobs[i::count]) for i in range(count)]
-        unsent: list[Job] = []
-        lock = threading.Lock()
 
-        def work(
-            transport: Transport,
-            chunk: list[Job],
-            emit: Callable[[Job, Outcome], None],
-        ) -> None:
-            for index, job in enumerate(chunk):
-                if (
-                    self.stopping.is_set()
-                    or self.halt.is_set()
-                    or not self.limiter.wait(self.stopping)
-                ):
-                    with lock:
-                        unsent.extend(chunk[index:])
-                    return
+        def work(transport: Transport, emit: Callable[[Job, Outcome], None]) -> None:
+            while not self.halt.is_set() and (job := schedule.take()) is not None:
                 try:
                     outcome = self._send(transport, job)
                 except ServerUnreachable as exc:
                     # Nothing left: this job and the rest go back untouched.
                     self.unreachable = exc
                     self.halt.set()
-                    with lock:
-                        unsent.extend(chunk[index:])
+                    schedule.give_back(job)
                     return
                 emit(job, outcome)
 
         if count == 1:
             # No thread hand-off for the common single-connection case.
-            work(self.transports[0], chunks[0], report)
-            return unsent
+            work(self.transports[0], report)
+            return
         results: queue_module.Queue[tuple[Job, Outcome] | None] = queue_module.Queue()
 
-        def threaded(transport: Transport, chunk: list[Job]) -> None:
+        def threaded(transport: Transport) -> None:
             try:
-                work(transport, chunk, lambda job, outcome: results.put((job, outcome)))
+                work(transport, lambda job, outcome: results.put((job, outcome)))
             finally:
                 results.put(None)
 
         threads = [
-            threading.Thread(target=threaded, args=(t, c), daemon=True)
-            for t, c in zip(self.transports, chunks, strict=True)
+            threading.Thread(target=threaded, args=(t,), daemon=True)
+            for t in self.transports
         ]
         for thread in threads:
             thread.start()
@@ -213,7 +162,6 @@ class SenderPool:
                 report(*item)
         for thread in threads:
             thread.join()
-        return unsent
 
     @staticmethod
     def _send(transport: Transport, job: Job) -> Outcome:
@@ -252,6 +200,7 @@ class Ledger:
         # Keyed by model (Delivery or OutboundMessage).
         self.outcomes: dict[Any, list[Outcome]] = {}
         self.released: dict[Any, list[int]] = {}
+        self.deferred: dict[Any, list[tuple[int, datetime]]] = {}
         # 5xx replies met in our own SMTP sessions: bounces, like a later DSN.
         self.refused: dict[Any, list[tuple[int, str]]] = {}
         self.failure: Exception | None = None
@@ -273,9 +222,14 @@ class Ledger:
         if row_ids:
             self.released.setdefault(model, []).extend(row_ids)
 
+    def defer(self, model: type[Queued], due: Sequence[tuple[int, datetime]]) -> None:
+        """Keep claimed rows to give back, each due again at its time."""
+        if due:
+            self.deferred.setdefault(model, []).extend(due)
+
     def write(self) -> bool:
         """Write and commit everything kept; on failure keep it and return False."""
-        if not (self.outcomes or self.released):
+        if not (self.outcomes or self.released or self.deferred):
             return True
         now = utcnow()
         try:
@@ -285,6 +239,8 @@ class Ledger:
                 bounces.record_refusals(model, refusals, now)
             for model, row_ids in self.released.items():
                 queue.release(model, self.worker, row_ids)
+            for model, due in self.deferred.items():
+                queue.defer(model, self.worker, due)
             db.session.commit()
         except Exception as exc:  # noqa: BLE001 - kept, and raised by write_or_raise
             self.failure = exc
@@ -292,6 +248,7 @@ class Ledger:
             return False
         self.outcomes.clear()
         self.released.clear()
+        self.deferred.clear()
         self.refused.clear()
         self.failure = None
         return True
@@ -396,7 +353,6 @@ class Worker:
         self.pool = SenderPool(
             transport_factory or smtp_transport_factory(app),
             config.smtp_connections,
-            RateLimiter(config.rate_per_second, config.rate_per_hour),
             self.stopping,
         )
         self.ledger = Ledger(self.name, self.retry)
@@ -405,6 +361,20 @@ class Worker:
         self.may_hold_claims = False
         self.started_at = utcnow()
         self.next_heartbeat = 0.0
+        with app.app_context():
+            self.engine = db.engine
+        self.pace = Pace(
+            self.engine,
+            config.rate_per_second,
+            config.rate_per_hour,
+            config.domain_rates(),
+        )
+        self.claim_limit = claim_limit(
+            self.batch_size,
+            self.lease_seconds,
+            config.rate_per_second,
+            config.rate_per_hour,
+        )
 
     def stop(self, *_: Any) -> None:
         """Finish the message in flight, give the rest back, then exit the loop."""
@@ -541,8 +511,9 @@ class Worker:
 
     def _send_messages(self) -> bool:
         """Send a batch of transactional messages."""
+        claimed_at = time.monotonic()
         ids = queue.claim_messages(
-            self.name, self.batch_size, self.lease_seconds, utcnow()
+            self.name, self.claim_limit, self.lease_seconds, utcnow()
         )
         db.session.commit()
         if not ids:
@@ -574,19 +545,20 @@ class Worker:
                     sender=envelope_sender("m", message.id),
                 )
             )
-        self._deliver(OutboundMessage, jobs, outcomes)
+        self._deliver(OutboundMessage, jobs, outcomes, claimed_at)
         return True
 
     def _send_deliveries(self) -> bool:
         """Send a batch of issue deliveries."""
+        claimed_at = time.monotonic()
         ids = queue.claim_deliveries(
-            self.name, self.batch_size, self.lease_seconds, utcnow()
+            self.name, self.claim_limit, self.lease_seconds, utcnow()
         )
         db.session.commit()
         if not ids:
             return False
         jobs, outcomes = self._delivery_jobs(ids)
-        self._deliver(Delivery, jobs, outcomes)
+        self._deliver(Delivery, jobs, outcomes, claimed_at)
         return True
 
     def _delivery_jobs(self, ids: list[int]) -> tuple[list[Job], list[Outcome]]:
@@ -665,8 +637,10 @@ class Worker:
         model: type[Queued],
         jobs: list[Job],
         outcomes: list[Outcome],
+        claimed_at: float,
     ) -> None:
-        """Send jobs, recording outcomes in small committed groups as they arrive."""
+        """Send jobs, recording outcomes in small committed groups as they arrive,
+        while the lease is renewed (claimed_at: time.monotonic() before the claim)."""
         ledger = self.ledger  # keeps outcomes while the database cannot be reached
         for outcome in outcomes:
             ledger.add(model, outcome)
@@ -680,8 +654,23 @@ class Worker:
             self.heartbeat()
 
         ledger.write_or_raise()
-        unsent = self.pool.run(jobs, report)
-        ledger.release(model, [job.row_id for job in unsent])
+        rows = [job.row_id for job in jobs]
+        lease = LeaseKeeper(
+            self.engine, model, self.name, rows, self.lease_seconds, claimed_at
+        )
+        schedule = Schedule(
+            jobs,
+            self.pace,
+            lease,
+            self.stopping,
+            horizon=self.lease_seconds / 2,
+            more_due=len(jobs) + len(outcomes) >= self.claim_limit,
+        )
+        with lease:
+            self.pool.run(schedule, report)
+        unsent, deferred = schedule.leftovers()
+        ledger.release(model, unsent)
+        ledger.defer(model, deferred)
         ledger.write_or_raise()
         self.pool.check_reachable()  # an unreachable server: back off, then retry
 

@@ -6,6 +6,7 @@ from newsletter.models.delivery import Delivery, OutboundMessage
 from newsletter.models.editor import Editor
 from newsletter.models.issue import Issue, Item, Link, Theme
 from newsletter.models.rate_limit import RateLimitCounter
+from newsletter.models.send_rate import SendRate
 from newsletter.models.states import (
     ConsentKind,
     DeliveryStatus,
@@ -40,6 +41,7 @@ __all__ = [
     "OutboundMessage",
     "PendingSignUp",
     "RateLimitCounter",
+    "SendRate",
     "Subscriber",
     "SubscriberStatus",
     "Theme",
