@@ -258,7 +258,10 @@ def claimed_jobs(app, count: int) -> tuple[list[Job], float]:
         ids = queue.claim_deliveries("first", count, 300, utcnow())
         db.session.commit()
     message = b"Subject: x\r\n\r\nx"
-    jobs = [Job(i, f"row{i}@example.se", message, f"<{i}@x>") for i in ids]
+    jobs = [
+        Job(i, f"row{i}@example.se", message, f"<{i}@x>", "nyhetsbrev@example.se")
+        for i in ids
+    ]
     return jobs, claimed_at
 
 
@@ -292,7 +295,7 @@ def test_sender_threads_never_send_rows_another_worker_has_taken_over(make_app):
     schedule = Schedule(
         jobs, pace, keeper, threading.Event(), horizon=150, more_due=False
     )
-    pool.run("nyhetsbrev@example.se", schedule, lambda job, outcome: None)
+    pool.run(schedule, lambda job, outcome: None)
     assert sorted(recipient for _, recipient, _ in memory.sent) == [
         job.recipient for job in jobs[3:]
     ]

@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
+from newsletter.database import is_database_outage
 from newsletter.mail import queue
 from newsletter.mail.queue import Queued
 from newsletter.models import SendRate
@@ -372,8 +373,17 @@ class Schedule:
             try:
                 with self.lock:
                     job, wake = self._next(time.monotonic())
-            except SQLAlchemyError:
-                log.exception("could not reserve send slots; the batch is given back")
+            except SQLAlchemyError as exc:
+                if is_database_outage(exc):
+                    # The worker logs the outage itself, once: no trace here.
+                    log.warning(
+                        "could not reserve send slots (%s); the batch is given back",
+                        str(exc).splitlines()[0],
+                    )
+                else:
+                    log.exception(
+                        "could not reserve send slots; the batch is given back"
+                    )
                 self.failed = True
                 return None
             if job is not None or wake is None:
