@@ -264,11 +264,19 @@ class LeaseKeeper(Generic[Queued]):
         self.worker = worker
         self.row_ids = list(row_ids)
         self.held = set(row_ids)
+        self.lost: set[int] = set()  # rows a renewal found no longer ours
         self.lease_seconds = lease_seconds
         self.confirmed_at = confirmed_at
         self.lock = threading.Lock()
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def restore(self, row_id: int) -> None:
+        """Let a taken row wait to be sent again (its sender could not send it),
+        unless a renewal found it taken over meanwhile."""
+        with self.lock:
+            if row_id not in self.lost:
+                self.held.add(row_id)
 
     def take(self, row_id: int) -> bool:
         """Return whether the row is still leased to this worker with time to spare,
@@ -292,6 +300,7 @@ class LeaseKeeper(Generic[Queued]):
             log.warning("could not renew the lease of a batch: %s", exc)
             return
         with self.lock:
+            self.lost.update(set(self.row_ids) - kept)
             lost = self.held - kept  # of those still waiting to be sent
             self.held &= kept
             self.confirmed_at = started
@@ -345,12 +354,14 @@ class Schedule:
         lease: LeaseKeeper[Any],
         stopping: threading.Event,
         *,
+        halt: threading.Event | None = None,
         horizon: float,
         more_due: bool,
     ) -> None:
         self.pace = pace
         self.lease = lease
         self.stopping = stopping
+        self.halt = halt or threading.Event()  # set when the sender pool stops early
         self.horizon = horizon
         self.more_due = more_due
         self.lock = threading.Lock()
@@ -365,11 +376,12 @@ class Schedule:
         self.deferred: list[tuple[int, datetime]] = []
         self.dropped: list[int] = []
         self.failed = False  # the database could not be asked for slots
+        self.error: SQLAlchemyError | None = None  # why, for the worker to back off
 
     def take(self) -> Job | None:
         """Return the next job that may go now, waiting for its slot; None when no
         more of the batch is to be sent now (done, given back, or stopping)."""
-        while not self.stopping.is_set() and not self.failed:
+        while not (self.stopping.is_set() or self.halt.is_set() or self.failed):
             try:
                 with self.lock:
                     job, wake = self._next(time.monotonic())
@@ -385,15 +397,18 @@ class Schedule:
                         "could not reserve send slots; the batch is given back"
                     )
                 self.failed = True
+                self.error = exc
                 return None
             if job is not None or wake is None:
                 return job
-            self.stopping.wait(max(0.0, wake - time.monotonic()))
+            # Short waits: a halted pool is noticed within half a second.
+            self.stopping.wait(min(0.5, max(0.0, wake - time.monotonic())))
         return None
 
     def give_back(self, job: Job) -> None:
         """Take back a job that was handed out but could not be sent."""
         with self.lock:
+            self.lease.restore(job.row_id)
             self.open.appendleft(job)
 
     def leftovers(self) -> tuple[list[int], list[tuple[int, datetime]]]:

@@ -125,6 +125,9 @@ class SenderPool:
 
         def work(transport: Transport, emit: Callable[[Job, Outcome], None]) -> None:
             while not self.halt.is_set() and (job := schedule.take()) is not None:
+                if self.halt.is_set():  # halted while this thread waited for a slot
+                    schedule.give_back(job)
+                    return
                 try:
                     outcome = self._send(transport, job)
                 except ServerUnreachable as exc:
@@ -133,6 +136,9 @@ class SenderPool:
                     self.halt.set()
                     schedule.give_back(job)
                     return
+                except Exception as exc:  # noqa: BLE001 - one bad row must not stop or leak
+                    log.exception("%s could not be sent", job.message_id)
+                    outcome = Outcome(job.row_id, Result.FAILED, None, f"send: {exc}")
                 emit(job, outcome)
 
         if count == 1:
@@ -154,14 +160,18 @@ class SenderPool:
         for thread in threads:
             thread.start()
         finished = 0
-        while finished < count:
-            item = results.get()
-            if item is None:
-                finished += 1
-            else:
-                report(*item)
-        for thread in threads:
-            thread.join()
+        try:
+            while finished < count:
+                item = results.get()
+                if item is None:
+                    finished += 1
+                else:
+                    report(*item)
+        finally:
+            # Should reporting fail, no sender thread outlives this run.
+            self.halt.set()
+            for thread in threads:
+                thread.join()
 
     @staticmethod
     def _send(transport: Transport, job: Job) -> Outcome:
@@ -413,7 +423,10 @@ class Worker:
 
     def _settle(self) -> None:
         """Before stopping, try once more to write what an outage left unwritten."""
-        if not (len(self.ledger) or self.ledger.released or self.may_hold_claims):
+        ledger = self.ledger
+        if not (
+            len(ledger) or ledger.released or ledger.deferred or self.may_hold_claims
+        ):
             return
         with self.app.app_context():
             try:
@@ -461,7 +474,8 @@ class Worker:
                 busy = self._start_and_fan_out()
                 busy = self._answer_link_requests() or busy
                 busy = self._send_messages() or busy
-                busy = self._send_deliveries() or busy
+                if not self.stopping.is_set():  # no new batch only to give it back
+                    busy = self._send_deliveries() or busy
                 now = utcnow()
                 for issue_id in sending.finish_completed_issues(now):
                     log.info("issue %s is sent", issue_id)
@@ -663,7 +677,11 @@ class Worker:
             self.pace,
             lease,
             self.stopping,
-            horizon=self.lease_seconds / 2,
+            halt=self.pool.halt,
+            # Waits for a slot stay well inside the lease and the heartbeat's window.
+            horizon=min(
+                self.lease_seconds / 2, workers.MISSING_AFTER.total_seconds() / 2
+            ),
             more_due=len(jobs) + len(outcomes) >= self.claim_limit,
         )
         with lease:
@@ -672,6 +690,8 @@ class Worker:
         ledger.release(model, unsent)
         ledger.defer(model, deferred)
         ledger.write_or_raise()
+        if schedule.error is not None:
+            raise schedule.error  # back off like any failed round
         self.pool.check_reachable()  # an unreachable server: back off, then retry
 
 
