@@ -368,6 +368,20 @@ def app(make_app: Callable[..., Flask]) -> Flask:
 
 
 @pytest.fixture
+def postgres_app(postgres_url: str) -> Iterator[Flask]:
+    """Return an app on the run's PostgreSQL database with tables emptied first, for
+    tests that run worker processes against it."""
+    application = build_app(
+        base_config(postgres_url, BASE_URL="https://nyhetsbrev.example.se")
+    )
+    reset_schema(application)
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
 def sqlite_app(tmp_path: Path) -> Iterator[Flask]:
     """Return an app on SQLite only, for tests about the process, not the engine."""
     application = build_app(base_config(f"sqlite:///{tmp_path / 'test.sqlite3'}"))

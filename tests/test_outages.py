@@ -4,10 +4,8 @@ server; pages answer a clear 503 while the database is down."""
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -25,33 +23,17 @@ from newsletter.models import Delivery, Issue
 from tests.conftest import base_config, build_app, log_in, reset_schema
 from tests.factories import make_editor
 from tests.smtp import SMTPServer, free_port
-from tests.test_worker_processes import by_recipient, issue_for, wait_for
+from tests.test_worker_processes import (
+    by_recipient,
+    issue_for,
+    start_worker,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
 # Messages a worker may have had accepted by the SMTP server but not yet recorded.
 RECORD_EVERY = 20
-
-
-def start_logged_worker(app, log: Path, **settings: object) -> subprocess.Popen:
-    """Start `flask worker` in its own process, its log going to a file."""
-    env = {
-        **os.environ,
-        "NEWSLETTER_SECRET_KEY": app.config["SECRET_KEY"],
-        "NEWSLETTER_SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
-        "NEWSLETTER_SMTP_HOST": "127.0.0.1",
-        "NEWSLETTER_BASE_URL": app.config["BASE_URL"],
-        "NEWSLETTER_WORKER_IDLE_SECONDS": "0.1",
-        **{f"NEWSLETTER_{k}": str(v) for k, v in settings.items()},
-    }
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
 
 
 def issue_is_sent(app, issue_id: int) -> bool:
@@ -85,7 +67,7 @@ def test_two_workers_finish_an_issue_through_a_database_restart_and_a_stop(
         "WORKER_MAX_BACKOFF_SECONDS": 2,
     }
     logs = [tmp_path / "first.log", tmp_path / "second.log"]
-    workers = [start_logged_worker(app, log, **settings) for log in logs]
+    workers = [start_worker(app, log=log, **settings) for log in logs]
     received = smtp_server.sink.recipients
     try:
         wait_for(lambda: alive(workers, logs) and len(received()) >= 300, 60, "300")
@@ -183,7 +165,7 @@ def test_a_worker_waiting_out_a_database_outage_stops_at_once_on_sigterm(tmp_pat
     url = f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/newsletter"
     app = build_app(base_config(url))
     log = tmp_path / "worker.log"
-    worker = start_logged_worker(app, log, WORKER_MAX_BACKOFF_SECONDS=30)
+    worker = start_worker(app, log=log, WORKER_MAX_BACKOFF_SECONDS=30)
     try:
         wait_for(
             lambda: (

@@ -10,7 +10,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from newsletter import create_app
 from newsletter.extensions import db
 from newsletter.mail import queue
 from newsletter.mail.pace import LeaseKeeper, Pace, Schedule, claim_limit
@@ -20,7 +19,6 @@ from newsletter.models import Delivery, DeliveryStatus
 from newsletter.models.types import utcnow
 from newsletter.services import sending
 from newsletter.services.subscriber_import import ImportRow, import_subscribers
-from tests.conftest import base_config, reset_schema
 from tests.factories import make_issue, make_item, make_subscriber, theme
 from tests.test_worker_processes import (
     by_recipient,
@@ -76,19 +74,6 @@ def busiest_second(times: list[float]) -> int:
     return max(
         sum(1 for t in times[i:] if t < start + 1.0) for i, start in enumerate(times)
     )
-
-
-@pytest.fixture
-def postgres_app(postgres_url):
-    """An app on the run's PostgreSQL database with fresh tables, for processes."""
-    app = create_app(
-        base_config(postgres_url, BASE_URL="https://nyhetsbrev.example.se")
-    )
-    reset_schema(app)
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 def test_a_batch_longer_than_its_lease_is_never_sent_twice(sqlite_app, smtp_server):

@@ -26,8 +26,11 @@ from tests.factories import make_issue, make_item, theme
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start_worker(app, **settings: object) -> subprocess.Popen:
-    """Start `flask worker` in its own process against the app's database."""
+def start_worker(
+    app, *options: str, log: Path | None = None, **settings: object
+) -> subprocess.Popen:
+    """Start `flask worker [options]` in its own process against the app's database,
+    its output going to the log file if one is given."""
     env = {
         **os.environ,
         "NEWSLETTER_SECRET_KEY": app.config["SECRET_KEY"],
@@ -35,15 +38,21 @@ def start_worker(app, **settings: object) -> subprocess.Popen:
         "NEWSLETTER_SMTP_HOST": "127.0.0.1",
         "NEWSLETTER_BASE_URL": app.config["BASE_URL"],
         "NEWSLETTER_WORKER_IDLE_SECONDS": "0.1",
+        **{f"NEWSLETTER_{k}": str(v) for k, v in settings.items()},
     }
-    env.update({f"NEWSLETTER_{k}": str(v) for k, v in settings.items()})
-    return subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", "worker", *options]
+    if log is None:
+        return subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
 
 
 def wait_for(condition, timeout: float, what: str) -> None:
@@ -84,11 +93,15 @@ def by_recipient(sink) -> dict[str, set[str]]:
     return seen
 
 
-def stop(process: subprocess.Popen) -> None:
-    """Ask a worker to stop and wait for it."""
+def stop(process: subprocess.Popen) -> int:
+    """Send SIGTERM and return the exit status (killing the process if it hangs)."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+    try:
+        return process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
 
 
 def test_a_worker_killed_mid_send_loses_nothing_and_repeats_only_unrecorded(

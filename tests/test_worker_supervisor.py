@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,41 +13,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from newsletter import create_app
 from newsletter.extensions import db
 from newsletter.models import Delivery, Issue
 from newsletter.models.states import DeliveryStatus, IssueStatus
-from newsletter.models.types import utcnow
-from newsletter.services import sending
-from newsletter.services.subscriber_import import ImportRow, import_subscribers
-from tests.conftest import base_config, reset_schema
-from tests.factories import make_issue, make_item, theme
 from tests.smtp import Sink, SMTPServer
+from tests.test_worker_processes import issue_for, start_worker, stop, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def start_workers(
-    app, log: Path, *options: str, **settings: object
-) -> subprocess.Popen:
-    """Start `flask worker` with options on the app's database, logging to a file."""
-    env = {
-        **os.environ,
-        "NEWSLETTER_SECRET_KEY": app.config["SECRET_KEY"],
-        "NEWSLETTER_SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
-        "NEWSLETTER_SMTP_HOST": "127.0.0.1",
-        "NEWSLETTER_BASE_URL": app.config["BASE_URL"],
-        "NEWSLETTER_WORKER_IDLE_SECONDS": "0.1",
-        **{f"NEWSLETTER_{k}": str(v) for k, v in settings.items()},
-    }
-    with log.open("wb") as output:
-        return subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "wsgi", "worker", *options],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=output,
-        )
 
 
 def children_of(pid: int) -> set[int]:
@@ -69,54 +38,6 @@ def children_of(pid: int) -> set[int]:
     return found
 
 
-def wait_for(condition, timeout: float, what: str) -> None:  # noqa: ANN001
-    """Poll until condition() is true."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def issue_for(app, count: int) -> int:  # noqa: ANN001
-    """Create an issue and `count` confirmed subscribers, and start sending."""
-    with app.app_context():
-        issue = make_issue()
-        make_item(issue, "aldre")
-        rows = [
-            ImportRow(0, f"s{n:05}@example.se", "", frozenset({theme("aldre").id}))
-            for n in range(count)
-        ]
-        import_subscribers(rows, "Test subscribers who consented.", "test", utcnow())
-        sending.start_sending(issue.id, utcnow())
-        db.session.commit()
-        return issue.id
-
-
-def stop(process: subprocess.Popen) -> int:
-    """Send SIGTERM and return the exit status (killing the process if it hangs)."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    try:
-        return process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-
-
-@pytest.fixture
-def postgres_app(postgres_url):
-    """An app on the run's PostgreSQL database, with tables emptied first."""
-    app = create_app(
-        base_config(postgres_url, BASE_URL="https://nyhetsbrev.example.se")
-    )
-    reset_schema(app)
-    yield app
-    with app.app_context():
-        db.engine.dispose()
-
-
 def leased_rows(app) -> int:  # noqa: ANN001
     """Count deliveries some worker still holds."""
     with app.app_context():
@@ -133,11 +54,11 @@ def test_sigterm_to_the_parent_stops_every_worker_process_with_no_row_held(
 ):
     issue_for(postgres_app, 400)
     log = tmp_path / "worker.log"
-    parent = start_workers(
+    parent = start_worker(
         postgres_app,
-        log,
         "--processes",
         "2",
+        log=log,
         SMTP_PORT=smtp_server.port,
         WORKER_BATCH_SIZE=20,
         RATE_PER_SECOND=100,
@@ -173,12 +94,12 @@ def test_two_worker_processes_deliver_an_issue_to_each_subscriber_once(
     log = tmp_path / "worker.log"
     sink = ConnectionCountingSink()
     with SMTPServer(sink) as server:
-        parent = start_workers(
+        parent = start_worker(
             postgres_app,
-            log,
             "--processes",
             "2",
             "--once",
+            log=log,
             SMTP_PORT=server.port,
             WORKER_BATCH_SIZE=20,
         )
@@ -200,8 +121,8 @@ def test_two_worker_processes_deliver_an_issue_to_each_subscriber_once(
 
 def test_a_worker_process_that_dies_is_started_again(sqlite_app, smtp_server, tmp_path):
     log = tmp_path / "worker.log"
-    parent = start_workers(
-        sqlite_app, log, "--processes", "2", SMTP_PORT=smtp_server.port
+    parent = start_worker(
+        sqlite_app, "--processes", "2", log=log, SMTP_PORT=smtp_server.port
     )
     try:
         wait_for(lambda: len(children_of(parent.pid)) == 2, 30, "two children")
@@ -222,11 +143,11 @@ def test_a_worker_process_that_dies_is_started_again(sqlite_app, smtp_server, tm
 
 def test_a_bad_key_stops_worker_processes_before_any_is_forked(sqlite_app, tmp_path):
     log = tmp_path / "worker.log"
-    parent = start_workers(
+    parent = start_worker(
         sqlite_app,
-        log,
         "--processes",
         "2",
+        log=log,
         DKIM_DOMAIN="example.se",
         DKIM_ED25519_SELECTOR="ed",
         DKIM_ED25519_PRIVATE_KEY_PATH=tmp_path / "missing.pem",
