@@ -174,6 +174,8 @@ def test_a_hard_bounce_shows_on_the_subscriber_page_and_the_progress_page(
     page = editor.get(f"/editor/subscribers/{subscriber_id}").get_data(as_text=True)
     assert "Recipient address rejected: User unknown in virtual mailbox table" in page
     assert "Nyhetsbrev februari 2026" in page and "5.1.1" in page
+    title = page.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert title.startswith("anna@example.se") and "5.1.1" not in title
     progress = editor.get(f"/editor/issues/{issue_id}/progress").get_data(as_text=True)
     assert '<dd data-report="bounced">1</dd>' in progress
     assert '<dd data-report="complained">0</dd>' in progress
