@@ -67,6 +67,8 @@ DEFAULTS: dict[str, Any] = {
     "FEED_IMPORT_ALLOW_PRIVATE": False,
     "LINK_CHECK_TIMEOUT": 10.0,  # seconds for one link, redirects included
     "LINK_CHECK_PER_HOST": 2,  # links of one host checked at the same time
+    # How often a worker looks for links to check (0: workers check none).
+    "LINK_CHECK_EVERY_SECONDS": 60.0,
     "DKIM_DOMAIN": None,
     "DKIM_SELECTOR": None,
     "DKIM_PRIVATE_KEY_PATH": None,  # RSA, PEM
@@ -179,6 +181,7 @@ class Settings:
     feed_import_allow_private: bool
     link_check_timeout: float = field(metadata=_above(0))
     link_check_per_host: int = field(metadata=_at_least(1))
+    link_check_every_seconds: float
     dkim_domain: str | None
     dkim_selector: str | None
     dkim_private_key_path: str | None

@@ -214,7 +214,12 @@ def _exchange(url: str, limits: _Limits) -> tuple[int, dict[str, str], bytes]:
 
 def _timed_out(seconds: float) -> str:
     """The message for a fetch that ran out of time."""
-    return str(_("the server did not answer within %(num)d seconds", num=seconds))
+    return str(
+        _(
+            "the server did not answer within %(seconds)s seconds",
+            seconds=f"{seconds:g}",
+        )
+    )
 
 
 def fetch(
