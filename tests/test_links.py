@@ -15,10 +15,11 @@ from sqlalchemy import select
 from newsletter.extensions import db
 from newsletter.link_checker import check_and_record
 from newsletter.mail.worker import Worker
-from newsletter.models import IssueStatus, LinkCheck, LinkOutcome
+from newsletter.models import IssueStatus, Item, LinkCheck, LinkOutcome
 from newsletter.models.types import utcnow
 from newsletter.services import links
-from tests.factories import make_issue, make_item
+from tests.conftest import log_in
+from tests.factories import make_editor, make_issue, make_item
 
 
 class LinkServer(ThreadingHTTPServer):
@@ -250,3 +251,81 @@ def test_adopting_the_final_address_updates_item_links_and_text(checking_app, se
         assert [link.url for link in item.links] == [server.url + "/ok"]
         assert item.body == f"Se [sidan]({server.url}/ok) och {moved}/x."
         assert db.session.scalars(select(LinkCheck.url)).all() == [moved]
+
+
+@pytest.fixture
+def linked_issue(checking_app, server):
+    """A draft linking to a working, a moved, a missing and an unchecked address,
+    the first three checked; return the issue's id."""
+    with checking_app.app_context():
+        make_editor(email="editor@example.se")
+        issue = make_issue()
+        urls = [server.url + path for path in ("/ok", "/moved", "/missing")]
+        make_item(
+            issue,
+            links=[("Länk", url) for url in urls],
+            body="Se [sidan](https://inte-kontrollerad.example.se/sida).",
+        )
+        check_and_record(urls)
+        return issue.id
+
+
+def test_the_issue_page_shows_the_state_of_each_link(
+    checking_app, server, linked_issue
+):
+    client = log_in(checking_app.test_client(), "editor@example.se")
+    page = client.get(f"/editor/issues/{linked_issue}").get_data(as_text=True)
+    links_part = page[page.index('id="links"') :]
+    assert "fungerar" in links_part
+    assert "omdirigeras till" in links_part and f'href="{server.url}/ok"' in links_part
+    assert "Använd den nya adressen" in links_part
+    assert "trasig" in links_part and "404" in links_part
+    unchecked = links_part[links_part.index("https://inte-kontrollerad") :]
+    assert "inte kontrollerad än" in unchecked[: unchecked.index("</li>")]
+
+
+def test_use_the_new_address_replaces_the_redirected_link(
+    checking_app, server, linked_issue
+):
+    client = log_in(checking_app.test_client(), "editor@example.se")
+    url = f"/editor/issues/{linked_issue}/links/adopt"
+    answer = client.post(url, data={"url": server.url + "/moved"})
+    assert answer.status_code == 302
+    with checking_app.app_context():
+        (item,) = db.session.scalars(select(Item)).all()
+        assert [link.url for link in item.links] == [
+            server.url + "/ok",
+            server.url + "/ok",
+            server.url + "/missing",
+        ]
+
+
+def test_adopting_needs_the_form_token(checking_app, server, linked_issue):
+    client = log_in(checking_app.test_client(), "editor@example.se")
+    answer = client.client.post(
+        f"/editor/issues/{linked_issue}/links/adopt",
+        data={"url": server.url + "/moved"},
+    )
+    assert answer.status_code == 400
+
+
+def test_the_send_page_warns_with_the_broken_links_and_still_sends(
+    checking_app, server, linked_issue
+):
+    client = log_in(checking_app.test_client(), "editor@example.se")
+    page = client.get(f"/editor/issues/{linked_issue}/send").get_data(as_text=True)
+    warning = page[page.index('id="broken-links"') : page.index("Skicka nu")]
+    assert "1 länk i numret är trasig" in warning
+    assert server.url + "/missing" in warning and server.url + "/moved" not in warning
+    assert 'type="submit" class="primary"' in page
+
+
+def test_the_archive_report_lists_the_broken_links(checking_app, server):
+    with checking_app.app_context():
+        make_editor(email="editor@example.se")
+        sent_issue_linking(server.url + "/ok", server.url + "/error")
+        check_and_record([server.url + "/ok", server.url + "/error"])
+    client = log_in(checking_app.test_client(), "editor@example.se")
+    page = client.get("/editor/links").get_data(as_text=True)
+    assert server.url + "/error" in page and "500" in page
+    assert server.url + "/ok" not in page
