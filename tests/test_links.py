@@ -329,3 +329,10 @@ def test_the_archive_report_lists_the_broken_links(checking_app, server):
     page = client.get("/editor/links").get_data(as_text=True)
     assert server.url + "/error" in page and "500" in page
     assert server.url + "/ok" not in page
+
+
+def test_a_malformed_address_is_reported_broken_not_raised(checking_app):
+    with checking_app.app_context():
+        (result,) = links.check_urls(["http://[::1/sida"], 1.0, 2, True)
+    assert result.outcome is LinkOutcome.BROKEN
+    assert "ingen giltig webbadress" in result.reason

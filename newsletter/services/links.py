@@ -74,7 +74,7 @@ class _Hrefs(HTMLParser):
 
 def _is_web(url: str) -> bool:
     """Whether an address is an http(s) one (mailto and tel are not checked)."""
-    return urlsplit(url).scheme.lower() in ("http", "https")
+    return url.split(":", 1)[0].lower() in ("http", "https")
 
 
 def item_urls(item: Item) -> list[str]:
@@ -155,16 +155,23 @@ def check_url(url: str, timeout: float, allow_private: bool) -> Result:
     return _from_answer(url, answer.status, answer.url)
 
 
+def _host(url: str) -> str:
+    """The host an address names, for the per-host limit ("" when it names none)."""
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:  # a malformed address; the check itself reports it
+        return ""
+
+
 def check_urls(
     urls: Sequence[str], timeout: float, per_host: int, allow_private: bool
 ) -> list[Result]:
     """Check addresses concurrently, at most per_host of one host at a time."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    hosts = {urlsplit(url).hostname or "" for url in urls}
-    gates = {host: threading.Semaphore(per_host) for host in hosts}
+    gates = {_host(url): threading.Semaphore(per_host) for url in urls}
 
     def one(url: str) -> Result:
-        with app.app_context(), gates[urlsplit(url).hostname or ""]:
+        with app.app_context(), gates[_host(url)]:
             return check_url(url, timeout, allow_private)
 
     if not urls:
