@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import select
 
+from newsletter.config import settings_of
 from newsletter.extensions import db
 from newsletter.link_checker import check_and_record
 from newsletter.mail.worker import Worker
@@ -336,3 +337,18 @@ def test_a_malformed_address_is_reported_broken_not_raised(checking_app):
         (result,) = links.check_urls(["http://[::1/sida"], 1.0, 2, True)
     assert result.outcome is LinkOutcome.BROKEN
     assert "ingen giltig webbadress" in result.reason
+
+
+@pytest.mark.parametrize(
+    ("key", "allowed"),
+    [
+        ("OUTBOUND_ALLOW_PRIVATE", True),
+        ("FEED_IMPORT_ALLOW_PRIVATE", True),
+        ("", False),
+    ],
+)
+def test_either_name_of_the_test_allowance_lets_fetches_reach_loopback(
+    make_app, key, allowed
+):
+    app = make_app(**({key: True} if key else {}))
+    assert settings_of(app).allow_private_fetches is allowed
