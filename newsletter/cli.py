@@ -23,6 +23,7 @@ from newsletter.config import ConfigError, settings_of, update_settings
 from newsletter.errors import InvalidState
 from newsletter.extensions import db
 from newsletter.labels import status_label
+from newsletter.link_checker import links_cli
 from newsletter.models import Issue, Subscriber, SubscriberStatus
 from newsletter.models.types import utcnow
 from newsletter.services import (
@@ -345,3 +346,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(subscribers_cli)
     app.cli.add_command(worker_command)
     app.cli.add_command(bounces_cli)
+    app.cli.add_command(links_cli)

@@ -61,8 +61,14 @@ DEFAULTS: dict[str, Any] = {
     "PENDING_DAYS": 30,  # unconfirmed sign-ups are deleted after this many days
     # Archive pages and feeds are re-checked against the database at most this often.
     "ARCHIVE_STAMP_SECONDS": 1.0,
-    # Feed import may fetch private, loopback and link-local addresses (tests only).
+    # The guarded fetcher (feed import, link checks) may reach private, loopback and
+    # link-local addresses (tests only). FEED_IMPORT_ALLOW_PRIVATE is a synonym.
+    "OUTBOUND_ALLOW_PRIVATE": False,
     "FEED_IMPORT_ALLOW_PRIVATE": False,
+    "LINK_CHECK_TIMEOUT": 10.0,  # seconds for one link, redirects included
+    "LINK_CHECK_PER_HOST": 2,  # links of one host checked at the same time
+    # How often a worker looks for links to check (0: workers check none).
+    "LINK_CHECK_EVERY_SECONDS": 60.0,
     "DKIM_DOMAIN": None,
     "DKIM_SELECTOR": None,
     "DKIM_PRIVATE_KEY_PATH": None,  # RSA, PEM
@@ -171,7 +177,11 @@ class Settings:
     confirm_emails_per_day: int = field(metadata=_at_least(1))
     pending_days: int = field(metadata=_at_least(1))
     archive_stamp_seconds: float
+    outbound_allow_private: bool
     feed_import_allow_private: bool
+    link_check_timeout: float = field(metadata=_above(0))
+    link_check_per_host: int = field(metadata=_at_least(1))
+    link_check_every_seconds: float
     dkim_domain: str | None
     dkim_selector: str | None
     dkim_private_key_path: str | None
@@ -203,6 +213,11 @@ class Settings:
         values["base_url"] = values["base_url"].rstrip("/")
         parse_domain_rate_limits(values["domain_rate_limits"])
         return cls(**values)
+
+    @property
+    def allow_private_fetches(self) -> bool:
+        """Whether the guarded fetcher may reach private addresses (tests only)."""
+        return self.outbound_allow_private or self.feed_import_allow_private
 
     def domain_rates(self) -> dict[str, float]:
         """Return the per-domain limits as messages per second, by ASCII domain."""

@@ -36,7 +36,7 @@ from newsletter.content import markdown_as_text, render_markdown
 from newsletter.database import database_is_reachable, is_database_outage
 from newsletter.errors import DomainError, NotFound
 from newsletter.extensions import db, limiter
-from newsletter.models import IssueStatus, SubscriberStatus
+from newsletter.models import IssueStatus, LinkOutcome, SubscriberStatus
 from newsletter.models.types import utcnow
 from newsletter.request_limits import too_large
 from newsletter.services import workers
@@ -245,6 +245,7 @@ def init_app(app: Flask) -> None:
     # Templates compare statuses with the enums, never with bare strings.
     app.jinja_env.globals["IssueStatus"] = IssueStatus
     app.jinja_env.globals["SubscriberStatus"] = SubscriberStatus
+    app.jinja_env.globals["LinkOutcome"] = LinkOutcome
     app.register_error_handler(HTTPException, _error_page)
     app.register_error_handler(429, _too_many_attempts)
     app.register_error_handler(DBAPIError, _database_unavailable)

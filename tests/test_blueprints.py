@@ -30,6 +30,7 @@ RULES_BEFORE_THE_SPLIT = [
     "/editor/issues/<int:issue_id>/import-feed GET HEAD OPTIONS POST",
     "/editor/issues/<int:issue_id>/import-feed/add OPTIONS POST",
     "/editor/issues/<int:issue_id>/items/new GET HEAD OPTIONS POST",
+    "/editor/issues/<int:issue_id>/links/adopt OPTIONS POST",
     "/editor/issues/<int:issue_id>/pause OPTIONS POST",
     "/editor/issues/<int:issue_id>/preview GET HEAD OPTIONS",
     "/editor/issues/<int:issue_id>/progress GET HEAD OPTIONS",
@@ -45,6 +46,7 @@ RULES_BEFORE_THE_SPLIT = [
     "/editor/items/<int:item_id> GET HEAD OPTIONS POST",
     "/editor/items/<int:item_id>/delete OPTIONS POST",
     "/editor/items/<int:item_id>/move OPTIONS POST",
+    "/editor/links GET HEAD OPTIONS",
     "/editor/login GET HEAD OPTIONS POST",
     "/editor/logout OPTIONS POST",
     "/editor/subscribers GET HEAD OPTIONS",
@@ -73,7 +75,15 @@ RULES_BEFORE_THE_SPLIT = [
     "/themes/<slug>/feed.xml GET HEAD OPTIONS",
     "/unsubscribe/<token> GET HEAD OPTIONS POST",
 ]
-EDITOR_MODULES = ("admin", "auth", "feeds", "issues", "sending", "subscribers")
+EDITOR_MODULES = (
+    "admin",
+    "auth",
+    "feeds",
+    "issues",
+    "links",
+    "sending",
+    "subscribers",
+)
 
 
 def test_every_url_and_method_is_the_same_as_before_the_blueprint_split(

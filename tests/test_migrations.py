@@ -17,6 +17,7 @@ from newsletter.models import (
     ConsentKind,
     DeliveryStatus,
     IssueStatus,
+    LinkOutcome,
     MessageStatus,
     SubscriberStatus,
 )
@@ -157,6 +158,7 @@ def test_migrated_check_constraints_allow_exactly_the_enum_values(database_url):
         ("subscriber", "ck_subscriber_status"): SubscriberStatus,
         ("consent_event", "ck_consent_event_kind"): ConsentKind,
         ("bounce", "ck_bounce_kind"): BounceKind,
+        ("link_check", "ck_link_check_outcome"): LinkOutcome,
     }
     try:
         with app.app_context():
@@ -293,6 +295,65 @@ def test_worker_heartbeats_arrive_and_leave_without_touching_other_rows(database
             assert "worker_heartbeat" not in inspect(db.engine).get_table_names()
             with db.engine.connect() as conn:
                 assert conn.execute(text(subscribers)).all() == before
+    finally:
+        _empty_database(app)
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_link_checks_arrive_and_leave_without_touching_issue_links(database_url):
+    app = create_app(base_config(database_url))
+    _empty_database(app)
+    stored_links = "SELECT id, item_id, label, url FROM link ORDER BY id"
+    try:
+        with app.app_context():
+            upgrade(revision="d7e4a1c9b352")  # the revision before link checks
+            with db.engine.begin() as conn:
+                conn.execute(
+                    text(
+                        "INSERT INTO issue (id, title, slug, intro, preheader, "
+                        "status, version, created_at, updated_at, updated_by) "
+                        "VALUES (1, 'N', 'n', '', '', 'draft', 1, CURRENT_TIMESTAMP, "
+                        "CURRENT_TIMESTAMP, '')"
+                    )
+                )
+                conn.execute(
+                    text(
+                        "INSERT INTO theme (id, slug, name, description, position, "
+                        "active, updated_at) VALUES (99, 'ovrigt', 'Övrigt', '', 9, "
+                        "true, CURRENT_TIMESTAMP)"
+                    )
+                )
+                conn.execute(
+                    text(
+                        "INSERT INTO item (id, issue_id, theme_id, position, title, "
+                        "body, contact_name, contact_phone, contact_email, "
+                        "updated_at, updated_by, version) VALUES (1, 1, 99, 0, 'T', "
+                        "'', '', '', '', CURRENT_TIMESTAMP, '', 1)"
+                    )
+                )
+                conn.execute(
+                    text(
+                        "INSERT INTO link (id, item_id, position, label, url) "
+                        "VALUES (1, 1, 0, 'Program', 'https://example.se/program')"
+                    )
+                )
+                before = conn.execute(text(stored_links)).all()
+            upgrade()
+            with db.engine.begin() as conn:
+                assert conn.execute(text(stored_links)).all() == before
+                conn.execute(
+                    text(
+                        "INSERT INTO link_check (url, checked_at, outcome, "
+                        "http_status, final_url, reason) VALUES ("
+                        "'https://example.se/program', CURRENT_TIMESTAMP, 'working', "
+                        "200, 'https://example.se/program', '')"
+                    )
+                )
+            downgrade(revision="d7e4a1c9b352")
+            assert "link_check" not in inspect(db.engine).get_table_names()
+            with db.engine.connect() as conn:
+                assert conn.execute(text(stored_links)).all() == before
     finally:
         _empty_database(app)
         with app.app_context():

@@ -38,6 +38,7 @@ def start_worker(
         "NEWSLETTER_SMTP_HOST": "127.0.0.1",
         "NEWSLETTER_BASE_URL": app.config["BASE_URL"],
         "NEWSLETTER_WORKER_IDLE_SECONDS": "0.1",
+        "NEWSLETTER_LINK_CHECK_EVERY_SECONDS": "0",  # no outside addresses
         **{f"NEWSLETTER_{k}": str(v) for k, v in settings.items()},
     }
     command = [sys.executable, "-m", "flask", "--app", "wsgi", "worker", *options]

@@ -49,7 +49,7 @@ def import_feed(issue_id: int) -> str | tuple[str, int]:
         try:
             entries = fetch_feed(
                 form.url.data.strip(),
-                allow_private=settings().feed_import_allow_private,
+                allow_private=settings().allow_private_fetches,
             )
         except FeedError as error:
             add_error(

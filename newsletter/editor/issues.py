@@ -24,7 +24,7 @@ from newsletter.editor.forms import (
 from newsletter.extensions import db
 from newsletter.form_fields import add_error
 from newsletter.models import Issue, Item
-from newsletter.services import issues, themes
+from newsletter.services import issues, links, themes
 from newsletter.services.issues import EditConflict, ItemData, LinkData
 
 bp = Blueprint("issues", __name__)
@@ -98,6 +98,7 @@ def _issue_page(
         form=form,
         conflict=conflict,
         sections=issues.editor_sections(record),
+        link_states=links.issue_link_states(record.id),
         action=ActionForm(),
         duplicate_form=DuplicateForm(
             prefix="copy", title=_("Copy of %(title)s", title=record.title)

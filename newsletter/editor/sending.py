@@ -12,7 +12,7 @@ from newsletter.extensions import db
 from newsletter.mail.emails import preview_email
 from newsletter.models import Issue
 from newsletter.models.types import utcnow
-from newsletter.services import bounces, sending
+from newsletter.services import bounces, links, sending
 
 EMAIL_PREVIEW_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
@@ -79,6 +79,7 @@ def confirm_send(issue_id: int) -> str:
         "editor/send.html",
         issue=issue,
         recipients=sending.recipient_count(issue.id),
+        broken_links=links.broken_links(issue.id),
         schedule_form=ScheduleForm(),
         action=ActionForm(),
     )
@@ -109,6 +110,7 @@ def schedule(issue_id: int) -> str | Response | tuple[str, int]:
         "editor/send.html",
         issue=issue,
         recipients=sending.recipient_count(issue.id),
+        broken_links=links.broken_links(issue.id),
         schedule_form=form,
         action=ActionForm(),
     ), 422

@@ -31,6 +31,7 @@ from newsletter.config import settings_of
 from newsletter.database import is_database_outage
 from newsletter.errors import DomainError
 from newsletter.extensions import db
+from newsletter.link_checker import LinkCheckDuty
 from newsletter.mail import queue
 from newsletter.mail.bounce_mailbox import MailboxDuty
 from newsletter.mail.dkim import DKIMSigner, signer_for
@@ -359,6 +360,7 @@ class Worker:
         self.templates = TemplateCache()
         self.last_purge: datetime | None = None
         self.bounce_mailbox = MailboxDuty.from_settings(config)
+        self.link_checks = LinkCheckDuty.from_settings(config)
         self.signer: DKIMSigner | None = signer_for(app)
         self.pool = SenderPool(
             transport_factory or smtp_transport_factory(app),
@@ -483,6 +485,8 @@ class Worker:
                 db.session.commit()
                 if self.bounce_mailbox is not None:
                     self.bounce_mailbox.poll_when_due(now)
+                if self.link_checks is not None and not self.stopping.is_set():
+                    busy = self.link_checks.check_when_due(now) or busy
                 return busy
             finally:
                 db.session.remove()

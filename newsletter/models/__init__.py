@@ -5,6 +5,7 @@ from newsletter.models.consent import ConsentEvent, ImportDraft, Suppression
 from newsletter.models.delivery import Delivery, OutboundMessage
 from newsletter.models.editor import Editor
 from newsletter.models.issue import Issue, Item, Link, Theme
+from newsletter.models.link_check import LinkCheck, LinkOutcome
 from newsletter.models.rate_limit import RateLimitCounter
 from newsletter.models.send_rate import SendRate
 from newsletter.models.states import (
@@ -36,6 +37,8 @@ __all__ = [
     "IssueStatus",
     "Item",
     "Link",
+    "LinkCheck",
+    "LinkOutcome",
     "LinkRequest",
     "MessageStatus",
     "OutboundMessage",
