@@ -15,12 +15,14 @@ from sqlalchemy import select
 from newsletter.config import settings_of
 from newsletter.extensions import db
 from newsletter.link_checker import check_and_record
+from newsletter.mail.transport import MemoryTransport
 from newsletter.mail.worker import Worker
 from newsletter.models import IssueStatus, Item, LinkCheck, LinkOutcome
 from newsletter.models.types import utcnow
 from newsletter.services import links
 from tests.conftest import log_in
 from tests.factories import make_editor, make_issue, make_item
+from tests.test_shared_limits import issue_queued_for
 
 
 class LinkServer(ThreadingHTTPServer):
@@ -352,3 +354,37 @@ def test_either_name_of_the_test_allowance_lets_fetches_reach_loopback(
 ):
     app = make_app(**({key: True} if key else {}))
     assert settings_of(app).allow_private_fetches is allowed
+
+
+@pytest.mark.real_commits
+def test_slow_links_never_hold_up_a_running_workers_mail(make_app, server):
+    app = make_app(
+        OUTBOUND_ALLOW_PRIVATE=True,
+        LINK_CHECK_EVERY_SECONDS=60,
+        WORKER_IDLE_SECONDS=0.1,
+    )
+    with app.app_context():  # six answers of 2 s each, two at a time: 6 s of checks
+        issue = make_issue()
+        make_item(
+            issue, links=[(f"Seg {n}", f"{server.url}/slow?{n}") for n in range(6)]
+        )
+        db.session.commit()
+    transport = MemoryTransport()
+    worker = Worker(app, transport_factory=lambda: transport)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not server.asked and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert server.asked, "the worker never started checking links"
+        queued_at = time.monotonic()
+        issue_queued_for(app, 2)
+        while len(transport.sent) < 2 and time.monotonic() < queued_at + 10:
+            time.sleep(0.02)
+        waited = time.monotonic() - queued_at
+    finally:
+        worker.stop()
+        thread.join()
+    assert len(transport.sent) == 2
+    assert waited < 1.5, f"mail waited {waited:.1f} s for the link checks"

@@ -361,6 +361,9 @@ class Worker:
         self.last_purge: datetime | None = None
         self.bounce_mailbox = MailboxDuty.from_settings(config)
         self.link_checks = LinkCheckDuty.from_settings(config)
+        # While the worker runs, links are checked in a thread of their own, so that a
+        # slow web server never holds up mail; tick() alone checks them itself.
+        self.link_thread: threading.Thread | None = None
         self.signer: DKIMSigner | None = signer_for(app)
         self.pool = SenderPool(
             transport_factory or smtp_transport_factory(app),
@@ -398,6 +401,11 @@ class Worker:
             signal.signal(signal.SIGTERM, self.stop)
             signal.signal(signal.SIGINT, self.stop)
         log.info("worker %s started", self.name)
+        if self.link_checks is not None and not once:
+            self.link_thread = threading.Thread(
+                target=self._check_links, name="link-checks", daemon=True
+            )
+            self.link_thread.start()
         try:
             while not self.stopping.is_set():
                 self.heartbeat()
@@ -485,11 +493,30 @@ class Worker:
                 db.session.commit()
                 if self.bounce_mailbox is not None:
                     self.bounce_mailbox.poll_when_due(now)
-                if self.link_checks is not None and not self.stopping.is_set():
+                if self.link_checks is not None and self.link_thread is None:
                     busy = self.link_checks.check_when_due(now) or busy
                 return busy
             finally:
                 db.session.remove()
+
+    def _check_links(self) -> None:
+        """Check the due links of drafts until the worker stops (the link thread)."""
+        assert self.link_checks is not None
+        while not self.stopping.is_set():
+            checked = False
+            with self.app.app_context():
+                try:
+                    checked = self.link_checks.check_when_due(utcnow())
+                except Exception as exc:  # noqa: BLE001 - checks go on after a fault
+                    if is_database_outage(exc):
+                        log.debug("links not checked: %s", exc)
+                    else:
+                        log.exception("link checks failed; trying again later")
+                    discard_session()
+                finally:
+                    db.session.remove()
+            if not checked:
+                self.stopping.wait(self.idle_seconds)
 
     def _give_back_claims(self) -> None:
         """Give back rows still leased to this worker: none is being sent, and the
