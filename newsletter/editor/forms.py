@@ -168,14 +168,12 @@ class ItemForm(FlaskForm):
     """An item: title, Markdown text, theme, contact person and resource links."""
 
     theme_id = SelectField(_l("Section"), coerce=int)
+    # An item may have no title (a short notice is its text alone).
     title = StringField(
         _l("Title"),
-        validators=[
-            DataRequired(_l("Give the item a title.")),
-            Length(max=200),
-            no_markup,
-        ],
+        validators=[Length(max=200), no_markup],
         filters=[text_input],
+        description=_l("May be left empty when the text says it all."),
     )
     body = TextAreaField(
         _l("Text"),
@@ -209,6 +207,11 @@ class ItemForm(FlaskForm):
     )
     links = FieldList(FormField(LinkForm), min_entries=1)
     version = HiddenField()
+
+    def validate_body(self, field: TextAreaField) -> None:
+        """Require a text when the title is empty: an item cannot be blank."""
+        if not self.title.data and not field.data:
+            raise ValidationError(_l("Give the item a title or a text."))
 
     def validate_links(self, field: FieldList) -> None:
         """Refuse more links than an item can carry, rather than dropping some."""
