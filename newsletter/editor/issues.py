@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 
 from newsletter.database import get_row
+from newsletter.editor.contacts import contact_choices
 from newsletter.editor.forms import (
     EXTRA_LINK_ROWS,
     ActionForm,
@@ -23,8 +24,9 @@ from newsletter.editor.forms import (
 )
 from newsletter.extensions import db
 from newsletter.form_fields import add_error
-from newsletter.models import Issue, Item
-from newsletter.services import issues, themes
+from newsletter.models import Contact, Issue, Item
+from newsletter.services import contacts, issues, themes
+from newsletter.services.contacts import ContactData
 from newsletter.services.issues import EditConflict, ItemData, LinkData
 
 bp = Blueprint("issues", __name__)
@@ -144,6 +146,7 @@ def _item_form(item: Item | None, theme_id: int | None) -> ItemForm:
     if item is not None and item.theme_id not in {c.value for c in choices}:
         choices.append(SelectChoice(item.theme_id, item.theme.name))
     form.theme_id.choices = choices
+    form.saved_contact.choices = [SelectChoice(0, _("None")), *contact_choices()]
     if request.method == "GET":
         if theme_id is not None:
             form.theme_id.data = theme_id
@@ -152,19 +155,59 @@ def _item_form(item: Item | None, theme_id: int | None) -> ItemForm:
     return form
 
 
+def _use_saved_contact(form: ItemForm) -> bool:
+    """Fill the item's contact fields from the directory when "Use this contact"
+    was pressed (the no-JavaScript way); return whether it was."""
+    if request.method != "POST" or "use_contact" not in request.form:
+        return False
+    contact = db.session.get(Contact, form.saved_contact.data or 0)
+    if contact is not None:
+        form.contact_name.data = contact.name
+        form.contact_phone.data = contact.phone
+        form.contact_email.data = contact.email
+    return True
+
+
+def _save_typed_contact(form: ItemForm) -> None:
+    """Add the item's contact to the directory when asked and not there yet."""
+    name, phone, email = (
+        form.contact_name.data,
+        form.contact_phone.data,
+        form.contact_email.data,
+    )
+    if not form.save_contact.data or not name or contacts.find(name, phone, email):
+        return
+    contacts.create_contact(ContactData(name=name, phone=phone, email=email))
+    flash(_("%(name)s is saved in the contact directory.", name=name), "success")
+
+
+def _contact_details() -> dict[int, dict[str, str]]:
+    """The saved contacts' details, for the script that fills the fields at once."""
+    return {
+        c.id: {"name": c.name, "phone": c.phone, "email": c.email}
+        for c in contacts.search()
+    }
+
+
 @bp.route("/issues/<int:issue_id>/items/new", methods=["GET", "POST"])
 def new_item(issue_id: int) -> str | Response | tuple[str, int]:
     """Add an item to a section of an issue."""
     record = issues.editable_issue(issue_id)
     form = _item_form(None, request.args.get("theme", type=int))
-    if form.validate_on_submit():
+    if not _use_saved_contact(form) and form.validate_on_submit():
         item = issues.add_item(record.id, _item_data(form), current_user.name)
+        _save_typed_contact(form)
         db.session.commit()
         flash(_("The item is added."), "success")
         return redirect(_item_anchor(item))
     status = 422 if form.errors else 200
     return render_template(
-        "editor/item.html", issue=record, item=None, form=form, conflict=None
+        "editor/item.html",
+        issue=record,
+        item=None,
+        form=form,
+        conflict=None,
+        saved_contacts=_contact_details(),
     ), status
 
 
@@ -174,11 +217,12 @@ def item(item_id: int) -> str | Response | tuple[str, int]:
     record = db.get_or_404(Item, item_id)
     form = _item_form(record, None)
     conflict = None
-    if form.validate_on_submit():
+    if not _use_saved_contact(form) and form.validate_on_submit():
         try:
             issues.update_item(
                 record.id, _version(form), _item_data(form), current_user.name
             )
+            _save_typed_contact(form)
             db.session.commit()
             flash(_("The item is saved."), "success")
             return redirect(_item_anchor(record))
@@ -193,6 +237,7 @@ def item(item_id: int) -> str | Response | tuple[str, int]:
         item=record,
         form=form,
         conflict=conflict,
+        saved_contacts=_contact_details(),
     ), status
 
 

@@ -2,6 +2,7 @@
 
 from newsletter.models.bounce import Bounce, BounceKind
 from newsletter.models.consent import ConsentEvent, ImportDraft, Suppression
+from newsletter.models.contact import Contact
 from newsletter.models.delivery import Delivery, OutboundMessage
 from newsletter.models.editor import Editor
 from newsletter.models.issue import Issue, Item, Link, Theme
@@ -26,6 +27,7 @@ __all__ = [
     "Bounce",
     "BounceKind",
     "ConsentEvent",
+    "Contact",
     "ConsentKind",
     "ImportDraft",
     "Suppression",

@@ -1,0 +1,42 @@
+"""contacts directory: saved contact persons that items copy
+
+Revision ID: a3f9c2d1e8b4
+Revises: d7e4a1c9b352
+Create Date: 2026-12-02 02:05:00.000000
+
+A new table only; items keep their own copy of a contact, so nothing else changes.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+# revision identifiers, used by Alembic.
+revision = "a3f9c2d1e8b4"
+down_revision = "d7e4a1c9b352"
+branch_labels = None
+depends_on = None
+
+def upgrade():
+    op.create_table(
+        "contact",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("title", sa.String(length=120), nullable=False),
+        sa.Column("organisation", sa.String(length=200), nullable=False),
+        sa.Column("phone", sa.String(length=40), nullable=False),
+        sa.Column("email", sa.String(length=320), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_contact")),
+    )
+    op.create_index(
+        "uq_contact_email",
+        "contact",
+        ["email"],
+        unique=True,
+        sqlite_where=sa.text("email <> ''"),
+        postgresql_where=sa.text("email <> ''"),
+    )
+
+def downgrade():
+    op.drop_index("uq_contact_email", table_name="contact")
+    op.drop_table("contact")
