@@ -463,6 +463,34 @@ class ContactForm(FlaskForm):
     )
 
 
+class SectionContactForm(FlaskForm):
+    """The contact of one section of an issue: typed, or copied from a saved one."""
+
+    saved_contact = SelectField(_l("Saved contact"), coerce=int, default=0)
+    contact_name = StringField(
+        _l("Contact person"),
+        validators=[Length(max=120), no_markup],
+        filters=[text_input],
+    )
+    contact_phone = StringField(
+        _l("Phone"),
+        validators=[
+            Length(max=40),
+            Regexp(PHONE_PATTERN, message=_l("Use digits, spaces, +, - and ().")),
+        ],
+        filters=[text_input],
+    )
+    contact_email = EmailField(
+        _l("Contact email"),
+        validators=[
+            Optional(),
+            Length(max=320),
+            Email(_l("Enter a valid email address."), check_deliverability=False),
+        ],
+        filters=[text_input],
+    )
+
+
 class MergeContactsForm(FlaskForm):
     """Two contacts that are the same person: one is kept, one merged into it."""
 

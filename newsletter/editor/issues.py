@@ -21,13 +21,19 @@ from newsletter.editor.forms import (
     IssueForm,
     ItemForm,
     MoveForm,
+    SectionContactForm,
 )
 from newsletter.extensions import db
 from newsletter.form_fields import add_error
 from newsletter.models import Contact, Issue, Item
 from newsletter.services import contacts, issues, themes
 from newsletter.services.contacts import ContactData
-from newsletter.services.issues import EditConflict, ItemData, LinkData
+from newsletter.services.issues import (
+    ContactDetails,
+    EditConflict,
+    ItemData,
+    LinkData,
+)
 
 bp = Blueprint("issues", __name__)
 
@@ -101,10 +107,37 @@ def _issue_page(
         conflict=conflict,
         sections=issues.editor_sections(record),
         action=ActionForm(),
+        saved_contact_choices=contact_choices(),
         duplicate_form=DuplicateForm(
             prefix="copy", title=_("Copy of %(title)s", title=record.title)
         ),
     ), status
+
+
+@bp.post("/issues/<int:issue_id>/sections/<int:theme_id>/contact")
+def section_contact(issue_id: int, theme_id: int) -> Response:
+    """Set or clear the contact shown at the top of one section of an issue."""
+    record = issues.editable_issue(issue_id)
+    form = SectionContactForm()
+    form.saved_contact.choices = [SelectChoice(0, _("None")), *contact_choices()]
+    anchor = url_for("editor.issues.edit", issue_id=record.id, _anchor="sections")
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for error in errors:
+                flash(str(error), "error")
+        return redirect(anchor)
+    saved = db.session.get(Contact, form.saved_contact.data or 0)
+    details = (
+        ContactDetails(saved.name, saved.phone, saved.email)
+        if saved is not None
+        else ContactDetails(
+            form.contact_name.data, form.contact_phone.data, form.contact_email.data
+        )
+    )
+    issues.set_section_contact(record.id, theme_id, details, current_user.name)
+    db.session.commit()
+    flash(_("The section contact is saved."), "success")
+    return redirect(anchor)
 
 
 def _version(form: IssueForm | ItemForm) -> int:

@@ -5,7 +5,7 @@ from newsletter.models.consent import ConsentEvent, ImportDraft, Suppression
 from newsletter.models.contact import Contact
 from newsletter.models.delivery import Delivery, OutboundMessage
 from newsletter.models.editor import Editor
-from newsletter.models.issue import Issue, Item, Link, Theme
+from newsletter.models.issue import Issue, Item, Link, SectionContact, Theme
 from newsletter.models.rate_limit import RateLimitCounter
 from newsletter.models.send_rate import SendRate
 from newsletter.models.states import (
@@ -43,6 +43,7 @@ __all__ = [
     "OutboundMessage",
     "PendingSignUp",
     "RateLimitCounter",
+    "SectionContact",
     "SendRate",
     "Subscriber",
     "SubscriberStatus",
