@@ -12,7 +12,7 @@ from newsletter.extensions import db
 from newsletter.models import Contact, Item
 from newsletter.services import contacts
 from newsletter.services.contacts import ContactData
-from tests.factories import make_issue, make_item, theme
+from tests.factories import make_editor, make_issue, make_item, theme
 from tests.test_issues import item_form
 
 MARIA = ContactData(
@@ -242,3 +242,27 @@ def test_changing_the_directory_never_changes_a_written_item_or_the_archive(
     with app.app_context():
         item = db.session.scalars(select(Item)).one()
         assert (item.contact_name, item.contact_email) == (MARIA.name, MARIA.email)
+
+
+@pytest.mark.browser
+def test_picking_a_saved_contact_fills_the_item_at_once_with_javascript(
+    sqlite_app, live_url, page
+):
+    expect = pytest.importorskip("playwright.sync_api").expect
+    with sqlite_app.app_context():
+        make_editor(email="eva@example.se", name="Eva Editor")
+        issue_id = make_issue().id
+        saved()
+    page.goto(f"{live_url}/editor/login")
+    page.get_by_label("E-postadress").fill("eva@example.se")
+    page.get_by_label("Lösenord").fill("correct horse battery")
+    page.get_by_role("button", name="Logga in").click()
+    page.goto(f"{live_url}/editor/issues/{issue_id}/items/new")
+    expect(page.get_by_role("button", name="Använd den här kontakten")).to_be_hidden()
+    page.get_by_label("Sparad kontakt").select_option(
+        label="Maria Svensson, Region Kalmar län, maria.svensson@example.se"
+    )
+    expect(page.get_by_label("Kontaktperson", exact=True)).to_have_value(
+        "Maria Svensson"
+    )
+    expect(page.get_by_label("Telefon")).to_have_value("0480-837 78")

@@ -17,6 +17,7 @@ down_revision = "d7e4a1c9b352"
 branch_labels = None
 depends_on = None
 
+
 def upgrade():
     op.create_table(
         "contact",
