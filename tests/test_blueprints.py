@@ -18,6 +18,11 @@ RULES_BEFORE_THE_SPLIT = [
     "/confirm/resend OPTIONS POST",
     "/editor/ GET HEAD OPTIONS",
     "/editor/account GET HEAD OPTIONS POST",
+    "/editor/contacts GET HEAD OPTIONS",
+    "/editor/contacts/<int:contact_id> GET HEAD OPTIONS POST",
+    "/editor/contacts/<int:contact_id>/delete OPTIONS POST",
+    "/editor/contacts/merge OPTIONS POST",
+    "/editor/contacts/new GET HEAD OPTIONS POST",
     "/editor/editors GET HEAD OPTIONS POST",
     "/editor/editors/<int:editor_id> GET HEAD OPTIONS POST",
     "/editor/editors/<int:editor_id>/password OPTIONS POST",
@@ -37,6 +42,7 @@ RULES_BEFORE_THE_SPLIT = [
     "/editor/issues/<int:issue_id>/resume OPTIONS POST",
     "/editor/issues/<int:issue_id>/retry OPTIONS POST",
     "/editor/issues/<int:issue_id>/schedule OPTIONS POST",
+    "/editor/issues/<int:issue_id>/sections/<int:theme_id>/contact OPTIONS POST",
     "/editor/issues/<int:issue_id>/send GET HEAD OPTIONS",
     "/editor/issues/<int:issue_id>/send OPTIONS POST",
     "/editor/issues/<int:issue_id>/test OPTIONS POST",
@@ -73,7 +79,15 @@ RULES_BEFORE_THE_SPLIT = [
     "/themes/<slug>/feed.xml GET HEAD OPTIONS",
     "/unsubscribe/<token> GET HEAD OPTIONS POST",
 ]
-EDITOR_MODULES = ("admin", "auth", "feeds", "issues", "sending", "subscribers")
+EDITOR_MODULES = (
+    "admin",
+    "auth",
+    "contacts",
+    "feeds",
+    "issues",
+    "sending",
+    "subscribers",
+)
 
 
 def test_every_url_and_method_is_the_same_as_before_the_blueprint_split(
