@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html as html_module
 import math
+import sys
 import time
 from datetime import datetime
 from typing import Any
@@ -67,13 +68,26 @@ def plain_text(text: str | None, limit: int = 300) -> str:
     return plain[:limit].rsplit(" ", 1)[0] + " …"
 
 
+def first_words(text: str | None, count: int = 10) -> str:
+    """The first words of Markdown as plain text, with an ellipsis if cut."""
+    words = plain_text(text, limit=sys.maxsize).split()
+    shown = " ".join(words[:count])
+    return shown + " …" if len(words) > count else shown
+
+
+def item_heading(item: Any) -> str:
+    """An item's title, or the first words of its text when it has none."""
+    return str(item.title or first_words(item.body))
+
+
 def summary(issue: Any) -> str:
     """A plain summary of an issue: its preheader, introduction or item titles."""
     if issue.preheader:
         return issue.preheader
     if issue.intro:
         return plain_text(issue.intro)
-    return "; ".join(item.title for item in issue.items) or issue.title
+    titles = [item.title for item in issue.items if item.title]
+    return "; ".join(titles) or issue.title
 
 
 def _markdown(text: str | None) -> Markup:
@@ -226,6 +240,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["address"] = display_address
     app.jinja_env.filters["plain_text"] = plain_text
     app.jinja_env.filters["summary"] = summary
+    app.jinja_env.filters["item_heading"] = item_heading
     # Email bodies are MJML (XML): escape editor text there as in HTML pages.
     app.jinja_env.autoescape = select_autoescape(
         ["html", "htm", "xml", "mjml"], default_for_string=True

@@ -9,7 +9,7 @@ import pytest
 
 from newsletter import create_app
 from newsletter.extensions import db
-from newsletter.models import Issue, Subscriber
+from newsletter.models import Contact, Issue, Subscriber
 from newsletter.models.types import utcnow
 from newsletter.services.tokens import make_token
 from tests.browser import live_server
@@ -53,6 +53,10 @@ def site(tmp_path_factory):
     app.test_cli_runner().invoke(args=["demo"])
     with app.app_context():
         make_editor(email="admin@example.se", name="Ada Admin", is_admin=True)
+        # Two saved contacts: the item form offers them, the directory can merge.
+        for name, email in (("Maria Svensson", "maria@example.se"), ("Karin Ek", "")):
+            db.session.add(Contact(name=name, email=email))
+        db.session.commit()
         subscriber = db.session.scalar(db.select(Subscriber).order_by(Subscriber.id))
         sent = db.session.scalar(db.select(Issue).filter_by(status="sent"))
         links = {
@@ -101,6 +105,9 @@ EDITOR = [
     "/editor/subscribers/{subscriber}",
     "/editor/subscribers/import",
     "/editor/subscribers/embed",
+    "/editor/contacts",
+    "/editor/contacts/new",
+    "/editor/contacts/1",
 ]
 
 
@@ -153,6 +160,11 @@ MARK_FOCUSABLE = """() => {
         'a[href], button, input, select, textarea, summary, iframe, [tabindex]';
     const expected = [];
     const groups = {};
+    // The content of a closed <details> (all but its summary) is not reachable.
+    const inClosedDetails = (el) => {
+        const details = el.closest('details:not([open])');
+        return details !== null && el.parentElement !== details;
+    };
     document.querySelectorAll(selector).forEach((el, index) => {
         if (el.type === 'radio') {
             groups[el.name] ??= 'radio:' + el.name;
@@ -163,7 +175,7 @@ MARK_FOCUSABLE = """() => {
         const style = getComputedStyle(el);
         if (el.disabled || el.type === 'hidden' || el.tabIndex < 0
             || el.closest('[inert]') || !el.getClientRects().length
-            || style.visibility === 'hidden') return;
+            || style.visibility === 'hidden' || inClosedDetails(el)) return;
         if (!expected.includes(el.dataset.kbd)) expected.push(el.dataset.kbd);
     });
     const positive = [...document.querySelectorAll('[tabindex]')]

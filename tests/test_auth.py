@@ -20,6 +20,7 @@ SAMPLE_ARGS = {
     "editor_id": 1,
     "subscriber_id": 1,
     "draft_id": 1,
+    "contact_id": 1,
 }
 
 

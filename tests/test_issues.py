@@ -145,7 +145,7 @@ def test_invalid_item_input_is_explained_next_to_each_field(app, editor):
     )
     body = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert "Ge artikeln en rubrik." in body
+    assert "Ge artikeln en rubrik eller en text." in body
     assert "Fyll i en giltig e-postadress." in body
     assert "Använd siffror, mellanslag" in body
     assert "Skriv en fullständig adress som börjar med https://" in body

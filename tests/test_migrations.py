@@ -358,3 +358,72 @@ def test_link_checks_arrive_and_leave_without_touching_issue_links(database_url)
         _empty_database(app)
         with app.app_context():
             db.engine.dispose()
+
+
+def test_contact_tables_arrive_and_leave_without_touching_items(
+    database_url,
+):
+    app = create_app(base_config(database_url))
+    _empty_database(app)
+    try:
+        with app.app_context():
+            upgrade(revision="d7e4a1c9b352")  # the previous release
+            with db.engine.begin() as conn:
+                conn.execute(
+                    text(
+                        "INSERT INTO theme (id, slug, name, description, position, "
+                        "active, updated_at) VALUES (1, 'aldre', 'Äldre', '', 0, "
+                        "true, CURRENT_TIMESTAMP)"
+                    )
+                )
+                conn.execute(
+                    text(
+                        "INSERT INTO issue (id, title, slug, intro, preheader, "
+                        "status, created_at, updated_at, updated_by, version) "
+                        "VALUES (1, 'Februari', 'februari', '', '', 'sent', "
+                        "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, '', 1)"
+                    )
+                )
+                conn.execute(
+                    text(
+                        "INSERT INTO item (id, issue_id, theme_id, position, title, "
+                        "body, contact_name, contact_phone, contact_email, "
+                        "updated_at, updated_by, version) VALUES (1, 1, 1, 0, '', "
+                        "'Välkommen', 'Maria Svensson', '0480-837 78', "
+                        "'maria@example.se', CURRENT_TIMESTAMP, '', 1)"
+                    )
+                )
+            upgrade()
+            item_query = text(
+                "SELECT title, body, contact_name, contact_phone, contact_email "
+                "FROM item"
+            )
+            with db.engine.begin() as conn:
+                after_upgrade = conn.execute(item_query).all()
+                conn.execute(
+                    text(
+                        "INSERT INTO contact (name, title, organisation, phone, "
+                        "email, updated_at) VALUES ('Maria Svensson', '', '', '', "
+                        "'maria@example.se', CURRENT_TIMESTAMP)"
+                    )
+                )
+                conn.execute(
+                    text(
+                        "INSERT INTO section_contact (issue_id, theme_id, "
+                        "contact_name, contact_phone, contact_email) VALUES "
+                        "(1, 1, 'Maria Svensson', '', '')"
+                    )
+                )
+            downgrade(revision="d7e4a1c9b352")
+            with db.engine.connect() as conn:
+                after_downgrade = conn.execute(item_query).all()
+            tables = set(inspect(db.engine).get_table_names())
+        expected = [
+            ("", "Välkommen", "Maria Svensson", "0480-837 78", "maria@example.se")
+        ]
+        assert after_upgrade == after_downgrade == expected
+        assert not {"contact", "section_contact"} & tables and "item" in tables
+    finally:
+        _empty_database(app)
+        with app.app_context():
+            db.engine.dispose()

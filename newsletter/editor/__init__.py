@@ -11,7 +11,16 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from newsletter.editor import admin, auth, feeds, issues, links, sending, subscribers
+from newsletter.editor import (
+    admin,
+    auth,
+    contacts,
+    feeds,
+    issues,
+    links,
+    sending,
+    subscribers,
+)
 from newsletter.extensions import db
 from newsletter.models.types import utcnow
 from newsletter.services import workers
@@ -25,6 +34,7 @@ bp.register_blueprint(issues.bp)
 bp.register_blueprint(feeds.bp)
 bp.register_blueprint(sending.bp)
 bp.register_blueprint(subscribers.bp)
+bp.register_blueprint(contacts.bp)
 bp.register_blueprint(admin.bp)
 bp.register_blueprint(links.bp)
 answer_domain_errors(bp)

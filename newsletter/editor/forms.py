@@ -168,14 +168,12 @@ class ItemForm(FlaskForm):
     """An item: title, Markdown text, theme, contact person and resource links."""
 
     theme_id = SelectField(_l("Section"), coerce=int)
+    # An item may have no title (a short notice is its text alone).
     title = StringField(
         _l("Title"),
-        validators=[
-            DataRequired(_l("Give the item a title.")),
-            Length(max=200),
-            no_markup,
-        ],
+        validators=[Length(max=200), no_markup],
         filters=[text_input],
+        description=_l("May be left empty when the text says it all."),
     )
     body = TextAreaField(
         _l("Text"),
@@ -207,8 +205,17 @@ class ItemForm(FlaskForm):
         ],
         filters=[text_input],
     )
+    # Offered from the contacts directory; "use" fills the fields above without
+    # saving (the script does the same at once), "save" adds a new contact.
+    saved_contact = SelectField(_l("Saved contact"), coerce=int, default=0)
+    save_contact = BooleanField(_l("Save in the contact directory"))
     links = FieldList(FormField(LinkForm), min_entries=1)
     version = HiddenField()
+
+    def validate_body(self, field: TextAreaField) -> None:
+        """Require a text when the title is empty: an item cannot be blank."""
+        if not self.title.data and not field.data:
+            raise ValidationError(_l("Give the item a title or a text."))
 
     def validate_links(self, field: FieldList) -> None:
         """Refuse more links than an item can carry, rather than dropping some."""
@@ -415,6 +422,85 @@ class ImportConfirmForm(FlaskForm):
         """Confirmed imports need a real attestation."""
         if self.mode.data == "attested" and len(field.data or "") < 20:
             raise ValidationError(_l("Describe the consent in at least 20 characters."))
+
+
+class ContactForm(FlaskForm):
+    """A contact in the directory: name, title, organisation, phone, email."""
+
+    name = StringField(
+        _l("Name"),
+        validators=[
+            DataRequired(_l("Give the contact a name.")),
+            Length(max=120),
+            no_markup,
+        ],
+        filters=[text_input],
+    )
+    title = StringField(
+        _l("Job title"), validators=[Length(max=120), no_markup], filters=[text_input]
+    )
+    organisation = StringField(
+        _l("Organisation"),
+        validators=[Length(max=200), no_markup],
+        filters=[text_input],
+    )
+    phone = StringField(
+        _l("Phone"),
+        validators=[
+            Length(max=40),
+            Regexp(PHONE_PATTERN, message=_l("Use digits, spaces, +, - and ().")),
+        ],
+        filters=[text_input],
+    )
+    email = EmailField(
+        _l("Email"),
+        validators=[
+            Optional(),
+            Length(max=320),
+            Email(_l("Enter a valid email address."), check_deliverability=False),
+        ],
+        filters=[text_input],
+    )
+
+
+class SectionContactForm(FlaskForm):
+    """The contact of one section of an issue: typed, or copied from a saved one."""
+
+    saved_contact = SelectField(_l("Saved contact"), coerce=int, default=0)
+    contact_name = StringField(
+        _l("Contact person"),
+        validators=[Length(max=120), no_markup],
+        filters=[text_input],
+    )
+    contact_phone = StringField(
+        _l("Phone"),
+        validators=[
+            Length(max=40),
+            Regexp(PHONE_PATTERN, message=_l("Use digits, spaces, +, - and ().")),
+        ],
+        filters=[text_input],
+    )
+    contact_email = EmailField(
+        _l("Contact email"),
+        validators=[
+            Optional(),
+            Length(max=320),
+            Email(_l("Enter a valid email address."), check_deliverability=False),
+        ],
+        filters=[text_input],
+    )
+
+
+class MergeContactsForm(FlaskForm):
+    """Two contacts that are the same person: one is kept, one merged into it."""
+
+    keep = SelectField(_l("Keep"), coerce=int)
+    drop = SelectField(_l("Merge into it and remove"), coerce=int)
+
+    def validate_drop(self, field: SelectField) -> None:
+        """Refuse merging a contact into itself."""
+        if field.data == self.keep.data:
+            raise ValidationError(_l("Pick two different contacts."))
 
 
 class ActionForm(FlaskForm):

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 
 from newsletter.database import get_row
+from newsletter.editor.contacts import contact_choices
 from newsletter.editor.forms import (
     EXTRA_LINK_ROWS,
     ActionForm,
@@ -20,12 +21,19 @@ from newsletter.editor.forms import (
     IssueForm,
     ItemForm,
     MoveForm,
+    SectionContactForm,
 )
 from newsletter.extensions import db
 from newsletter.form_fields import add_error
-from newsletter.models import Issue, Item
-from newsletter.services import issues, links, themes
-from newsletter.services.issues import EditConflict, ItemData, LinkData
+from newsletter.models import Contact, Issue, Item
+from newsletter.services import contacts, issues, links, themes
+from newsletter.services.contacts import ContactData
+from newsletter.services.issues import (
+    ContactDetails,
+    EditConflict,
+    ItemData,
+    LinkData,
+)
 
 bp = Blueprint("issues", __name__)
 
@@ -100,10 +108,37 @@ def _issue_page(
         sections=issues.editor_sections(record),
         link_states=links.issue_link_states(record.id),
         action=ActionForm(),
+        saved_contact_choices=contact_choices(),
         duplicate_form=DuplicateForm(
             prefix="copy", title=_("Copy of %(title)s", title=record.title)
         ),
     ), status
+
+
+@bp.post("/issues/<int:issue_id>/sections/<int:theme_id>/contact")
+def section_contact(issue_id: int, theme_id: int) -> Response:
+    """Set or clear the contact shown at the top of one section of an issue."""
+    record = issues.editable_issue(issue_id)
+    form = SectionContactForm()
+    form.saved_contact.choices = [SelectChoice(0, _("None")), *contact_choices()]
+    anchor = url_for("editor.issues.edit", issue_id=record.id, _anchor="sections")
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for error in errors:
+                flash(str(error), "error")
+        return redirect(anchor)
+    saved = db.session.get(Contact, form.saved_contact.data or 0)
+    details = (
+        ContactDetails(saved.name, saved.phone, saved.email)
+        if saved is not None
+        else ContactDetails(
+            form.contact_name.data, form.contact_phone.data, form.contact_email.data
+        )
+    )
+    issues.set_section_contact(record.id, theme_id, details, current_user.name)
+    db.session.commit()
+    flash(_("The section contact is saved."), "success")
+    return redirect(anchor)
 
 
 def _version(form: IssueForm | ItemForm) -> int:
@@ -145,6 +180,7 @@ def _item_form(item: Item | None, theme_id: int | None) -> ItemForm:
     if item is not None and item.theme_id not in {c.value for c in choices}:
         choices.append(SelectChoice(item.theme_id, item.theme.name))
     form.theme_id.choices = choices
+    form.saved_contact.choices = [SelectChoice(0, _("None")), *contact_choices()]
     if request.method == "GET":
         if theme_id is not None:
             form.theme_id.data = theme_id
@@ -153,19 +189,59 @@ def _item_form(item: Item | None, theme_id: int | None) -> ItemForm:
     return form
 
 
+def _use_saved_contact(form: ItemForm) -> bool:
+    """Fill the item's contact fields from the directory when "Use this contact"
+    was pressed (the no-JavaScript way); return whether it was."""
+    if request.method != "POST" or "use_contact" not in request.form:
+        return False
+    contact = db.session.get(Contact, form.saved_contact.data or 0)
+    if contact is not None:
+        form.contact_name.data = contact.name
+        form.contact_phone.data = contact.phone
+        form.contact_email.data = contact.email
+    return True
+
+
+def _save_typed_contact(form: ItemForm) -> None:
+    """Add the item's contact to the directory when asked and not there yet."""
+    name, phone, email = (
+        form.contact_name.data,
+        form.contact_phone.data,
+        form.contact_email.data,
+    )
+    if not form.save_contact.data or not name or contacts.find(name, phone, email):
+        return
+    contacts.create_contact(ContactData(name=name, phone=phone, email=email))
+    flash(_("%(name)s is saved in the contact directory.", name=name), "success")
+
+
+def _contact_details() -> dict[int, dict[str, str]]:
+    """The saved contacts' details, for the script that fills the fields at once."""
+    return {
+        c.id: {"name": c.name, "phone": c.phone, "email": c.email}
+        for c in contacts.search()
+    }
+
+
 @bp.route("/issues/<int:issue_id>/items/new", methods=["GET", "POST"])
 def new_item(issue_id: int) -> str | Response | tuple[str, int]:
     """Add an item to a section of an issue."""
     record = issues.editable_issue(issue_id)
     form = _item_form(None, request.args.get("theme", type=int))
-    if form.validate_on_submit():
+    if not _use_saved_contact(form) and form.validate_on_submit():
         item = issues.add_item(record.id, _item_data(form), current_user.name)
+        _save_typed_contact(form)
         db.session.commit()
         flash(_("The item is added."), "success")
         return redirect(_item_anchor(item))
     status = 422 if form.errors else 200
     return render_template(
-        "editor/item.html", issue=record, item=None, form=form, conflict=None
+        "editor/item.html",
+        issue=record,
+        item=None,
+        form=form,
+        conflict=None,
+        saved_contacts=_contact_details(),
     ), status
 
 
@@ -175,11 +251,12 @@ def item(item_id: int) -> str | Response | tuple[str, int]:
     record = db.get_or_404(Item, item_id)
     form = _item_form(record, None)
     conflict = None
-    if form.validate_on_submit():
+    if not _use_saved_contact(form) and form.validate_on_submit():
         try:
             issues.update_item(
                 record.id, _version(form), _item_data(form), current_user.name
             )
+            _save_typed_contact(form)
             db.session.commit()
             flash(_("The item is saved."), "success")
             return redirect(_item_anchor(record))
@@ -194,6 +271,7 @@ def item(item_id: int) -> str | Response | tuple[str, int]:
         item=record,
         form=form,
         conflict=conflict,
+        saved_contacts=_contact_details(),
     ), status
 
 

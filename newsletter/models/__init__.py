@@ -2,9 +2,10 @@
 
 from newsletter.models.bounce import Bounce, BounceKind
 from newsletter.models.consent import ConsentEvent, ImportDraft, Suppression
+from newsletter.models.contact import Contact
 from newsletter.models.delivery import Delivery, OutboundMessage
 from newsletter.models.editor import Editor
-from newsletter.models.issue import Issue, Item, Link, Theme
+from newsletter.models.issue import Issue, Item, Link, SectionContact, Theme
 from newsletter.models.link_check import LinkCheck, LinkOutcome
 from newsletter.models.rate_limit import RateLimitCounter
 from newsletter.models.send_rate import SendRate
@@ -27,6 +28,7 @@ __all__ = [
     "Bounce",
     "BounceKind",
     "ConsentEvent",
+    "Contact",
     "ConsentKind",
     "ImportDraft",
     "Suppression",
@@ -44,6 +46,7 @@ __all__ = [
     "OutboundMessage",
     "PendingSignUp",
     "RateLimitCounter",
+    "SectionContact",
     "SendRate",
     "Subscriber",
     "SubscriberStatus",

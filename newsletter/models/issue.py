@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from newsletter.extensions import Model
@@ -64,6 +64,10 @@ class Issue(Model):
         order_by="Item.position",
     )
 
+    section_contacts: Mapped[list[SectionContact]] = relationship(
+        back_populates="issue", cascade="all, delete-orphan"
+    )
+
     __mapper_args__ = {"version_id_col": version}
 
     @property
@@ -102,6 +106,28 @@ class Item(Model):
     )
 
     __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def has_contact(self) -> bool:
+        """Whether any contact detail is filled in."""
+        return bool(self.contact_name or self.contact_phone or self.contact_email)
+
+
+class SectionContact(Model):
+    """The contact person of one theme's section within one issue, shown at the
+    top of that section; a copy, like an item's contact."""
+
+    __tablename__ = "section_contact"
+    __table_args__ = (UniqueConstraint("issue_id", "theme_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issue.id", ondelete="CASCADE"))
+    theme_id: Mapped[int] = mapped_column(ForeignKey("theme.id"), index=True)
+    contact_name: Mapped[str] = mapped_column(String(120), default="")
+    contact_phone: Mapped[str] = mapped_column(String(40), default="")
+    contact_email: Mapped[str] = mapped_column(String(320), default="")
+
+    issue: Mapped[Issue] = relationship(back_populates="section_contacts")
 
     @property
     def has_contact(self) -> bool:

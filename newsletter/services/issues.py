@@ -13,7 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from newsletter.database import get_row
 from newsletter.errors import Conflict, InvalidState
 from newsletter.extensions import db
-from newsletter.models import Issue, IssueStatus, Item, Link, Theme
+from newsletter.models import Issue, IssueStatus, Item, Link, SectionContact, Theme
 from newsletter.models.types import utcnow
 
 
@@ -55,11 +55,21 @@ class ItemData:
 
 
 @dataclass(frozen=True)
+class ContactDetails:
+    """A contact person as an item or a section carries it."""
+
+    name: str = ""
+    phone: str = ""
+    email: str = ""
+
+
+@dataclass(frozen=True)
 class Section:
     """One theme's items in an issue, in order."""
 
     theme: Theme
     items: list[Item]
+    contact: SectionContact | None = None
 
 
 def slug_for(title: str) -> str:
@@ -325,6 +335,15 @@ def duplicate_issue(issue_id: int, title: str, editor: str) -> Issue:
     )
     for item in source.items:
         db.session.add(_new_item(copy, _item_data(item), item.position, editor))
+    for contact in source.section_contacts:
+        copy.section_contacts.append(
+            SectionContact(
+                theme_id=contact.theme_id,
+                contact_name=contact.contact_name,
+                contact_phone=contact.contact_phone,
+                contact_email=contact.contact_email,
+            )
+        )
     db.session.flush()
     return copy
 
@@ -359,7 +378,38 @@ def sections(issue: Issue) -> list[Section]:
     themes = db.session.scalars(
         select(Theme).where(Theme.id.in_(by_theme)).order_by(Theme.position, Theme.id)
     )
-    return [Section(theme, by_theme[theme.id]) for theme in themes]
+    contacts = _section_contacts(issue)
+    return [
+        Section(theme, by_theme[theme.id], contacts.get(theme.id)) for theme in themes
+    ]
+
+
+def _section_contacts(issue: Issue) -> dict[int, SectionContact]:
+    """Return the issue's section contacts by theme id."""
+    return {c.theme_id: c for c in issue.section_contacts if c.has_contact}
+
+
+def set_section_contact(
+    issue_id: int, theme_id: int, data: ContactDetails, editor: str
+) -> SectionContact | None:
+    """Set the contact of a theme's section in an issue; empty details remove it."""
+    issue = editable_issue(issue_id)
+    get_row(Theme, theme_id)
+    current = next((c for c in issue.section_contacts if c.theme_id == theme_id), None)
+    if not (data.name or data.phone or data.email):
+        if current is not None:
+            issue.section_contacts.remove(current)
+        current = None
+    else:
+        if current is None:
+            current = SectionContact(theme_id=theme_id)
+            issue.section_contacts.append(current)
+        current.contact_name = data.name
+        current.contact_phone = data.phone
+        current.contact_email = data.email
+    db.session.flush()
+    _touch_issue(issue.id, editor)
+    return current
 
 
 def editor_sections(issue: Issue) -> list[Section]:
@@ -369,7 +419,11 @@ def editor_sections(issue: Issue) -> list[Section]:
     active = db.session.scalars(
         select(Theme).where(Theme.active.is_(True)).order_by(Theme.position, Theme.id)
     )
-    shown = [with_items.pop(theme.id, Section(theme, [])) for theme in active]
+    contacts = _section_contacts(issue)
+    shown = [
+        with_items.pop(theme.id, Section(theme, [], contacts.get(theme.id)))
+        for theme in active
+    ]
     return shown + list(with_items.values())
 
 

@@ -115,4 +115,28 @@
       event.returnValue = "";
     }
   });
+
+  // Saved contacts: picking one fills the item's contact fields at once, so the
+  // "Use this contact" button (the no-JavaScript way) is not needed.
+  document.querySelectorAll("fieldset.item-contact").forEach(function (fieldset) {
+    var select = fieldset.querySelector("select[name=saved_contact]");
+    var use = fieldset.querySelector(".use-contact");
+    var saved = JSON.parse(fieldset.dataset.contacts || "{}");
+    if (!select || !use) {
+      return;
+    }
+    use.hidden = true;
+    select.addEventListener("change", function () {
+      var contact = saved[select.value];
+      if (!contact) {
+        return;
+      }
+      ["name", "phone", "email"].forEach(function (key) {
+        var input = fieldset.querySelector("[name=contact_" + key + "]");
+        if (input) {
+          input.value = contact[key];
+        }
+      });
+    });
+  });
 })();
