@@ -54,6 +54,31 @@ MAX_LINKS = 50
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
+def phone_field() -> StringField:
+    """A contact's phone number, optional: digits, spaces, +, - and ()."""
+    return StringField(
+        _l("Phone"),
+        validators=[
+            Length(max=40),
+            Regexp(PHONE_PATTERN, message=_l("Use digits, spaces, +, - and ().")),
+        ],
+        filters=[text_input],
+    )
+
+
+def optional_email_field(label: str) -> EmailField:
+    """A contact's email address, optional, checked for its form only."""
+    return EmailField(
+        label,
+        validators=[
+            Optional(),
+            Length(max=320),
+            Email(_l("Enter a valid email address."), check_deliverability=False),
+        ],
+        filters=[text_input],
+    )
+
+
 def no_markup(form: Form, field: StringField) -> None:
     """Refuse markup, closed or not, in a title, name or label: these are plain text
     in pages, email and feeds, where a reader may take them for HTML."""
@@ -188,23 +213,8 @@ class ItemForm(FlaskForm):
         validators=[Length(max=120), no_markup],
         filters=[text_input],
     )
-    contact_phone = StringField(
-        _l("Phone"),
-        validators=[
-            Length(max=40),
-            Regexp(PHONE_PATTERN, message=_l("Use digits, spaces, +, - and ().")),
-        ],
-        filters=[text_input],
-    )
-    contact_email = EmailField(
-        _l("Contact email"),
-        validators=[
-            Optional(),
-            Length(max=320),
-            Email(_l("Enter a valid email address."), check_deliverability=False),
-        ],
-        filters=[text_input],
-    )
+    contact_phone = phone_field()
+    contact_email = optional_email_field(_l("Contact email"))
     # Offered from the contacts directory; "use" fills the fields above without
     # saving (the script does the same at once), "save" adds a new contact.
     saved_contact = SelectField(_l("Saved contact"), coerce=int, default=0)
@@ -444,23 +454,8 @@ class ContactForm(FlaskForm):
         validators=[Length(max=200), no_markup],
         filters=[text_input],
     )
-    phone = StringField(
-        _l("Phone"),
-        validators=[
-            Length(max=40),
-            Regexp(PHONE_PATTERN, message=_l("Use digits, spaces, +, - and ().")),
-        ],
-        filters=[text_input],
-    )
-    email = EmailField(
-        _l("Email"),
-        validators=[
-            Optional(),
-            Length(max=320),
-            Email(_l("Enter a valid email address."), check_deliverability=False),
-        ],
-        filters=[text_input],
-    )
+    phone = phone_field()
+    email = optional_email_field(_l("Email"))
 
 
 class SectionContactForm(FlaskForm):
@@ -472,23 +467,8 @@ class SectionContactForm(FlaskForm):
         validators=[Length(max=120), no_markup],
         filters=[text_input],
     )
-    contact_phone = StringField(
-        _l("Phone"),
-        validators=[
-            Length(max=40),
-            Regexp(PHONE_PATTERN, message=_l("Use digits, spaces, +, - and ().")),
-        ],
-        filters=[text_input],
-    )
-    contact_email = EmailField(
-        _l("Contact email"),
-        validators=[
-            Optional(),
-            Length(max=320),
-            Email(_l("Enter a valid email address."), check_deliverability=False),
-        ],
-        filters=[text_input],
-    )
+    contact_phone = phone_field()
+    contact_email = optional_email_field(_l("Contact email"))
 
 
 class MergeContactsForm(FlaskForm):
