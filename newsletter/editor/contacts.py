@@ -61,29 +61,26 @@ def contact_list() -> str:
 @bp.route("/contacts/new", methods=["GET", "POST"])
 def new_contact() -> str | Response | tuple[str, int]:
     """Add a contact to the directory."""
-    form = ContactForm()
-    if form.validate_on_submit():
-        try:
-            contacts.create_contact(contact_data(form))
-            db.session.commit()
-            flash(_("The contact is saved."), "success")
-            return redirect(url_for("editor.contacts.contact_list"))
-        except ContactEmailTaken:
-            db.session.rollback()
-            add_error(form.email, _("Another contact already has this address."))
-    return render_template("editor/contact.html", contact=None, form=form), (
-        422 if form.errors else 200
-    )
+    return _contact_page(ContactForm(), None)
 
 
 @bp.route("/contacts/<int:contact_id>", methods=["GET", "POST"])
 def contact(contact_id: int) -> str | Response | tuple[str, int]:
     """Change a contact; items written with it keep their own copy."""
     record = get_row(Contact, contact_id)
-    form = ContactForm(obj=record)
+    return _contact_page(ContactForm(obj=record), record)
+
+
+def _contact_page(
+    form: ContactForm, record: Contact | None
+) -> str | Response | tuple[str, int]:
+    """Save a new or changed contact from a valid form, else show the form."""
     if form.validate_on_submit():
         try:
-            contacts.update_contact(record.id, contact_data(form))
+            if record is None:
+                contacts.create_contact(contact_data(form))
+            else:
+                contacts.update_contact(record.id, contact_data(form))
             db.session.commit()
             flash(_("The contact is saved."), "success")
             return redirect(url_for("editor.contacts.contact_list"))
