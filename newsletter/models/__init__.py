@@ -1,8 +1,15 @@
 """Database models, one module per aggregate."""
 
+from newsletter.models.audit import AuditEvent
 from newsletter.models.bounce import Bounce, BounceKind
 from newsletter.models.consent import ConsentEvent, ImportDraft, Suppression
 from newsletter.models.contact import Contact
+from newsletter.models.contribution import (
+    ContributionLink,
+    ContributionReminder,
+    Proposal,
+    ProposalLink,
+)
 from newsletter.models.delivery import Delivery, OutboundMessage
 from newsletter.models.editor import Editor
 from newsletter.models.issue import Issue, Item, Link, SectionContact, Theme
@@ -14,6 +21,7 @@ from newsletter.models.states import (
     DeliveryStatus,
     IssueStatus,
     MessageStatus,
+    ProposalStatus,
     SubscriberStatus,
 )
 from newsletter.models.subscriber import (
@@ -25,6 +33,12 @@ from newsletter.models.subscriber import (
 from newsletter.models.worker import WorkerHeartbeat
 
 __all__ = [
+    "AuditEvent",
+    "ContributionLink",
+    "ContributionReminder",
+    "Proposal",
+    "ProposalLink",
+    "ProposalStatus",
     "Bounce",
     "BounceKind",
     "ConsentEvent",

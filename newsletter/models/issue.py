@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -47,6 +47,10 @@ class Issue(Model):
         EnumString(IssueStatus), default=IssueStatus.DRAFT
     )
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The plan: when the issue is meant to come out, and the last day partners
+    # may propose items for it (both days in Europe/Stockholm).
+    publish_on: Mapped[date | None] = mapped_column()
+    contribution_deadline: Mapped[date | None] = mapped_column()
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set in the same transaction that writes the issue's delivery rows.
     fanned_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -96,6 +100,10 @@ class Item(Model):
     )
     updated_by: Mapped[str] = mapped_column(String(120), default="")
     version: Mapped[int] = mapped_column(default=1)
+    # The partner's proposal this item was accepted from, if any.
+    proposal_id: Mapped[int | None] = mapped_column(
+        ForeignKey("proposal.id", ondelete="SET NULL"), index=True
+    )
 
     issue: Mapped[Issue] = relationship(back_populates="items")
     theme: Mapped[Theme] = relationship()

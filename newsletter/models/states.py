@@ -58,6 +58,15 @@ class SubscriberStatus(StrEnum):
     BOUNCED = "bounced"
 
 
+class ProposalStatus(StrEnum):
+    """Where an item proposed by a partner is on its way into an issue."""
+
+    NEW = "new"  # waiting for an editor; the proposer may still change it
+    RETURNED = "returned"  # an editor asked for changes
+    ACCEPTED = "accepted"  # placed as an item in an issue
+    DECLINED = "declined"
+
+
 class ConsentKind(StrEnum):
     """What a consent event records; events are appended, never changed."""
 
@@ -192,5 +201,19 @@ SUBSCRIBERS = Lifecycle(
         # A returning person confirms a new sign-up.
         _P.UNSUBSCRIBED: {_P.CONFIRMED},
         _P.BOUNCED: {_P.CONFIRMED, _P.UNSUBSCRIBED},
+    },
+)
+
+_R = ProposalStatus
+PROPOSALS = Lifecycle(
+    ProposalStatus,
+    start={_R.NEW},
+    moves={
+        # New again: the proposer changed it before an editor took it up.
+        _R.NEW: {_R.NEW, _R.RETURNED, _R.ACCEPTED, _R.DECLINED},
+        # New again: the proposer sent the changes that were asked for.
+        _R.RETURNED: {_R.NEW, _R.ACCEPTED, _R.DECLINED},
+        _R.ACCEPTED: set(),
+        _R.DECLINED: set(),
     },
 )
