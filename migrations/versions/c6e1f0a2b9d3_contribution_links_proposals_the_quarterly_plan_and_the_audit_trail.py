@@ -47,6 +47,7 @@ def upgrade():
         sa.Column("contact_email", sa.String(length=320), nullable=False),
         sa.Column("contact_name", sa.String(length=120), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("token_sealed", sa.String(length=200), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("created_by", sa.String(length=120), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
@@ -102,7 +103,7 @@ def upgrade():
         sa.Column("note", sa.Text(), nullable=False),
         sa.Column("proposer_email", sa.String(length=320), nullable=False),
         sa.Column("language", sa.String(length=5), nullable=False),
-        sa.Column("edit_token_hash", sa.String(length=64), nullable=False),
+        sa.Column("edit_secret", sa.String(length=64), nullable=False),
         sa.Column("late", sa.Boolean(), nullable=False),
         sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
@@ -129,9 +130,7 @@ def upgrade():
             ["theme_id"], ["theme.id"], name=op.f("fk_proposal_theme_id_theme")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_proposal")),
-        sa.UniqueConstraint(
-            "edit_token_hash", name=op.f("uq_proposal_edit_token_hash")
-        ),
+        sa.UniqueConstraint("edit_secret", name=op.f("uq_proposal_edit_secret")),
     )
     with op.batch_alter_table("proposal", schema=None) as batch_op:
         batch_op.create_index(

@@ -15,8 +15,10 @@ from newsletter.models.types import EnumString, UTCDateTime, enum_check, utcnow
 class ContributionLink(Model):
     """A partner's way to propose items without an account.
 
-    Only a SHA-256 hash of the random token is stored: the address is shown once,
-    when the link is made, and revoking the row closes it for good.
+    The random token is found by its SHA-256 hash; beside it the token is kept
+    sealed with a key derived from the secret key, so that reminders and the
+    editors can give the address again while the database alone opens no form.
+    Revoking the row closes the link for good.
     """
 
     __tablename__ = "contribution_link"
@@ -26,6 +28,7 @@ class ContributionLink(Model):
     contact_email: Mapped[str] = mapped_column(String(320))
     contact_name: Mapped[str] = mapped_column(String(120), default="")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_sealed: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(String(120), default="")
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -68,8 +71,8 @@ class Proposal(Model):
     note: Mapped[str] = mapped_column(Text, default="")  # to the editor only
     proposer_email: Mapped[str] = mapped_column(String(320))
     language: Mapped[str] = mapped_column(String(5), default="sv")
-    # The proposer's private link to see and change the proposal (hashed).
-    edit_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Part of the proposer's signed private link; a new value ends the old links.
+    edit_secret: Mapped[str] = mapped_column(String(64), unique=True)
     # Sent after the issue's contribution deadline: still taken, but marked.
     late: Mapped[bool] = mapped_column(default=False)
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

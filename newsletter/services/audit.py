@@ -23,7 +23,14 @@ from newsletter.models.types import utcnow
 
 # Never written into an entry, whatever a caller passes.
 SECRET_FIELDS = frozenset(
-    {"password", "password_hash", "token", "token_hash", "edit_token_hash"}
+    {
+        "password",
+        "password_hash",
+        "token",
+        "token_hash",
+        "token_sealed",
+        "edit_secret",
+    }
 )
 
 
