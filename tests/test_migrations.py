@@ -427,3 +427,84 @@ def test_contact_tables_arrive_and_leave_without_touching_items(
         _empty_database(app)
         with app.app_context():
             db.engine.dispose()
+
+
+def test_contributions_arrive_and_leave_without_touching_issues_items_or_links(
+    database_url,
+):
+    app = create_app(base_config(database_url))
+    _empty_database(app)
+    contents = (
+        "SELECT issue.title, issue.status, item.title, item.body, item.contact_name, "
+        "link.label, link.url FROM issue JOIN item ON item.issue_id = issue.id "
+        "JOIN link ON link.item_id = item.id ORDER BY link.id"
+    )
+    try:
+        with app.app_context():
+            upgrade(revision="a3f9c2d1e8b4")  # the previous release
+            with db.engine.begin() as conn:
+                for statement in (
+                    "INSERT INTO theme (id, slug, name, description, position, "
+                    "active, updated_at) VALUES (1, 'aldre', 'Äldre', '', 0, true, "
+                    "CURRENT_TIMESTAMP)",
+                    "INSERT INTO issue (id, title, slug, intro, preheader, status, "
+                    "created_at, updated_at, updated_by, version) VALUES (1, "
+                    "'Februari', 'februari', '', '', 'sent', CURRENT_TIMESTAMP, "
+                    "CURRENT_TIMESTAMP, '', 3)",
+                    "INSERT INTO item (id, issue_id, theme_id, position, title, body, "
+                    "contact_name, contact_phone, contact_email, updated_at, "
+                    "updated_by, version) VALUES (1, 1, 1, 0, 'Träffpunkt', "
+                    "'<p>Välkommen</p>', 'Maria Svensson', '0480-837 78', "
+                    "'maria@example.se', CURRENT_TIMESTAMP, '', 2)",
+                    "INSERT INTO link (id, item_id, position, label, url) VALUES "
+                    "(1, 1, 0, 'Program', 'https://example.se/program'), "
+                    "(2, 1, 1, 'Anmälan', 'https://example.se/anmalan')",
+                    "INSERT INTO section_contact (issue_id, theme_id, contact_name, "
+                    "contact_phone, contact_email) VALUES (1, 1, 'Maria Svensson', "
+                    "'', '')",
+                ):
+                    conn.execute(text(statement))
+                before = conn.execute(text(contents)).all()
+            upgrade()
+            with db.engine.begin() as conn:
+                after_upgrade = conn.execute(text(contents)).all()
+                plan = conn.execute(
+                    text("SELECT publish_on, contribution_deadline FROM issue")
+                ).one()
+                origin = conn.execute(text("SELECT proposal_id FROM item")).scalar()
+                # A partner's proposal that became the item, to be dropped again.
+                for statement in (
+                    "INSERT INTO contribution_link (id, organisation, contact_email, "
+                    "contact_name, token_hash, token_sealed, created_at, created_by, "
+                    "revoked_by) VALUES (1, 'Kalmar kommun', 'a@example.se', '', "
+                    "'h', 's', CURRENT_TIMESTAMP, '', '')",
+                    "INSERT INTO proposal (id, link_id, issue_id, theme_id, status, "
+                    "title, body, contact_name, contact_title, contact_organisation, "
+                    "contact_phone, contact_email, note, proposer_email, language, "
+                    "edit_secret, late, submitted_at, updated_at, editor_message, "
+                    "decided_by, version) VALUES (1, 1, 1, 1, 'accepted', 'T', '', "
+                    "'', '', '', '', '', '', 'p@example.se', 'sv', 'x', false, "
+                    "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, '', '', 1)",
+                    "UPDATE item SET proposal_id = 1",
+                    "INSERT INTO audit_event (at, actor_kind, actor, action, "
+                    "object_type, object_id, object_title, changes) VALUES "
+                    "(CURRENT_TIMESTAMP, 'editor', 'e@example.se', "
+                    "'proposal.accepted', 'proposal', 1, 'T', '{}')",
+                ):
+                    conn.execute(text(statement))
+            downgrade(revision="a3f9c2d1e8b4")
+            with db.engine.connect() as conn:
+                after_downgrade = conn.execute(text(contents)).all()
+                if db.engine.dialect.name == "sqlite":
+                    # The migration turned foreign keys off; the pooled connection
+                    # must get them back.
+                    assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            tables = set(inspect(db.engine).get_table_names())
+        assert len(before) == 2
+        assert after_upgrade == after_downgrade == before
+        assert plan == (None, None) and origin is None
+        assert not {"proposal", "contribution_link", "audit_event"} & tables
+    finally:
+        _empty_database(app)
+        with app.app_context():
+            db.engine.dispose()
