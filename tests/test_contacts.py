@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from newsletter.extensions import db
-from newsletter.models import Contact, Item
+from newsletter.models import AuditEvent, Contact, Item
 from newsletter.services import contacts
 from newsletter.services.contacts import ContactData
 from tests.factories import make_editor, make_issue, make_item, theme
@@ -266,3 +266,31 @@ def test_picking_a_saved_contact_fills_the_item_at_once_with_javascript(
         "Maria Svensson"
     )
     expect(page.get_by_label("Telefon")).to_have_value("0480-837 78")
+
+
+def test_every_change_to_the_directory_leaves_an_audit_entry_by_the_editor(app, editor):
+    response = editor.post("/editor/contacts/new", data=contact_form())
+    assert response.status_code == 302
+    with app.app_context():
+        contact_id = db.session.scalar(select(Contact.id))
+        other = saved(ContactData(name="Maria S.", phone="0480-837 78"))
+    editor.post(f"/editor/contacts/{contact_id}", data=contact_form(phone="0480-1"))
+    editor.post(
+        "/editor/contacts/merge", data={"keep": str(contact_id), "drop": str(other)}
+    )
+    editor.post(f"/editor/contacts/{contact_id}/delete")
+    with app.app_context():
+        events = db.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.actor_kind == "editor")
+            .order_by(AuditEvent.id)
+        ).all()
+        assert [(e.action, e.object_id) for e in events] == [
+            ("contact.created", contact_id),
+            ("contact.changed", contact_id),
+            ("contact.merged", contact_id),
+            ("contact.deleted", contact_id),
+        ]
+        assert {e.actor for e in events} == {"editor@example.se"}
+        assert events[1].changes == {"phone": ["0480-837 78", "0480-1"]}
+        assert events[3].changes["name"] == ["Maria Svensson", None]

@@ -17,7 +17,7 @@ from newsletter.extensions import db
 from newsletter.link_checker import check_and_record
 from newsletter.mail.transport import MemoryTransport
 from newsletter.mail.worker import Worker
-from newsletter.models import IssueStatus, Item, LinkCheck, LinkOutcome
+from newsletter.models import AuditEvent, IssueStatus, Item, LinkCheck, LinkOutcome
 from newsletter.models.types import utcnow
 from newsletter.services import links
 from tests.conftest import log_in
@@ -254,6 +254,12 @@ def test_adopting_the_final_address_updates_item_links_and_text(checking_app, se
         assert [link.url for link in item.links] == [server.url + "/ok"]
         assert item.body == f"Se [sidan]({server.url}/ok) och {moved}/x."
         assert db.session.scalars(select(LinkCheck.url)).all() == [moved]
+        event = db.session.scalars(select(AuditEvent)).one()
+        assert (event.action, event.object_id, event.changes) == (
+            "item.link_adopted",
+            item.id,
+            {"url": [moved, server.url + "/ok"]},
+        )
 
 
 @pytest.fixture

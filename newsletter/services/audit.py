@@ -79,11 +79,13 @@ def _plain(value: Any) -> Any:
 
 
 def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
-    """Return {field: [before, after]} for every field whose value differs."""
+    """Return {field: [before, after]} for every field whose value differs (a field
+    missing on one side is None there: a new or a removed row)."""
+    fields = list(after) + [field for field in before if field not in after]
     return {
-        field: [_plain(before.get(field)), _plain(value)]
-        for field, value in after.items()
-        if field not in SECRET_FIELDS and before.get(field) != value
+        field: [_plain(before.get(field)), _plain(after.get(field))]
+        for field in fields
+        if field not in SECRET_FIELDS and before.get(field) != after.get(field)
     }
 
 

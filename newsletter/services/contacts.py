@@ -15,6 +15,7 @@ from newsletter.database import get_row
 from newsletter.errors import Conflict
 from newsletter.extensions import db
 from newsletter.models import Contact
+from newsletter.services import audit
 
 PAGE_SIZE = 200
 
@@ -72,6 +73,11 @@ def find(name: str, phone: str, email: str) -> Contact | None:
     return db.session.scalars(query.limit(1)).first()
 
 
+def _details(contact: Contact) -> dict[str, str]:
+    """The fields of a contact, as the audit trail compares them."""
+    return {f.name: getattr(contact, f.name) for f in fields(ContactData)}
+
+
 def _check_email(email: str, exclude_id: int | None) -> None:
     """Refuse an address another contact already has."""
     if not email:
@@ -90,6 +96,13 @@ def create_contact(data: ContactData) -> Contact:
     contact = Contact(**{f.name: getattr(data, f.name) for f in fields(data)})
     db.session.add(contact)
     db.session.flush()
+    audit.record(
+        "contact.created",
+        "contact",
+        contact.id,
+        contact.name,
+        audit.changes({}, _details(contact)),
+    )
     return contact
 
 
@@ -98,15 +111,31 @@ def update_contact(contact_id: int, data: ContactData) -> Contact:
     contact = get_row(Contact, contact_id)
     data = _normalised(data)
     _check_email(data.email, contact.id)
+    before = _details(contact)
     for f in fields(data):
         setattr(contact, f.name, getattr(data, f.name))
     db.session.flush()
+    audit.record(
+        "contact.changed",
+        "contact",
+        contact.id,
+        contact.name,
+        audit.changes(before, _details(contact)),
+    )
     return contact
 
 
 def delete_contact(contact_id: int) -> None:
     """Remove a contact from the directory."""
-    db.session.delete(get_row(Contact, contact_id))
+    contact = get_row(Contact, contact_id)
+    audit.record(
+        "contact.deleted",
+        "contact",
+        contact.id,
+        contact.name,
+        audit.changes(_details(contact), {}),
+    )
+    db.session.delete(contact)
     db.session.flush()
 
 
@@ -117,11 +146,19 @@ def merge_contacts(keep_id: int, drop_id: int) -> Contact:
         raise SameContact(str(keep_id))
     keep = get_row(Contact, keep_id)
     drop = get_row(Contact, drop_id)
-    details = {f.name: getattr(drop, f.name) for f in fields(ContactData)}
+    details = _details(drop)
+    before = _details(keep)
     db.session.delete(drop)
     db.session.flush()  # the duplicate's address is free before the kept one takes it
     for name, value in details.items():
         if not getattr(keep, name):
             setattr(keep, name, value)
     db.session.flush()
+    audit.record(
+        "contact.merged",
+        "contact",
+        keep.id,
+        keep.name,
+        {"merged": [drop_id, None], **audit.changes(before, _details(keep))},
+    )
     return keep

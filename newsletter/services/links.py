@@ -26,7 +26,7 @@ from newsletter.content import render_markdown
 from newsletter.database import get_row
 from newsletter.extensions import db
 from newsletter.models import Issue, IssueStatus, Item, LinkCheck, LinkOutcome
-from newsletter.services import issues
+from newsletter.services import audit, issues
 from newsletter.services.fetcher import FetchError, Refused, fetch
 
 CHECK_INTERVAL = timedelta(hours=1)
@@ -253,5 +253,12 @@ def adopt_final_address(issue_id: int, url: str, editor: str) -> int:
         ]
         data.body = _replace_address(data.body, url, check.final_url)
         issues.update_item(item.id, item.version, data, editor)
+        audit.record(
+            "item.link_adopted",
+            "item",
+            item.id,
+            item.title,
+            {"url": [url, check.final_url]},
+        )
         changed += 1
     return changed
