@@ -491,3 +491,26 @@ def test_pages_are_private(app, client):
     assert page.headers["Cache-Control"] == "no-store"
     # Nothing of the proposal reaches the public archive.
     assert "Föräldraträffar" not in client.get("/").get_data(as_text=True)
+
+
+@pytest.mark.browser
+def test_the_form_fits_a_phone_and_a_saved_contact_fills_it(
+    sqlite_app, live_url, browser
+):
+    with sqlite_app.app_context():
+        token = make_link()
+        db.session.add(
+            Contact(name="Olle Ovan", organisation="Kalmar kommun", phone="0480-1")
+        )
+        db.session.commit()
+    context = browser.new_context(
+        locale="sv-SE", viewport={"width": 375, "height": 800}
+    )
+    page = context.new_page()
+    page.goto(f"{live_url}/contribute/{token}")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert page.get_by_role("button", name="Använd den här kontakten").is_hidden()
+    page.get_by_label("Sparad kontakt").select_option(label="Olle Ovan")
+    assert page.get_by_label("Kontaktperson", exact=True).input_value() == "Olle Ovan"
+    assert page.get_by_label("Telefon").input_value() == "0480-1"
+    context.close()
