@@ -514,3 +514,28 @@ def test_the_form_fits_a_phone_and_a_saved_contact_fills_it(
     assert page.get_by_label("Kontaktperson", exact=True).input_value() == "Olle Ovan"
     assert page.get_by_label("Telefon").input_value() == "0480-1"
     context.close()
+
+
+def test_use_this_contact_fills_the_form_and_saves_nothing(app, client):
+    with app.app_context():
+        token = make_link()
+        ours = Contact(name="Olle Ovan", organisation="Kalmar kommun", phone="0480-1")
+        db.session.add(ours)
+        db.session.commit()
+        ours_id = ours.id
+    response = send(
+        client,
+        f"/contribute/{token}",
+        saved_contact=str(ours_id),
+        use_contact="1",
+        contact_name="",
+        contact_title="",
+        contact_organisation="",
+        contact_phone="",
+        contact_email="",
+    )
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert 'value="Olle Ovan"' in page and 'value="0480-1"' in page
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Proposal.id))) == 0
