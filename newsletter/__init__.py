@@ -33,6 +33,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from newsletter import cli, database, devmail, i18n, rate_limits, web
     from newsletter.archive import bp as archive_bp
+    from newsletter.contribute import bp as contribute_bp
     from newsletter.editor import bp as editor_bp
     from newsletter.extensions import csrf, db, limiter, login_manager, migrate
     from newsletter.models.types import render_migration_item
@@ -58,6 +59,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(archive_bp)
     app.register_blueprint(editor_bp)
     app.register_blueprint(subscribe_bp)
+    app.register_blueprint(contribute_bp)
     devmail.init_app(app)
     app.after_request(_security_headers)
     proxies = settings_of(app).proxy_fix_x_for

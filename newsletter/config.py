@@ -83,6 +83,10 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_SWALLOW_ERRORS": True,
     "LOGIN_RATE_LIMIT": "10 per minute",  # per client IP
     "LOGIN_ACCOUNT_RATE_LIMIT": "30 per hour",  # per account and client IP together
+    # Proposals sent or changed through one partner's link (or private link), and
+    # from one client IP across all links.
+    "CONTRIBUTION_LIMIT_PER_LINK": "30 per day",
+    "CONTRIBUTION_LIMIT_PER_ADDRESS": "10 per hour",
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": None,  # None: follows whether BASE_URL is https
@@ -190,6 +194,8 @@ class Settings:
     ratelimit_storage_uri: str
     login_rate_limit: str
     login_account_rate_limit: str
+    contribution_limit_per_link: str
+    contribution_limit_per_address: str
     hsts_max_age: int
     proxy_fix_x_for: int
     babel_default_locale: str

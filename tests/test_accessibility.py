@@ -9,8 +9,11 @@ import pytest
 
 from newsletter import create_app
 from newsletter.extensions import db
-from newsletter.models import Contact, Issue, Subscriber
+from newsletter.models import Contact, ContributionLink, Issue, Subscriber, Theme
 from newsletter.models.types import utcnow
+from newsletter.services import contributions
+from newsletter.services.contributions import ProposalData
+from newsletter.services.contributor_links import proposal_token, set_token
 from newsletter.services.tokens import make_token
 from tests.browser import live_server
 from tests.conftest import PASSWORD, base_config, require, reset_schema
@@ -67,6 +70,7 @@ def site(tmp_path_factory):
                 "unsubscribe", subscriber.id, subscriber.token_version, subscriber.email
             ),
             "slug": sent.slug,
+            **_contribution_tokens(),
             "subscriber": subscriber.id,
             "app": app,
         }
@@ -74,6 +78,20 @@ def site(tmp_path_factory):
         yield url, links
     with app.app_context():
         db.engine.dispose()
+
+
+def _contribution_tokens() -> dict[str, str]:
+    """A partner's contribution link, and a proposal sent through it."""
+    link = ContributionLink(organisation="Kalmar kommun", contact_email="k@example.se")
+    token = set_token(link)
+    db.session.add(link)
+    theme_id = db.session.scalar(db.select(Theme.id).order_by(Theme.id))
+    data = ProposalData(
+        title="Föräldraträffar", body="Text", theme_id=theme_id, proposer_email="k@e.se"
+    )
+    proposal = contributions.submit(link, data, "sv", utcnow())
+    db.session.commit()
+    return {"contribute": token, "proposal": proposal_token(proposal)}
 
 
 PUBLIC = [
@@ -84,6 +102,8 @@ PUBLIC = [
     "/confirm/not-a-valid-token",
     "/preferences/{prefs}",
     "/unsubscribe/{unsub}",
+    "/contribute/{contribute}",
+    "/contribute/proposal/{proposal}",
 ]
 EDITOR = [
     "/editor/",

@@ -16,6 +16,8 @@ RULES_BEFORE_THE_SPLIT = [
     "/archive/<slug> GET HEAD OPTIONS",
     "/confirm/<token> GET HEAD OPTIONS POST",
     "/confirm/resend OPTIONS POST",
+    "/contribute/<token> GET HEAD OPTIONS POST",
+    "/contribute/proposal/<token> GET HEAD OPTIONS POST",
     "/editor/ GET HEAD OPTIONS",
     "/editor/account GET HEAD OPTIONS POST",
     "/editor/contacts GET HEAD OPTIONS",

@@ -9,7 +9,11 @@ from flask import Flask
 from sqlalchemy import select
 
 from newsletter.extensions import db
-from newsletter.models import Subscriber
+from newsletter.models import ContributionLink, Subscriber
+from newsletter.models.types import utcnow
+from newsletter.services import contributions
+from newsletter.services.contributions import ProposalData
+from newsletter.services.contributor_links import proposal_token, set_token
 from newsletter.services.tokens import make_token
 from tests.conftest import csrf_token_from
 from tests.factories import make_issue, make_item, make_subscriber
@@ -46,6 +50,14 @@ def route_values(app: Flask) -> dict[tuple[str, str], str]:
             )
 
         preferences = token("preferences", person)
+        link = ContributionLink(organisation="Kalmar kommun", contact_email="k@e.se")
+        contribute = set_token(link)
+        db.session.add(link)
+        data = ProposalData(
+            title="Förslag", body="Text", theme_id=1, proposer_email="k@e.se"
+        )
+        proposal = contributions.submit(link, data, "sv", utcnow())
+        db.session.commit()
         return {
             ("static", "filename"): "style.css",
             ("archive.issue", "slug"): "nyhetsbrev-mars",
@@ -57,6 +69,8 @@ def route_values(app: Flask) -> dict[tuple[str, str], str]:
             ("subscribe.unsubscribe_from_preferences", "token"): preferences,
             ("subscribe.download", "token"): preferences,
             ("subscribe.erase", "token"): preferences,
+            ("contribute.propose", "token"): contribute,
+            ("contribute.proposal", "token"): proposal_token(proposal),
         }
 
 

@@ -22,8 +22,9 @@ from newsletter.extensions import db
 from newsletter.mail.message import MessageTemplate, new_marker, slot
 from newsletter.mail.render import RenderedEmail, render_email
 from newsletter.mail.verp import verp_address
-from newsletter.models import Issue, OutboundMessage, Subscriber, Theme
+from newsletter.models import Issue, OutboundMessage, Proposal, Subscriber, Theme
 from newsletter.models.types import utcnow
+from newsletter.services.contributor_links import proposal_url
 from newsletter.services.issues import sections
 from newsletter.services.tokens import make_token
 
@@ -194,10 +195,29 @@ def _already_subscribed_context(message: OutboundMessage) -> dict[str, Any]:
     return {**context, "preferences_url": links["preferences_url"]}
 
 
+def _proposal_received_context(message: OutboundMessage) -> dict[str, Any]:
+    """What the proposer sent, and the private link to follow and change it."""
+    proposal = db.session.get(Proposal, message.context["proposal_id"])
+    if proposal is None:
+        raise NotFound("the proposal no longer exists")
+    theme = db.session.get(Theme, proposal.theme_id)
+    issue = db.session.get(Issue, proposal.issue_id) if proposal.issue_id else None
+    return {
+        "proposal": proposal,
+        "theme_name": theme.name if theme else "",
+        "issue": issue,
+        "private_url": proposal_url(proposal),
+        "language": message.language,
+        "site_name": settings().site_name,
+        "organisation": settings().organisation,
+    }
+
+
 TRANSACTIONAL: dict[str, Callable[[OutboundMessage], dict[str, Any]]] = {
     "issue_test": _issue_test_context,
     "confirm_subscription": _confirm_context,
     "already_subscribed": _already_subscribed_context,
+    "proposal_received": _proposal_received_context,
 }
 
 

@@ -131,7 +131,9 @@
       if (!contact) {
         return;
       }
-      ["name", "phone", "email"].forEach(function (key) {
+      // Every detail the saved contact has and the form asks for (an item takes
+      // name, phone and email; a partner's proposal also title and organisation).
+      Object.keys(contact).forEach(function (key) {
         var input = fieldset.querySelector("[name=contact_" + key + "]");
         if (input) {
           input.value = contact[key];
