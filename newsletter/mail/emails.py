@@ -22,8 +22,9 @@ from newsletter.extensions import db
 from newsletter.mail.message import MessageTemplate, new_marker, slot
 from newsletter.mail.render import RenderedEmail, render_email
 from newsletter.mail.verp import verp_address
-from newsletter.models import Issue, OutboundMessage, Subscriber, Theme
+from newsletter.models import Issue, Item, OutboundMessage, Proposal, Subscriber, Theme
 from newsletter.models.types import utcnow
+from newsletter.services.contributor_links import proposal_url
 from newsletter.services.issues import sections
 from newsletter.services.tokens import make_token
 
@@ -194,10 +195,37 @@ def _already_subscribed_context(message: OutboundMessage) -> dict[str, Any]:
     return {**context, "preferences_url": links["preferences_url"]}
 
 
+def _proposal_context(message: OutboundMessage) -> dict[str, Any]:
+    """An editor's decision on a proposal, with the proposer's private link."""
+    proposal = db.session.get(Proposal, message.context["proposal_id"])
+    if proposal is None:
+        raise NotFound("the proposal no longer exists")
+    return {
+        "proposal": proposal,
+        "title": proposal.title or proposal.body[:60],
+        "organisation_name": proposal.link.organisation,
+        "message": proposal.editor_message,
+        "proposal_url": proposal_url(proposal),
+        "language": message.language,
+        "site_name": settings().site_name,
+        "organisation": settings().organisation,
+    }
+
+
+def _proposal_accepted_context(message: OutboundMessage) -> dict[str, Any]:
+    """The decision, and the issue the item is placed in."""
+    context = _proposal_context(message)
+    item = db.session.get(Item, message.context.get("item_id") or 0)
+    return {**context, "issue_title": item.issue.title if item else ""}
+
+
 TRANSACTIONAL: dict[str, Callable[[OutboundMessage], dict[str, Any]]] = {
     "issue_test": _issue_test_context,
     "confirm_subscription": _confirm_context,
     "already_subscribed": _already_subscribed_context,
+    "proposal_accepted": _proposal_accepted_context,
+    "proposal_returned": _proposal_context,
+    "proposal_declined": _proposal_context,
 }
 
 
