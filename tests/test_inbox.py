@@ -384,3 +384,15 @@ def test_declining_needs_no_message_and_tells_the_proposer(mail_app, smtp_server
         (event,) = db.session.scalars(select(AuditEvent)).all()
         assert event.action == "proposal.declined"
         assert event.changes["status"] == ["returned", "declined"]
+
+
+def test_the_demo_gives_the_inbox_one_new_and_one_late_proposal_once(app):
+    runner = app.test_cli_runner()
+    for _run in range(2):
+        assert runner.invoke(args=["demo"]).exit_code == 0
+    with app.app_context():
+        proposals = db.session.scalars(select(Proposal).order_by(Proposal.id)).all()
+        assert [(p.link.organisation, p.status, p.late) for p in proposals] == [
+            ("Kalmar kommun", ProposalStatus.NEW, False),
+            ("Kalmar kommun", ProposalStatus.NEW, True),
+        ]
