@@ -8,6 +8,7 @@ import secrets
 import signal
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import BinaryIO
@@ -20,14 +21,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from newsletter.config import ConfigError, settings_of, update_settings
-from newsletter.errors import InvalidState
+from newsletter.errors import InvalidState, NotFound
 from newsletter.extensions import db
 from newsletter.labels import status_label
 from newsletter.link_checker import links_cli
 from newsletter.models import Issue, Subscriber, SubscriberStatus
 from newsletter.models.types import utcnow
 from newsletter.services import (
+    audit,
     bounces,
+    contributors,
     editors,
     issues,
     sending,
@@ -35,10 +38,14 @@ from newsletter.services import (
     subscribers,
     themes,
 )
+from newsletter.services.contributor_links import link_url
 
 issues_cli = AppGroup("issues", help="List, send and follow issues.")
 subscribers_cli = AppGroup("subscribers", help="Add and import subscribers.")
 bounces_cli = AppGroup("bounces", help="Record bounces and complaints.")
+contributors_cli = AppGroup(
+    "contributors", help="Make, list and revoke partners' contribution links."
+)
 # sysexits.h: the mail server keeps the message and tries the command again later.
 EX_TEMPFAIL = 75
 
@@ -75,10 +82,11 @@ def create_editor_command(email: str, name: str, admin: bool, password: str) -> 
 )  # fmt: skip
 def demo_command(editor_email: str) -> None:
     """Load demo content and (re)set a demo admin account, printing its password."""
-    from newsletter.demo import load_demo_content
+    from newsletter.demo import load_demo_content, load_demo_contributions
 
     themes.ensure_default_themes()
     created = load_demo_content()
+    load_demo_contributions()
     password = secrets.token_urlsafe(12)
     existing = next(
         (e for e in editors.list_editors() if e.email == editor_email), None
@@ -273,6 +281,91 @@ def process_bounce_command(file: BinaryIO, recipient: str) -> None:
     bounces.log.info("%s", result.summary)
 
 
+@contributors_cli.command("add")
+@click.argument("organisation")
+@click.argument("email", required=False)
+@click.option("--email", "email_option", default="", help="The contact's address.")
+@click.option("--name", default="", help="The contact's name.")
+@click.option(
+    "--expires",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="The last day (YYYY-MM-DD, Swedish time) the link takes proposals.",
+)
+def add_contributor_command(
+    organisation: str,
+    email: str | None,
+    email_option: str,
+    name: str,
+    expires: datetime | None,
+) -> None:
+    """Make a contribution link for ORGANISATION and print its address once."""
+    address = email or email_option
+    if not address:
+        raise click.UsageError("give the contact's address: EMAIL or --email")
+    if not organisation.strip():
+        raise click.BadParameter("must not be empty", param_hint="ORGANISATION")
+    try:
+        link, _token = contributors.create_link(
+            organisation,
+            address,
+            name,
+            expires.date() if expires else None,
+            audit.command_line().label or "command line",
+            utcnow(),
+        )
+    except subscribers.InvalidAddress:
+        raise click.BadParameter(f"{address!r} is not a valid email address") from None
+    except contributors.ExpiryPassed:
+        raise click.BadParameter(
+            "the day is already over", param_hint="--expires"
+        ) from None
+    url = link_url(link)
+    db.session.commit()
+    click.echo(f"Contribution link {link.id} for {link.organisation}:")
+    click.echo(url)
+    click.echo(f"Send it to {link.contact_email} only; anyone with it can propose.")
+
+
+@contributors_cli.command("list")
+def list_contributors_command() -> None:
+    """List the contribution links, newest first."""
+    rows = contributors.list_links()
+    if not rows:
+        click.echo("No contribution links yet.")
+        return
+    now = utcnow()
+    click.echo(
+        f"{'ID':>5}  {'STATE':8} {'UNTIL':10} {'PROPOSALS':>9}  ORGANISATION (CONTACT)"
+    )
+    for row in rows:
+        link = row.link
+        until = contributors.last_day(link)
+        click.echo(
+            f"{link.id:>5}  {contributors.link_state(link, now):8} "
+            f"{until.isoformat() if until else '-':10} {row.proposals:>9}  "
+            f"{link.organisation} ({link.contact_email})"
+        )
+
+
+@contributors_cli.command("revoke")
+@click.argument("link_id", metavar="ID", type=int)
+def revoke_contributor_command(link_id: int) -> None:
+    """Revoke contribution link ID: it takes no more proposals."""
+    try:
+        link = contributors.revoke_link(
+            link_id, audit.command_line().label or "command line", utcnow()
+        )
+    except NotFound:
+        raise click.ClickException(
+            f"no contribution link has the id {link_id}"
+        ) from None
+    except contributors.LinkRevoked:
+        raise click.ClickException(f"link {link_id} is already revoked") from None
+    db.session.commit()
+    click.echo(f"Revoked link {link.id} for {link.organisation}.")
+
+
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
     """Leave like Ctrl-C does, through the clean-up, instead of dying on the spot."""
     raise SystemExit(0)
@@ -347,3 +440,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(bounces_cli)
     app.cli.add_command(links_cli)
+    app.cli.add_command(contributors_cli)

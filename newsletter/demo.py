@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
 from newsletter.extensions import db
-from newsletter.models import Issue, Theme
+from newsletter.models import ContributionLink, Issue, Proposal, ProposalLink, Theme
 from newsletter.models.states import move
 from newsletter.models.types import utcnow
-from newsletter.services import sending
+from newsletter.services import audit, contributors, sending
+from newsletter.services.contributor_links import set_proposal_secret
 from newsletter.services.issues import ItemData, LinkData, add_item, create_issue
 from newsletter.services.subscriber_import import ImportRow, import_subscribers
 
@@ -184,3 +186,107 @@ def load_demo_content() -> int:
     )
     db.session.flush()
     return 2
+
+
+DEMO_PARTNER = "Kalmar kommun"
+
+
+@dataclass(frozen=True)
+class DemoProposal:
+    """A proposal as a partner would have sent it."""
+
+    theme: str
+    title: str
+    body: str
+    contact_name: str
+    contact_title: str
+    contact_phone: str = ""
+    contact_email: str = ""
+    note: str = ""
+    links: tuple[tuple[str, str], ...] = ()
+    late: bool = False
+    days_ago: int = 0
+
+
+DEMO_PROPOSALS = (
+    DemoProposal(
+        theme="aldre",
+        title="Träffpunkter för äldre öppnar i fler kommundelar",
+        body=(
+            "Från januari öppnar tre nya träffpunkter där äldre kan fika, delta i "
+            "cirkelträning och få digital hjälp. Verksamheten drivs tillsammans med "
+            "pensionärsorganisationerna."
+        ),
+        contact_name="Lena Berg",
+        contact_title="Utvecklingsledare",
+        contact_email="lena.berg@example.se",
+        note="Gärna i decembernumret om det finns plats.",
+        links=(("Om träffpunkterna", "https://www.example.se/traffpunkter"),),
+        days_ago=2,
+    ),
+    DemoProposal(
+        theme="barn-och-unga",
+        title="Lovaktiviteter för unga under jullovet",
+        body=(
+            "Kommunens fritidsgårdar har extra öppet under jullovet, med "
+            "aktiviteter för unga mellan 13 och 18 år."
+        ),
+        contact_name="Omar Said",
+        contact_title="Fritidsledare",
+        contact_phone="0480-45 00 00",
+        late=True,
+    ),
+)
+
+
+def load_demo_contributions() -> int:
+    """Add a partner's contribution link and two proposals (one late) for the
+    inbox, once; return how many proposals were added."""
+    exists = db.session.scalar(
+        select(ContributionLink.id).where(ContributionLink.organisation == DEMO_PARTNER)
+    )
+    if exists is not None:
+        return 0
+    now = utcnow()
+    link, _token = contributors.create_link(
+        DEMO_PARTNER, "kommunikation@example.se", "Kommunikationsenheten", None,
+        EDITOR, now,
+    )  # fmt: skip
+    themes = {t.slug: t.id for t in db.session.scalars(select(Theme))}
+    issue_id = db.session.scalar(
+        select(Issue.id).where(Issue.title == DECEMBER["title"])
+    )
+    for spec in DEMO_PROPOSALS:
+        proposal = Proposal(
+            link=link,
+            issue_id=issue_id,
+            theme_id=themes[spec.theme],
+            title=spec.title,
+            body=spec.body,
+            contact_name=spec.contact_name,
+            contact_title=spec.contact_title,
+            contact_organisation=DEMO_PARTNER,
+            contact_phone=spec.contact_phone,
+            contact_email=spec.contact_email,
+            note=spec.note,
+            proposer_email="kommunikation@example.se",
+            language="sv",
+            late=spec.late,
+            submitted_at=now - timedelta(days=spec.days_ago),
+            links=[
+                ProposalLink(position=n, label=label, url=url)
+                for n, (label, url) in enumerate(spec.links)
+            ],
+        )
+        set_proposal_secret(proposal)
+        db.session.add(proposal)
+        db.session.flush()
+        audit.record(
+            "proposal.submitted",
+            "proposal",
+            proposal.id,
+            proposal.title,
+            actor=audit.partner(DEMO_PARTNER),
+            at=proposal.submitted_at,
+        )
+    return len(DEMO_PROPOSALS)

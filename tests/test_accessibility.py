@@ -128,6 +128,10 @@ EDITOR = [
     "/editor/contacts",
     "/editor/contacts/new",
     "/editor/contacts/1",
+    "/editor/inbox",
+    "/editor/inbox/1",
+    "/editor/contributors",
+    "/editor/contributors/1",
 ]
 
 

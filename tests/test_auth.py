@@ -21,6 +21,8 @@ SAMPLE_ARGS = {
     "subscriber_id": 1,
     "draft_id": 1,
     "contact_id": 1,
+    "link_id": 1,
+    "proposal_id": 1,
 }
 
 

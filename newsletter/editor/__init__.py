@@ -15,7 +15,9 @@ from newsletter.editor import (
     admin,
     auth,
     contacts,
+    contributors,
     feeds,
+    inbox,
     issues,
     links,
     sending,
@@ -23,7 +25,7 @@ from newsletter.editor import (
 )
 from newsletter.extensions import db
 from newsletter.models.types import utcnow
-from newsletter.services import workers
+from newsletter.services import proposals, workers
 from newsletter.services.issues import NotEditable
 from newsletter.services.sending import WrongState
 from newsletter.web import answer_domain_errors
@@ -37,6 +39,8 @@ bp.register_blueprint(subscribers.bp)
 bp.register_blueprint(contacts.bp)
 bp.register_blueprint(admin.bp)
 bp.register_blueprint(links.bp)
+bp.register_blueprint(contributors.bp)
+bp.register_blueprint(inbox.bp)
 answer_domain_errors(bp)
 
 PUBLIC_ENDPOINTS = {"editor.auth.login"}
@@ -58,8 +62,9 @@ def _worker_missing() -> bool:
 @bp.context_processor
 def worker_warning() -> dict[str, object]:
     """Let editor pages ask, when they are shown, whether to warn of a missing
-    worker (asked only then: an error page must not touch the database)."""
-    return {"worker_missing": _worker_missing}
+    worker and how many proposals wait (asked only then: an error page must not
+    touch the database)."""
+    return {"worker_missing": _worker_missing, "new_proposals": proposals.count_new}
 
 
 @bp.after_request

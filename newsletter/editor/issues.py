@@ -25,7 +25,7 @@ from newsletter.editor.forms import (
 )
 from newsletter.extensions import db
 from newsletter.form_fields import add_error
-from newsletter.models import Contact, Issue, Item
+from newsletter.models import Contact, Issue, Item, Proposal
 from newsletter.services import contacts, issues, links, themes
 from newsletter.services.contacts import ContactData
 from newsletter.services.issues import (
@@ -272,6 +272,7 @@ def item(item_id: int) -> str | Response | tuple[str, int]:
         form=form,
         conflict=conflict,
         saved_contacts=_contact_details(),
+        proposal=db.session.get(Proposal, record.proposal_id or 0),
     ), status
 
 

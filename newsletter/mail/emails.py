@@ -22,7 +22,7 @@ from newsletter.extensions import db
 from newsletter.mail.message import MessageTemplate, new_marker, slot
 from newsletter.mail.render import RenderedEmail, render_email
 from newsletter.mail.verp import verp_address
-from newsletter.models import Issue, OutboundMessage, Proposal, Subscriber, Theme
+from newsletter.models import Issue, Item, OutboundMessage, Proposal, Subscriber, Theme
 from newsletter.models.types import utcnow
 from newsletter.services.contributor_links import proposal_url
 from newsletter.services.issues import sections
@@ -195,22 +195,43 @@ def _already_subscribed_context(message: OutboundMessage) -> dict[str, Any]:
     return {**context, "preferences_url": links["preferences_url"]}
 
 
-def _proposal_received_context(message: OutboundMessage) -> dict[str, Any]:
-    """What the proposer sent, and the private link to follow and change it."""
+def _proposal_context(message: OutboundMessage) -> dict[str, Any]:
+    """A proposal and the proposer's private link to follow it (and change it
+    while no editor has decided)."""
     proposal = db.session.get(Proposal, message.context["proposal_id"])
     if proposal is None:
         raise NotFound("the proposal no longer exists")
-    theme = db.session.get(Theme, proposal.theme_id)
-    issue = db.session.get(Issue, proposal.issue_id) if proposal.issue_id else None
     return {
         "proposal": proposal,
-        "theme_name": theme.name if theme else "",
-        "issue": issue,
-        "private_url": proposal_url(proposal),
+        "title": proposal.title or proposal.body[:60],
+        "organisation_name": proposal.link.organisation,
+        "message": proposal.editor_message,
+        "proposal_url": proposal_url(proposal),
         "language": message.language,
         "site_name": settings().site_name,
         "organisation": settings().organisation,
     }
+
+
+def _proposal_received_context(message: OutboundMessage) -> dict[str, Any]:
+    """What the proposer sent: its theme and the issue it is proposed for."""
+    context = _proposal_context(message)
+    proposal = context["proposal"]
+    theme = db.session.get(Theme, proposal.theme_id)
+    issue = db.session.get(Issue, proposal.issue_id) if proposal.issue_id else None
+    return {
+        **context,
+        "theme_name": theme.name if theme else "",
+        "issue": issue,
+        "private_url": context["proposal_url"],
+    }
+
+
+def _proposal_accepted_context(message: OutboundMessage) -> dict[str, Any]:
+    """The decision, and the issue the item is placed in."""
+    context = _proposal_context(message)
+    item = db.session.get(Item, message.context.get("item_id") or 0)
+    return {**context, "issue_title": item.issue.title if item else ""}
 
 
 TRANSACTIONAL: dict[str, Callable[[OutboundMessage], dict[str, Any]]] = {
@@ -218,6 +239,9 @@ TRANSACTIONAL: dict[str, Callable[[OutboundMessage], dict[str, Any]]] = {
     "confirm_subscription": _confirm_context,
     "already_subscribed": _already_subscribed_context,
     "proposal_received": _proposal_received_context,
+    "proposal_accepted": _proposal_accepted_context,
+    "proposal_returned": _proposal_context,
+    "proposal_declined": _proposal_context,
 }
 
 

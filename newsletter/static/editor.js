@@ -142,3 +142,21 @@
     });
   });
 })();
+
+// A copy button beside an address to hand on (the field itself can be selected
+// and copied by hand without JavaScript).
+(function () {
+  "use strict";
+  document.querySelectorAll("button[data-copy]").forEach(function (button) {
+    var field = document.getElementById(button.dataset.copy);
+    if (!field || !navigator.clipboard) {
+      return;
+    }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      navigator.clipboard.writeText(field.value).then(function () {
+        button.textContent = button.dataset.copied;
+      });
+    });
+  });
+})();
