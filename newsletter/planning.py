@@ -11,6 +11,7 @@ from babel.dates import format_date
 from flask.cli import AppGroup
 
 from newsletter.config import Settings, settings
+from newsletter.database import is_database_outage
 from newsletter.extensions import db
 from newsletter.models.types import utcnow
 from newsletter.services import audit, plan, reminders
@@ -51,8 +52,11 @@ class ReminderDuty:
         self.next_at = now + self.every
         try:
             queued = remind(now, self.days, audit.WORKER)
-        except Exception:  # noqa: BLE001 - reminders are tried again next round
-            log.exception("deadline reminders failed; trying again later")
+        except Exception as exc:  # noqa: BLE001 - reminders are tried again later
+            if is_database_outage(exc):
+                log.debug("no reminders sent: %s", exc)
+            else:
+                log.exception("deadline reminders failed; trying again later")
             db.session.rollback()
             self.next_at = now  # try again next round
             return False
