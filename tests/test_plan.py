@@ -295,11 +295,14 @@ def test_a_bad_pattern_is_explained_and_nothing_is_created(
 def test_the_plan_form_needs_a_month_and_a_real_day(app, editor):
     response = editor.post(
         "/editor/issues/plan",
-        data=plan_form(**{"plan-months": [], "plan-publish_day": "32"}),
+        data=plan_form(
+            **{"plan-months": [], "plan-publish_day": "32", "plan-year": "99999"}
+        ),
     )
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "Välj minst en månad." in page and "Ange en dag från 1 till 31." in page
+    assert "Ange ett år, till exempel 2027." in page
     with app.app_context():
         assert count(Issue) == 0
 

@@ -82,10 +82,10 @@ def _issues_page(form: YearPlanForm, year: int) -> tuple[str, int]:
 def create_plan() -> str | Response | tuple[str, int]:
     """Create a draft issue for each chosen month of a year that has none."""
     form = _plan_form(YearPlanForm(prefix="plan"))
-    if not form.validate_on_submit():
-        return _issues_page(form, form.year.data or _this_year())
     year = form.year.data
-    assert year is not None  # InputRequired
+    if not form.validate_on_submit() or year is None:
+        shown = year if year is not None and 2000 <= year <= 2999 else _this_year()
+        return _issues_page(form, shown)
     result = plan.create_year_plan(
         year,
         form.months.data or [],
