@@ -27,6 +27,7 @@ from newsletter.labels import status_label
 from newsletter.link_checker import links_cli
 from newsletter.models import Issue, Subscriber, SubscriberStatus
 from newsletter.models.types import utcnow
+from newsletter.planning import plan_cli
 from newsletter.services import (
     audit,
     bounces,
@@ -441,3 +442,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(bounces_cli)
     app.cli.add_command(links_cli)
     app.cli.add_command(contributors_cli)
+    app.cli.add_command(plan_cli)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -11,7 +11,7 @@ from newsletter.extensions import db
 from newsletter.models import ContributionLink, Issue, Proposal, ProposalLink, Theme
 from newsletter.models.states import move
 from newsletter.models.types import utcnow
-from newsletter.services import audit, contributors, sending
+from newsletter.services import audit, contributors, plan, sending
 from newsletter.services.contributor_links import set_proposal_secret
 from newsletter.services.issues import ItemData, LinkData, add_item, create_issue
 from newsletter.services.subscriber_import import ImportRow, import_subscribers
@@ -148,7 +148,7 @@ DEMO_SUBSCRIBERS = (
 )
 
 
-def _load_issue(spec: dict, published: datetime | None) -> None:
+def _load_issue(spec: dict, published: datetime | None) -> Issue:
     """Create one demo issue with its items; a published one was sent."""
     themes = {t.slug: t.id for t in db.session.scalars(select(Theme))}
     issue = create_issue(
@@ -166,14 +166,35 @@ def _load_issue(spec: dict, published: datetime | None) -> None:
         move(issue, sending.START)
         move(issue, sending.FINISH)
     issue.published_at = published
+    return issue
+
+
+def _plan_year(september: Issue, december: Issue, now: datetime) -> int:
+    """Give the demo a plan for the current year, the December draft in it when
+    that is this year; return how many planned issues were added."""
+    plan.set_plan(september, date(2026, 9, 15), date(2026, 8, 25))
+    year = plan.local_day(now).year
+    if year == 2026:
+        plan.set_plan(december, date(2026, 12, 15), date(2026, 11, 24))
+    made = plan.create_year_plan(
+        year,
+        plan.DEFAULT_MONTHS,
+        plan.DEFAULT_PATTERN,
+        plan.DEFAULT_PUBLISH_DAY,
+        plan.DEFAULT_DEADLINE_DAYS,
+        EDITOR,
+    )
+    return len(made.created)
 
 
 def load_demo_content() -> int:
-    """Add the demo issues to an empty archive; return how many were added."""
+    """Add the demo issues and this year's plan to an empty archive; return how
+    many issues were added."""
     if db.session.scalar(select(func.count(Issue.id))):
         return 0
-    _load_issue(SEPTEMBER, datetime(2026, 9, 15, 7, 0, tzinfo=UTC))
-    _load_issue(DECEMBER, None)
+    september = _load_issue(SEPTEMBER, datetime(2026, 9, 15, 7, 0, tzinfo=UTC))
+    december = _load_issue(DECEMBER, None)
+    planned = _plan_year(september, december, utcnow())
     themes = {t.slug: t.id for t in db.session.scalars(select(Theme))}
     import_subscribers(
         [
@@ -185,7 +206,7 @@ def load_demo_content() -> int:
         utcnow(),
     )
     db.session.flush()
-    return 2
+    return 2 + planned
 
 
 DEMO_PARTNER = "Kalmar kommun"

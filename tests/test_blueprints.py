@@ -60,6 +60,7 @@ RULES_BEFORE_THE_SPLIT = [
     "/editor/issues/<int:issue_id>/test OPTIONS POST",
     "/editor/issues/<int:issue_id>/unschedule OPTIONS POST",
     "/editor/issues/new GET HEAD OPTIONS POST",
+    "/editor/issues/plan OPTIONS POST",
     "/editor/items/<int:item_id> GET HEAD OPTIONS POST",
     "/editor/items/<int:item_id>/delete OPTIONS POST",
     "/editor/items/<int:item_id>/move OPTIONS POST",

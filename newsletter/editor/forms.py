@@ -12,6 +12,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
+    DateField,
     DateTimeLocalField,
     FieldList,
     Form,
@@ -19,6 +20,7 @@ from wtforms import (
     IntegerField,
     RadioField,
     SelectField,
+    SelectMultipleField,
 )
 
 # types-WTForms (3.2) predates SelectChoice, which WTForms 3.3 asks for.
@@ -29,10 +31,12 @@ from wtforms.validators import (
     EqualTo,
     InputRequired,
     Length,
+    NumberRange,
     Optional,
     Regexp,
     ValidationError,
 )
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from newsletter.content import is_allowed_url, markup_in, text_input
 from newsletter.form_fields import (
@@ -43,6 +47,7 @@ from newsletter.form_fields import (
     TextAreaField,
 )
 from newsletter.request_limits import size_label
+from newsletter.services import plan
 from newsletter.services.editors import MIN_PASSWORD_LENGTH
 from newsletter.services.subscribers import InvalidAddress, normalise_address
 
@@ -160,7 +165,106 @@ class IssueForm(FlaskForm):
         filters=[text_input],
         description=_l("Shown above the sections. Markdown is allowed."),
     )
+    publish_on = DateField(
+        _l("Publication date"),
+        validators=[Optional()],
+        description=_l("The day the issue is planned to come out."),
+    )
+    contribution_deadline = DateField(
+        _l("Last day for proposals"),
+        validators=[Optional()],
+        description=_l(
+            "Partners may propose items until the end of this day; those with a "
+            "contribution link are reminded a few days before."
+        ),
+    )
     version = HiddenField()
+
+    def validate_contribution_deadline(self, field: DateField) -> None:
+        """Require a publication date on or after the deadline."""
+        if field.data is None:
+            return
+        if self.publish_on.data is None:
+            raise ValidationError(_l("Set the publication date too."))
+        if field.data > self.publish_on.data:
+            raise ValidationError(
+                _l("The deadline must be on or before the publication date.")
+            )
+
+
+class MonthChoices(SelectMultipleField):
+    """Months as a list of checkboxes; the chosen month numbers."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class YearPlanForm(FlaskForm):
+    """Create a year's issues at once: a title pattern, months, day and deadline."""
+
+    year = IntegerField(
+        _l("Year"),
+        validators=[
+            InputRequired(_l("Give the year.")),
+            NumberRange(2000, 2999, _l("Give a year such as 2027.")),
+        ],
+    )
+    pattern = StringField(
+        _l("Title pattern"),
+        default=plan.DEFAULT_PATTERN,
+        validators=[
+            DataRequired(_l("Give a title pattern.")),
+            Length(max=150),
+            no_markup,
+            no_encoded_word,
+        ],
+        filters=[text_input],
+        description=_l(
+            "{månad} becomes the month's name and {år} the year ({month} and {year} "
+            "work too)."
+        ),
+    )
+    months = MonthChoices(_l("Months"), coerce=int, default=list(plan.DEFAULT_MONTHS))
+    publish_day = IntegerField(
+        _l("Publication day of the month"),
+        default=plan.DEFAULT_PUBLISH_DAY,
+        validators=[
+            InputRequired(_l("Give a day of the month.")),
+            NumberRange(1, 31, _l("Give a day from 1 to 31.")),
+        ],
+        description=_l("In a shorter month, its last day."),
+    )
+    deadline_days = IntegerField(
+        _l("Deadline for proposals, days before publication"),
+        default=plan.DEFAULT_DEADLINE_DAYS,
+        validators=[
+            InputRequired(_l("Give a number of days.")),
+            NumberRange(0, 120, _l("Give a number from 0 to 120.")),
+        ],
+    )
+
+    def validate_pattern(self, field: StringField) -> None:
+        """Refuse a placeholder that would not be filled in."""
+        try:
+            plan.check_pattern(field.data or "")
+        except plan.BadPattern as error:
+            if error.placeholder is None:
+                raise ValidationError(
+                    _l("Write each placeholder in braces, like {månad}.")
+                ) from None
+            raise ValidationError(
+                # Not lazy: the message repeats what the editor typed.
+                gettext(
+                    "{%(name)s} is not a placeholder we know. Use {månad} and {år} "
+                    "(or {month} and {year}).",
+                    name=error.placeholder,
+                )
+            ) from None
+
+    def validate_months(self, field: MonthChoices) -> None:
+        """Require at least one month."""
+        if not field.data:
+            raise ValidationError(_l("Choose at least one month."))
 
 
 class LinkForm(Form):

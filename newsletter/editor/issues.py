@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from types import SimpleNamespace
 
+from babel.dates import get_month_names
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import format_date, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
@@ -22,11 +25,13 @@ from newsletter.editor.forms import (
     ItemForm,
     MoveForm,
     SectionContactForm,
+    YearPlanForm,
 )
 from newsletter.extensions import db
 from newsletter.form_fields import add_error
 from newsletter.models import Contact, Issue, Item, Proposal
-from newsletter.services import contacts, issues, links, themes
+from newsletter.models.types import utcnow
+from newsletter.services import contacts, issues, links, plan, themes
 from newsletter.services.contacts import ContactData
 from newsletter.services.issues import (
     ContactDetails,
@@ -40,8 +45,69 @@ bp = Blueprint("issues", __name__)
 
 @bp.get("/")
 def index() -> str:
-    """List every issue with its status and dates."""
-    return render_template("editor/issues.html", issues=issues.list_issues())
+    """List every issue, and the plan of one year (?year=, default this year)."""
+    year = request.args.get("year", type=int) or _this_year()
+    if not 2000 <= year <= 2999:
+        abort(404)
+    return _issues_page(_plan_form(YearPlanForm(prefix="plan", year=year)), year)[0]
+
+
+def _this_year() -> int:
+    """The current year in Stockholm."""
+    return plan.local_day(utcnow()).year
+
+
+def _plan_form(form: YearPlanForm) -> YearPlanForm:
+    """Give the plan form its months, named in the editor's language."""
+    names = get_month_names("wide", locale=get_locale())
+    form.months.choices = [
+        SelectChoice(month, str(names[month]).capitalize()) for month in range(1, 13)
+    ]
+    return form
+
+
+def _issues_page(form: YearPlanForm, year: int) -> tuple[str, int]:
+    """Render the issues and the year's plan with its creation form."""
+    return render_template(
+        "editor/issues.html",
+        issues=issues.list_issues(),
+        year=year,
+        this_year=_this_year(),
+        planned=plan.year_plan(year, utcnow()),
+        plan_form=form,
+    ), (422 if form.errors else 200)
+
+
+@bp.post("/issues/plan")
+def create_plan() -> str | Response | tuple[str, int]:
+    """Create a draft issue for each chosen month of a year that has none."""
+    form = _plan_form(YearPlanForm(prefix="plan"))
+    year = form.year.data
+    if not form.validate_on_submit() or year is None:
+        shown = year if year is not None and 2000 <= year <= 2999 else _this_year()
+        return _issues_page(form, shown)
+    result = plan.create_year_plan(
+        year,
+        form.months.data or [],
+        form.pattern.data,
+        form.publish_day.data or plan.DEFAULT_PUBLISH_DAY,
+        form.deadline_days.data or 0,
+        current_user.name,
+    )
+    db.session.commit()
+    count = len(result.created)
+    flash(
+        ngettext("%(num)d issue is created.", "%(num)d issues are created.", count),
+        "success",
+    )
+    for first_day in result.skipped:
+        flash(_("%(month)s already existed.", month=_month_year(first_day)), "info")
+    return redirect(url_for("editor.issues.index", year=year, _anchor="plan"))
+
+
+def _month_year(first_day: date) -> str:
+    """Name a month and its year: "Juni 2027"."""
+    return format_date(first_day, "LLLL y").capitalize()
 
 
 @bp.route("/issues/new", methods=["GET", "POST"])
@@ -51,6 +117,7 @@ def new_issue() -> str | Response | tuple[str, int]:
     if form.validate_on_submit():
         try:
             issue = issues.create_issue(**_header(form))
+            _save_plan(issue, form)
             db.session.commit()
             flash(_("The issue is created."), "success")
             return redirect(url_for("editor.issues.edit", issue_id=issue.id))
@@ -60,6 +127,12 @@ def new_issue() -> str | Response | tuple[str, int]:
     return render_template("editor/issue_new.html", form=form), (
         422 if form.errors else 200
     )
+
+
+def _save_plan(issue: Issue, form: IssueForm) -> None:
+    """Save the publication date and deadline of the header form (after the rest of
+    the header, whose save checks the version the editor opened)."""
+    plan.set_plan(issue, form.publish_on.data, form.contribution_deadline.data)
 
 
 def _header(form: IssueForm) -> dict[str, str]:
@@ -82,6 +155,7 @@ def edit(issue_id: int) -> str | Response | tuple[str, int]:
     if form.validate_on_submit():
         try:
             issues.update_issue(record.id, _version(form), **_header(form))
+            _save_plan(record, form)
             db.session.commit()
             flash(_("The issue is saved."), "success")
             return redirect(url_for("editor.issues.edit", issue_id=record.id))

@@ -22,9 +22,17 @@ from newsletter.extensions import db
 from newsletter.mail.message import MessageTemplate, new_marker, slot
 from newsletter.mail.render import RenderedEmail, render_email
 from newsletter.mail.verp import verp_address
-from newsletter.models import Issue, Item, OutboundMessage, Proposal, Subscriber, Theme
+from newsletter.models import (
+    ContributionLink,
+    Issue,
+    Item,
+    OutboundMessage,
+    Proposal,
+    Subscriber,
+    Theme,
+)
 from newsletter.models.types import utcnow
-from newsletter.services.contributor_links import proposal_url
+from newsletter.services.contributor_links import link_url, proposal_url
 from newsletter.services.issues import sections
 from newsletter.services.tokens import make_token
 
@@ -213,6 +221,25 @@ def _proposal_context(message: OutboundMessage) -> dict[str, Any]:
     }
 
 
+def _contribution_reminder_context(message: OutboundMessage) -> dict[str, Any]:
+    """A partner's link and the deadline of the issue it proposes items for; no
+    address when the link can no longer be unsealed (the secret key changed)."""
+    link = db.session.get(ContributionLink, message.context["link_id"])
+    issue = db.session.get(Issue, message.context["issue_id"])
+    if link is None or issue is None:
+        raise NotFound("the contribution link or the issue no longer exists")
+    return {
+        "organisation_name": link.organisation,
+        "contact_name": link.contact_name,
+        "issue": issue,
+        "deadline": issue.contribution_deadline,
+        "contribute_url": link_url(link),
+        "language": message.language,
+        "site_name": settings().site_name,
+        "organisation": settings().organisation,
+    }
+
+
 def _proposal_received_context(message: OutboundMessage) -> dict[str, Any]:
     """What the proposer sent: its theme and the issue it is proposed for."""
     context = _proposal_context(message)
@@ -242,6 +269,7 @@ TRANSACTIONAL: dict[str, Callable[[OutboundMessage], dict[str, Any]]] = {
     "proposal_accepted": _proposal_accepted_context,
     "proposal_returned": _proposal_context,
     "proposal_declined": _proposal_context,
+    "contribution_reminder": _contribution_reminder_context,
 }
 
 

@@ -62,6 +62,7 @@ from newsletter.models import (
 )
 from newsletter.models import subscriber_theme as st
 from newsletter.models.types import utcnow
+from newsletter.planning import ReminderDuty
 from newsletter.services import bounces, sending, subscriptions, workers
 
 log = logging.getLogger("newsletter.worker")
@@ -361,6 +362,7 @@ class Worker:
         self.last_purge: datetime | None = None
         self.bounce_mailbox = MailboxDuty.from_settings(config)
         self.link_checks = LinkCheckDuty.from_settings(config)
+        self.reminders = ReminderDuty.from_settings(config)
         # While the worker runs, links are checked in a thread of their own, so that a
         # slow web server never holds up mail; tick() alone checks them itself.
         self.link_thread: threading.Thread | None = None
@@ -495,6 +497,8 @@ class Worker:
                     self.bounce_mailbox.poll_when_due(now)
                 if self.link_checks is not None and self.link_thread is None:
                     busy = self.link_checks.check_when_due(now) or busy
+                if self.reminders is not None:
+                    busy = self.reminders.remind_when_due(now) or busy
                 return busy
             finally:
                 db.session.remove()
