@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from flask import Flask
 from sqlalchemy import CursorResult, Update, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from newsletter.errors import NotFound
@@ -25,6 +25,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _begin_before_savepoint(connection: Connection, _name: str) -> None:
+    """Open the transaction a savepoint belongs to.
+
+    pysqlite begins a transaction only before a data change; a SAVEPOINT issued
+    first would be the outermost one, and releasing it would commit on its own,
+    so that a later rollback left the savepoint's rows behind.
+    """
+    raw = connection.connection.dbapi_connection
+    if raw is not None and not raw.in_transaction:
+        raw.execute("BEGIN")
+
+
 def init_app(app: Flask) -> None:
     """Bind SQLAlchemy to the app and configure each engine on first connect."""
     db.init_app(app)
@@ -32,6 +44,7 @@ def init_app(app: Flask) -> None:
         engine: Engine = db.engine
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "savepoint", _begin_before_savepoint)
     login_manager.user_loader(load_editor)
 
 

@@ -175,7 +175,9 @@ def test_the_receipt_arrives_and_its_private_link_opens_the_proposal(
     Worker(mail_app).run(once=True)
     message = smtp_server.sink.messages()[0]
     assert message["To"] == "karin.berg@kalmar.example.se"
-    assert "Föräldraträffar i Kalmar" in message["Subject"]
+    # Nothing the proposer typed: the address was never confirmed.
+    assert "Föräldraträffar" not in message["Subject"]
+    assert "Föräldraträffar" not in message.get_body(("plain",)).get_content()
     text = message.get_body(("plain",)).get_content()
     assert "Barn och unga" in text and "Nyhetsbrev mars 2027" in text
     html = message.get_body(("html",)).get_content()
@@ -300,7 +302,7 @@ def test_unknown_tokens_answer_404(client):
     assert client.get("/contribute/proposal/no-such-token").status_code == 404
 
 
-def test_a_proposal_can_be_changed_after_its_link_was_revoked(app, client):
+def test_a_revoked_link_s_proposals_can_be_read_but_not_changed(app, client):
     with app.app_context():
         token = make_link()
     send(client, f"/contribute/{token}")
@@ -309,8 +311,42 @@ def test_a_proposal_can_be_changed_after_its_link_was_revoked(app, client):
         link = db.session.scalars(select(ContributionLink)).one()
         link.revoked_at = utcnow()
         db.session.commit()
-    assert send(client, path, title="Efter stängningen").status_code == 302
-    assert only_proposal(app).title == "Efter stängningen"
+    page = client.get(path).get_data(as_text=True)
+    assert "Föräldraträffar i Kalmar" in page and "Spara ändringar" not in page
+    with app.app_context():
+        open_one = make_link("Växjö kommun")
+    form = {
+        "csrf_token": csrf_token_from(client, f"/contribute/{open_one}"),
+        "version": "1",
+        **proposal_form(title="Efter stängningen"),
+    }
+    client.post(path, data=form)
+    assert only_proposal(app).title == "Föräldraträffar i Kalmar"
+
+
+def test_an_expired_link_s_proposal_can_still_be_changed(app, client):
+    with app.app_context():
+        token = make_link()
+    send(client, f"/contribute/{token}")
+    path = private_path(app)
+    with app.app_context():
+        link = db.session.scalars(select(ContributionLink)).one()
+        link.expires_at = utcnow()
+        db.session.commit()
+    assert send(client, path, title="Efter sista dagen").status_code == 302
+    assert only_proposal(app).title == "Efter sista dagen"
+
+
+def test_a_change_never_moves_the_answers_to_another_address(app, client):
+    with app.app_context():
+        token = make_link()
+    send(client, f"/contribute/{token}")
+    path = private_path(app)
+    response = send(client, path, title="Ny rubrik", proposer_email="x@example.se")
+    assert response.status_code == 302
+    proposal = only_proposal(app)
+    assert proposal.title == "Ny rubrik"
+    assert proposal.proposer_email == "karin.berg@kalmar.example.se"
 
 
 def test_a_filled_honeypot_stores_nothing(app, client):
@@ -345,6 +381,9 @@ def test_one_address_sends_only_so_many_proposals(make_app):
     with app.app_context():
         tokens = [make_link(f"Kommun {n}") for n in range(3)]
     client = app.test_client()
+    # Correcting a form error uses up nothing.
+    assert send(client, f"/contribute/{tokens[0]}", title="").status_code == 422
+    assert send(client, f"/contribute/{tokens[0]}", title="").status_code == 422
     codes = [send(client, f"/contribute/{token}").status_code for token in tokens]
     assert codes == [302, 302, 429]
     with app.app_context():

@@ -19,7 +19,9 @@ from newsletter.models import (
     Proposal,
     ProposalStatus,
 )
+from newsletter.models.states import PROPOSALS, move
 from newsletter.models.types import utcnow
+from newsletter.services import proposals
 from newsletter.services.contributor_links import proposal_by_token
 from tests.conftest import log_in
 from tests.factories import make_editor, make_issue, make_item, theme
@@ -396,3 +398,25 @@ def test_the_demo_gives_the_inbox_one_new_and_one_late_proposal_once(app):
             ("Kalmar kommun", ProposalStatus.NEW, False),
             ("Kalmar kommun", ProposalStatus.NEW, True),
         ]
+
+
+def test_each_email_keeps_the_message_written_with_its_decision(mail_app, smtp_server):
+    with mail_app.app_context():
+        proposal = make_proposal()
+        proposals.return_proposal(proposal.id, 1, "Lägg till datum.", "Eva", utcnow())
+        db.session.commit()
+        # The partner answers, and another editor declines without a word,
+        # all before the worker sent the first email.
+        proposal = db.session.get(Proposal, proposal.id)
+        move(proposal, PROPOSALS.step(ProposalStatus.RETURNED, to=ProposalStatus.NEW))
+        db.session.commit()
+        proposals.decline(proposal.id, proposal.version, "", "Per", utcnow())
+        db.session.commit()
+    Worker(mail_app).run(once=True)
+    texts = {
+        m["Subject"]: m.get_body(("plain",)).get_content()
+        for m in smtp_server.sink.messages()
+    }
+    (returned,) = [text for subject, text in texts.items() if "ändra" in subject]
+    assert "Lägg till datum." in returned
+    assert len(texts) == 2

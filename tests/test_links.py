@@ -392,5 +392,8 @@ def test_slow_links_never_hold_up_a_running_workers_mail(make_app, server):
     finally:
         worker.stop()
         thread.join()
+        # The link thread finishes its round on its own; it holds a connection
+        # to this test's database until then.
+        worker.link_thread.join()
     assert len(transport.sent) == 2
     assert waited < 1.5, f"mail waited {waited:.1f} s for the link checks"

@@ -57,12 +57,21 @@ def _link_key() -> str:
     return "contribute " + str((request.view_args or {}).get("token", ""))[:200]
 
 
-per_link = limiter.limit(_per_link_limit, key_func=_link_key, methods=["POST"])
+def _counted(response: Response) -> bool:
+    """Count what was stored (a redirect) and refusals of robots (400): a partner
+    correcting a form error or filling in a saved contact uses up nothing."""
+    return response.status_code in (302, 400)
+
+
+per_link = limiter.limit(
+    _per_link_limit, key_func=_link_key, methods=["POST"], deduct_when=_counted
+)
 per_address = limiter.shared_limit(
     _per_address_limit,
     scope="contribute",
     key_func=get_remote_address,
     methods=["POST"],
+    deduct_when=_counted,
 )
 
 
@@ -194,13 +203,18 @@ def _proposal_form(proposal: Proposal) -> ProposalForm:
 def proposal(token: str) -> Response | tuple[str, int]:
     """The proposer's page: the proposal, its state, and the form while it is open.
 
-    It opens even when the contribution link was revoked since: the proposal was
+    It opens even when the contribution link has expired since: the proposal was
     taken while the link was open, and its proposer must still be able to answer an
-    editor who returned it. An unknown or tampered token is a 404."""
+    editor who returned it. A revoked link's proposals can be read, not changed.
+    An unknown or tampered token is a 404."""
     proposal = proposal_by_token(token)
     show_in(proposal.language)
     theme = db.session.get(Theme, proposal.theme_id)
-    contacts = list(contributions.saved_contacts(proposal.link.organisation))
+    contacts = (
+        list(contributions.saved_contacts(proposal.link.organisation))
+        if proposal.link.revoked_at is None
+        else []
+    )
     changeable = contributions.is_changeable(proposal)
     form = _proposal_form(proposal) if request.method != "POST" else ProposalForm()
     _prepare(form, contacts)

@@ -46,7 +46,7 @@ def proposal_event(action: str) -> str:
     labels: dict[str, str] = {
         "proposal.submitted": _("Sent by the partner"),
         "proposal.created": _("Sent by the partner"),
-        "proposal.updated": _("Changed by the partner"),
+        "proposal.changed": _("Changed by the partner"),
         "proposal.accepted": _("Accepted"),
         "proposal.returned": _("Returned for changes"),
         "proposal.declined": _("Declined"),

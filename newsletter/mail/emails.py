@@ -213,7 +213,8 @@ def _proposal_context(message: OutboundMessage) -> dict[str, Any]:
         "proposal": proposal,
         "title": proposal.title or proposal.body[:60],
         "organisation_name": proposal.link.organisation,
-        "message": proposal.editor_message,
+        # The message as the editor wrote it when deciding, not a later one.
+        "message": message.context.get("message", proposal.editor_message),
         "proposal_url": proposal_url(proposal),
         "language": message.language,
         "site_name": settings().site_name,

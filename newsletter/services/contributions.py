@@ -8,7 +8,7 @@ ProposalData and `data_of` from here.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -156,7 +156,9 @@ def change(
         raise StaleProposal(str(proposal.id))
     before = _snapshot(proposal)
     move(proposal, RESUBMIT)
-    _fill(proposal, data)
+    # The address the receipt went to stays: a private link must not be able to
+    # point the editors' answers at somebody else.
+    _fill(proposal, replace(data, proposer_email=proposal.proposer_email))
     proposal.updated_at = now
     db.session.flush()
     audit.record(
@@ -172,8 +174,9 @@ def change(
 
 
 def is_changeable(proposal: Proposal) -> bool:
-    """Whether the proposer may still change the proposal."""
-    return proposal.status in CHANGEABLE
+    """Whether the proposer may still change the proposal: no editor has decided
+    and its contribution link was not revoked."""
+    return proposal.status in CHANGEABLE and proposal.link.revoked_at is None
 
 
 def saved_contacts(organisation: str) -> Sequence[Contact]:

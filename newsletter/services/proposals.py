@@ -182,11 +182,16 @@ def _decide(
 
 
 def _email(proposal: Proposal, template: str, now: datetime, **ids: int) -> None:
-    """Queue an email about a proposal to its proposer, in their language."""
+    """Queue an email about a proposal to its proposer, in their language, with
+    the editor's message as it is now (a later decision may change it)."""
     db.session.add(
         OutboundMessage(
             template=template,
-            context={"proposal_id": proposal.id, **ids},
+            context={
+                "proposal_id": proposal.id,
+                "message": proposal.editor_message,
+                **ids,
+            },
             language=proposal.language,
             to_address=proposal.proposer_email,
             to_name="",
