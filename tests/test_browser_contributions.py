@@ -234,7 +234,8 @@ def test_a_proposal_goes_from_the_partner_to_the_sent_issue_and_archive(
         assert "Pia Partner" not in text
 
         accepted = open_mail(editor, url, "pia@kalmar.example", "Ditt förslag till")
-        assert TITLE in accepted
+        assert f"Tack för ditt förslag ”{TITLE}”" in accepted
+        assert "Det kommer med i Nyhetsbrev juni." in accepted
 
         editor.goto(f"{url}/archive/{slug}")
         page_text = editor.locator("main").inner_text()
