@@ -333,6 +333,25 @@ def test_accepting_emails_the_proposer_in_their_own_language(mail_app, smtp_serv
     assert "https://nyhetsbrev.example.se/contribute/proposal/" in text
 
 
+def test_the_swedish_acceptance_email_speaks_of_the_proposal_as_det(
+    mail_app, smtp_server
+):
+    client = mail_editor(mail_app)
+    with mail_app.app_context():
+        issue = make_issue("Nyhetsbrev mars 2027")
+        proposal = make_proposal(issue_id=issue.id, language="sv")
+        proposal_id = proposal.id
+        form = accept_form(proposal, issue.id)
+    client.post(f"/editor/inbox/{proposal_id}/accept", data=form)
+    Worker(mail_app).run(once=True)
+    (message,) = smtp_server.sink.messages()
+    text = " ".join(message.get_body(("plain",)).get_content().split())
+    # "ett förslag": the pronoun is "det", not "den".
+    assert "Redaktionen har godkänt det. Det kommer med i Nyhetsbrev mars 2027." in (
+        text
+    )
+
+
 def test_returning_emails_the_message_and_the_private_link(mail_app, smtp_server):
     client = mail_editor(mail_app)
     with mail_app.app_context():
