@@ -508,3 +508,64 @@ def test_contributions_arrive_and_leave_without_touching_issues_items_or_links(
         _empty_database(app)
         with app.app_context():
             db.engine.dispose()
+
+
+def test_roles_replace_the_admin_flag_and_return_to_it(database_url):
+    app = create_app(base_config(database_url))
+    _empty_database(app)
+    accounts = "SELECT email, role FROM editor ORDER BY id"
+    try:
+        with app.app_context():
+            upgrade(revision="c6e1f0a2b9d3")  # the previous release
+            with db.engine.begin() as conn:
+                for n, admin in enumerate((True, False)):
+                    conn.execute(
+                        text(
+                            "INSERT INTO editor (email, name, password_hash, "
+                            "is_admin, active, created_at, session_version) VALUES "
+                            "(:email, 'N', 'x', :admin, true, CURRENT_TIMESTAMP, 0)"
+                        ),
+                        {"email": f"e{n}@example.se", "admin": admin},
+                    )
+                conn.execute(
+                    text(
+                        "INSERT INTO issue (id, title, slug, intro, preheader, "
+                        "status, created_at, updated_at, updated_by, version) "
+                        "VALUES (1, 'Mars', 'mars', '', '', 'draft', "
+                        "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'Eva', 4)"
+                    )
+                )
+            upgrade()
+            with db.engine.begin() as conn:
+                roles = conn.execute(text(accounts)).all()
+                issue = conn.execute(
+                    text("SELECT title, version, approved_by, approved_at FROM issue")
+                ).one()
+                conn.execute(
+                    text(
+                        "INSERT INTO editor (email, name, password_hash, role, "
+                        "active, created_at, session_version) VALUES "
+                        "('r@example.se', 'R', 'x', 'reviewer', true, "
+                        "CURRENT_TIMESTAMP, 0), ('p@example.se', 'P', 'x', "
+                        "'publisher', true, CURRENT_TIMESTAMP, 0)"
+                    )
+                )
+            downgrade(revision="c6e1f0a2b9d3")
+            with db.engine.connect() as conn:
+                after = conn.execute(
+                    text("SELECT email, is_admin, active FROM editor ORDER BY id")
+                ).all()
+                title = conn.execute(text("SELECT title FROM issue")).scalar()
+        assert roles == [("e0@example.se", "admin"), ("e1@example.se", "editor")]
+        assert issue == ("Mars", 4, "", None)
+        assert [(e, bool(a), bool(on)) for e, a, on in after] == [
+            ("e0@example.se", True, True),
+            ("e1@example.se", False, True),
+            ("r@example.se", False, False),  # the old release cannot limit them
+            ("p@example.se", False, True),
+        ]
+        assert title == "Mars"
+    finally:
+        _empty_database(app)
+        with app.app_context():
+            db.engine.dispose()

@@ -15,6 +15,7 @@ from newsletter.models.editor import Editor
 from newsletter.models.issue import Issue, Item, Link, SectionContact, Theme
 from newsletter.models.link_check import LinkCheck, LinkOutcome
 from newsletter.models.rate_limit import RateLimitCounter
+from newsletter.models.review import Comment, Correction, Revision, Setting
 from newsletter.models.send_rate import SendRate
 from newsletter.models.states import (
     ConsentKind,
@@ -22,6 +23,7 @@ from newsletter.models.states import (
     IssueStatus,
     MessageStatus,
     ProposalStatus,
+    Role,
     SubscriberStatus,
 )
 from newsletter.models.subscriber import (
@@ -33,6 +35,11 @@ from newsletter.models.subscriber import (
 from newsletter.models.worker import WorkerHeartbeat
 
 __all__ = [
+    "Role",
+    "Comment",
+    "Correction",
+    "Revision",
+    "Setting",
     "AuditEvent",
     "ContributionLink",
     "ContributionReminder",

@@ -5,15 +5,18 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 from functools import cache
+from typing import Any
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from sqlalchemy import String
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
 from newsletter.extensions import Model
-from newsletter.models.types import UTCDateTime, utcnow
+from newsletter.models.states import Role
+from newsletter.models.types import EnumString, UTCDateTime, enum_check, utcnow
 
 
 @cache
@@ -34,21 +37,32 @@ def _dummy_hash(profile: str) -> str:
 
 
 class Editor(Model):
-    """A person allowed into the editor pages; admins also manage themes and editors."""
+    """A person allowed into the editor pages, with one role."""
 
     __tablename__ = "editor"
+    __table_args__ = (enum_check("role", Role),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     password_hash: Mapped[str] = mapped_column(String(255))
-    is_admin: Mapped[bool] = mapped_column(default=False)
+    role: Mapped[Role] = mapped_column(EnumString(Role), default=Role.EDITOR)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Part of the session id: logging out raises it, so a copied session or
     # remember-me cookie stops working too.
     session_version: Mapped[int] = mapped_column(default=0, server_default="0")
+
+    @hybrid_property
+    def is_admin(self) -> bool:
+        """Whether the account administers the service."""
+        return self.role == Role.ADMIN
+
+    @is_admin.inplace.expression
+    @classmethod
+    def _is_admin_expression(cls) -> Any:
+        return cls.role == Role.ADMIN
 
     def set_password(self, password: str) -> None:
         """Store an Argon2id hash of the password."""

@@ -60,6 +60,18 @@ class Issue(Model):
         UTCDateTime, default=utcnow, onupdate=utcnow
     )
     updated_by: Mapped[str] = mapped_column(String(120), default="")
+    # Who last changed the content (a publisher approves only others' work).
+    last_editor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("editor.id", ondelete="SET NULL")
+    )
+    # Review: asked for when, and approved by whom, when; any change to the
+    # content after approval withdraws it (the audit trail keeps the history).
+    review_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approved_by: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    approved_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("editor.id", ondelete="SET NULL")
+    )
     version: Mapped[int] = mapped_column(default=1)
 
     items: Mapped[list[Item]] = relationship(

@@ -58,6 +58,15 @@ class SubscriberStatus(StrEnum):
     BOUNCED = "bounced"
 
 
+class Role(StrEnum):
+    """What an account may do; each route names the roles it admits."""
+
+    ADMIN = "admin"  # accounts, themes, settings, everything
+    PUBLISHER = "publisher"  # approves, sends and schedules
+    EDITOR = "editor"  # composes, accepts proposals, asks for review
+    REVIEWER = "reviewer"  # reads drafts and previews, comments
+
+
 class ProposalStatus(StrEnum):
     """Where an item proposed by a partner is on its way into an issue."""
 

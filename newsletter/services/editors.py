@@ -10,7 +10,7 @@ from newsletter.content import clean_text
 from newsletter.database import get_row
 from newsletter.errors import Conflict, InvalidState
 from newsletter.extensions import db
-from newsletter.models import Editor
+from newsletter.models import Editor, Role
 from newsletter.models.editor import spend_password_check_time
 from newsletter.models.types import utcnow
 
@@ -36,7 +36,9 @@ def create_editor(email: str, name: str, password: str, is_admin: bool) -> Edito
     email = normalise_email(email)
     if db.session.scalar(select(Editor.id).where(Editor.email == email)):
         raise EditorExists(email)
-    editor = Editor(email=email, name=name.strip(), is_admin=is_admin)
+    editor = Editor(
+        email=email, name=name.strip(), role=Role.ADMIN if is_admin else Role.EDITOR
+    )
     editor.set_password(password)
     db.session.add(editor)
     db.session.flush()
@@ -67,7 +69,7 @@ def _active_admins(excluding: int) -> int:
     return (
         db.session.scalar(
             select(func.count(Editor.id)).where(
-                Editor.is_admin.is_(True),
+                Editor.role == Role.ADMIN,
                 Editor.active.is_(True),
                 Editor.id != excluding,
             )
@@ -82,7 +84,10 @@ def update_editor(editor_id: int, *, is_admin: bool, active: bool) -> Editor:
     if editor.is_admin and editor.active and not (is_admin and active):
         if _active_admins(excluding=editor.id) == 0:
             raise LastAdmin(editor.email)
-    editor.is_admin = is_admin
+    if is_admin:
+        editor.role = Role.ADMIN
+    elif editor.role == Role.ADMIN:
+        editor.role = Role.EDITOR
     editor.active = active
     db.session.flush()
     return editor

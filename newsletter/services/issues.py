@@ -15,6 +15,7 @@ from newsletter.errors import Conflict, InvalidState
 from newsletter.extensions import db
 from newsletter.models import Issue, IssueStatus, Item, Link, SectionContact, Theme
 from newsletter.models.types import utcnow
+from newsletter.services import history
 
 
 class EditConflict(Conflict):
@@ -126,6 +127,15 @@ def create_issue(
             if slug:
                 raise SlugTaken(slug) from None
             continue
+        history.changed(
+            issue,
+            "issue.created",
+            "issue",
+            issue.id,
+            issue.title,
+            {},
+            history.issue_fields(issue),
+        )
         return issue
     raise SlugTaken(title)
 
@@ -176,6 +186,7 @@ def update_issue(
     _check_version(issue, expected_version)
     if slug and slug_taken(slug, exclude_id=issue.id):
         raise SlugTaken(slug)
+    before = history.issue_fields(issue)
     issue.title = title
     issue.intro = intro
     issue.preheader = preheader
@@ -186,6 +197,15 @@ def update_issue(
         _save(issue)
     except IntegrityError:
         raise SlugTaken(issue.slug) from None
+    history.changed(
+        issue,
+        "issue.changed",
+        "issue",
+        issue.id,
+        issue.title,
+        before,
+        history.issue_fields(issue),
+    )
     return issue
 
 
@@ -242,6 +262,9 @@ def add_item(issue_id: int, data: ItemData, editor: str) -> Item:
     db.session.add(item)
     db.session.flush()
     _touch_issue(issue_id, editor)
+    history.changed(
+        issue, "item.added", "item", item.id, item.title, {}, history.item_fields(item)
+    )
     return item
 
 
@@ -252,6 +275,7 @@ def update_item(
     item = get_row(Item, item_id)
     _check_editable(item.issue)
     _check_version(item, expected_version)
+    before = history.item_fields(item)
     if data.theme_id != item.theme_id:
         get_row(Theme, data.theme_id)
         item.position = _next_position(item.issue_id, data.theme_id)
@@ -267,6 +291,15 @@ def update_item(
     item.links = _links(data.links)
     _save(item)
     _touch_issue(item.issue_id, editor)
+    history.changed(
+        item.issue,
+        "item.changed",
+        "item",
+        item.id,
+        item.title,
+        before,
+        history.item_fields(item),
+    )
     return item
 
 
@@ -287,6 +320,15 @@ def delete_item(item_id: int, editor: str) -> Issue:
     item = get_row(Item, item_id)
     issue = item.issue
     _check_editable(issue)
+    history.changed(
+        issue,
+        "item.deleted",
+        "item",
+        item.id,
+        item.title,
+        history.item_fields(item),
+        {},
+    )
     db.session.delete(item)
     db.session.flush()
     _touch_issue(issue.id, editor)
@@ -305,6 +347,9 @@ def move_item(item_id: int, step: int, editor: str) -> Item:
         )
     )
     index = siblings.index(item)
+    history.changed(
+        item.issue, "item.moved", "item", item.id, item.title, {}, {"step": step}
+    )
     target = index + step
     if 0 <= target < len(siblings):
         siblings[index], siblings[target] = siblings[target], siblings[index]
@@ -366,6 +411,15 @@ def delete_draft(issue_id: int) -> None:
     issue = get_row(Issue, issue_id)
     if issue.status != IssueStatus.DRAFT:
         raise NotADraft(issue.status)
+    history.changed(
+        issue,
+        "issue.deleted",
+        "issue",
+        issue.id,
+        issue.title,
+        history.issue_fields(issue),
+        {},
+    )
     db.session.delete(issue)
     db.session.flush()
 
@@ -394,8 +448,9 @@ def set_section_contact(
 ) -> SectionContact | None:
     """Set the contact of a theme's section in an issue; empty details remove it."""
     issue = editable_issue(issue_id)
-    get_row(Theme, theme_id)
+    theme = get_row(Theme, theme_id)
     current = next((c for c in issue.section_contacts if c.theme_id == theme_id), None)
+    before = _section_contact_fields(current)
     if not (data.name or data.phone or data.email):
         if current is not None:
             issue.section_contacts.remove(current)
@@ -409,7 +464,25 @@ def set_section_contact(
         current.contact_email = data.email
     db.session.flush()
     _touch_issue(issue.id, editor)
+    history.changed(
+        issue,
+        "section_contact.changed",
+        "issue",
+        issue.id,
+        f"{issue.title}: {theme.name}",
+        before,
+        _section_contact_fields(current),
+    )
     return current
+
+
+def _section_contact_fields(contact: SectionContact | None) -> dict[str, str]:
+    """A section contact's details (all empty for none)."""
+    return {
+        "contact_name": contact.contact_name if contact else "",
+        "contact_phone": contact.contact_phone if contact else "",
+        "contact_email": contact.contact_email if contact else "",
+    }
 
 
 def editor_sections(issue: Issue) -> list[Section]:

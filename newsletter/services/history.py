@@ -1,0 +1,67 @@
+"""Every change to an issue's content passes here, in the transaction of the change.
+
+The issues service calls `changed` once per save, with what changed; this module
+keeps what the organisation needs to know of it: who changed the issue last, and
+an audit entry (who, what, when, the fields before and after).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
+
+from newsletter.extensions import db
+from newsletter.models import Issue, Item
+from newsletter.services import audit
+
+
+def item_fields(item: Item) -> dict[str, Any]:
+    """The fields of an item as a revision and the audit trail compare them."""
+    return {
+        "title": item.title,
+        "body": item.body,
+        "theme_id": item.theme_id,
+        "contact_name": item.contact_name,
+        "contact_phone": item.contact_phone,
+        "contact_email": item.contact_email,
+        "links": [[link.label, link.url] for link in item.links],
+    }
+
+
+def issue_fields(issue: Issue) -> dict[str, Any]:
+    """The header fields of an issue."""
+    return {
+        "title": issue.title,
+        "slug": issue.slug,
+        "intro": issue.intro,
+        "preheader": issue.preheader,
+    }
+
+
+def changed(
+    issue: Issue,
+    action: str,
+    object_type: str,
+    object_id: int | None,
+    title: str,
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+) -> None:
+    """Record one change to an issue's content (its header, an item, a section)."""
+    actor = audit.current_actor()
+    if actor.editor_id is not None and issue.last_editor_id != actor.editor_id:
+        # A statement, not an attribute: the header's version must not change
+        # when an item does (an open header form would conflict).
+        db.session.execute(
+            update(Issue)
+            .where(Issue.id == issue.id)
+            .values(last_editor_id=actor.editor_id)
+            .execution_options(synchronize_session=False)
+        )
+        set_committed_value(issue, "last_editor_id", actor.editor_id)
+    audit.record(
+        action, object_type, object_id, title, audit.changes(before, after), actor=actor
+    )
