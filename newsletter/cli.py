@@ -34,6 +34,7 @@ from newsletter.services import (
     contributors,
     editors,
     issues,
+    review,
     sending,
     subscriber_import,
     subscribers,
@@ -127,6 +128,8 @@ def send_issue_command(slug: str) -> None:
     issue = _issue_by_slug(slug)
     try:
         sending.start_sending(issue.id, utcnow())
+    except review.ApprovalMissing as refusal:
+        raise click.ClickException(f"{slug} cannot be sent: {refusal}") from None
     except InvalidState as exc:
         raise click.ClickException(
             f"{slug} is {exc.status}; it cannot be sent"

@@ -20,13 +20,16 @@ from newsletter.editor import (
     inbox,
     issues,
     links,
+    review,
     sending,
+    settings,
     subscribers,
 )
 from newsletter.extensions import db
 from newsletter.models.types import utcnow
 from newsletter.services import proposals, workers
 from newsletter.services.issues import NotEditable
+from newsletter.services.review import ApprovalMissing, NotAllowed
 from newsletter.services.sending import WrongState
 from newsletter.web import answer_domain_errors
 
@@ -41,6 +44,8 @@ bp.register_blueprint(admin.bp)
 bp.register_blueprint(links.bp)
 bp.register_blueprint(contributors.bp)
 bp.register_blueprint(inbox.bp)
+bp.register_blueprint(review.bp)
+bp.register_blueprint(settings.bp)
 answer_domain_errors(bp)
 
 PUBLIC_ENDPOINTS = {"editor.auth.login"}
@@ -90,3 +95,15 @@ def wrong_state(error: WrongState) -> Response:
         "error",
     )
     return redirect(url_for("editor.issues.index"))
+
+
+@bp.errorhandler(ApprovalMissing)
+@bp.errorhandler(NotAllowed)
+def refused(error: ApprovalMissing | NotAllowed) -> Response:
+    """Say why an issue may not go out (or be approved) and show the issue."""
+    db.session.rollback()
+    flash(str(error), "error")
+    issue_id = (request.view_args or {}).get("issue_id")
+    if issue_id is None:
+        return redirect(url_for("editor.issues.index"))
+    return redirect(url_for("editor.issues.edit", issue_id=issue_id))

@@ -5,14 +5,16 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, url_for
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
+from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from newsletter.editor.forms import ActionForm, ScheduleForm, TestSendForm
 from newsletter.extensions import db
+from newsletter.form_fields import add_error
 from newsletter.mail.emails import preview_email
 from newsletter.models import Issue
 from newsletter.models.types import utcnow
-from newsletter.services import bounces, links, sending
+from newsletter.services import bounces, links, review, sending
 
 EMAIL_PREVIEW_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
@@ -54,7 +56,14 @@ def test_send(issue_id: int) -> str | Response | tuple[str, int]:
     issue = db.get_or_404(Issue, issue_id)
     form = TestSendForm()
     if form.validate_on_submit():
-        count = sending.queue_test_send(issue.id, form.recipients, str(get_locale()))
+        try:
+            count = sending.queue_test_send(
+                issue.id, form.recipients, str(get_locale()), current_user.email
+            )
+        except review.ApprovalMissing as refusal:
+            db.session.rollback()
+            add_error(form.addresses, str(refusal))
+            return _preview_page(issue, form)
         db.session.commit()
         flash(
             ngettext(
@@ -65,6 +74,11 @@ def test_send(issue_id: int) -> str | Response | tuple[str, int]:
             "success",
         )
         return redirect(url_for("editor.sending.email_preview", issue_id=issue.id))
+    return _preview_page(issue, form)
+
+
+def _preview_page(issue: Issue, form: TestSendForm) -> tuple[str, int]:
+    """The email preview again, with the test form's errors."""
     rendered = preview_email(issue, str(get_locale()))
     return render_template(
         "editor/email_preview.html", issue=issue, rendered=rendered, form=form

@@ -262,6 +262,23 @@ def _proposal_accepted_context(message: OutboundMessage) -> dict[str, Any]:
     return {**context, "issue_title": item.issue.title if item else ""}
 
 
+def _review_requested_context(message: OutboundMessage) -> dict[str, Any]:
+    """The issue to review, who asks and their message, and the issue page link."""
+    issue = db.session.get(Issue, message.context["issue_id"])
+    if issue is None:
+        raise NotFound("the issue no longer exists")
+    return {
+        "issue": issue,
+        "reviewer_name": message.to_name,
+        "requested_by": message.context.get("requested_by", ""),
+        "message": message.context.get("message", ""),
+        "issue_url": f"{base_url()}/editor/issues/{issue.id}#review",
+        "language": message.language,
+        "site_name": settings().site_name,
+        "organisation": settings().organisation,
+    }
+
+
 TRANSACTIONAL: dict[str, Callable[[OutboundMessage], dict[str, Any]]] = {
     "issue_test": _issue_test_context,
     "confirm_subscription": _confirm_context,
@@ -271,6 +288,7 @@ TRANSACTIONAL: dict[str, Callable[[OutboundMessage], dict[str, Any]]] = {
     "proposal_returned": _proposal_context,
     "proposal_declined": _proposal_context,
     "contribution_reminder": _contribution_reminder_context,
+    "review_requested": _review_requested_context,
 }
 
 

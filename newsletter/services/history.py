@@ -15,7 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from newsletter.extensions import db
 from newsletter.models import Issue, Item
-from newsletter.services import audit
+from newsletter.services import audit, review
 
 
 def item_fields(item: Item) -> dict[str, Any]:
@@ -65,3 +65,5 @@ def changed(
     audit.record(
         action, object_type, object_id, title, audit.changes(before, after), actor=actor
     )
+    # Approval is of the content as it was: any change takes it back.
+    review.withdraw_approval(issue, actor, object_type, title)

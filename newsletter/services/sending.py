@@ -37,6 +37,7 @@ from newsletter.models import (
 )
 from newsletter.models.states import DELIVERIES, ISSUES, Step, move
 from newsletter.models.types import UTCDateTime
+from newsletter.services import review
 
 SKIPPED_NO_THEMES = "none of the subscriber's themes has items in this issue"
 SKIPPED_CANCELLED = "the issue was cancelled"
@@ -140,12 +141,18 @@ def _move(issue_id: int, step: Step[IssueStatus], **fields: Any) -> Issue:
 
 
 def start_sending(issue_id: int, now: datetime) -> Issue:
-    """Publish the issue and hand it to the workers, who fan out and send."""
+    """Publish the issue and hand it to the workers, who fan out and send.
+
+    Raises ApprovalMissing when the organisation requires an approval it lacks.
+    """
+    review.check_may_send(get_row(Issue, issue_id))
     return _move(issue_id, START, scheduled_at=None, published_at=now)
 
 
 def schedule(issue_id: int, at: datetime) -> Issue:
-    """Let the workers start sending at a given time."""
+    """Let the workers start sending at a given time (approved first, where the
+    organisation requires it: ApprovalMissing otherwise)."""
+    review.check_may_send(get_row(Issue, issue_id))
     return _move(issue_id, SCHEDULE, scheduled_at=at)
 
 
@@ -337,9 +344,18 @@ def failures(issue_id: int, limit: int = 200) -> list[tuple[str, int, str]]:
     return [(email, attempts, error) for email, attempts, error in rows]
 
 
-def queue_test_send(issue_id: int, addresses: Iterable[str], language: str) -> int:
-    """Queue a test copy of the issue (every theme) to each address."""
-    get_row(Issue, issue_id)
+def queue_test_send(
+    issue_id: int, addresses: Iterable[str], language: str, own_address: str = ""
+) -> int:
+    """Queue a test copy of the issue (every theme) to each address.
+
+    Only the editor's own address may get one before a required approval
+    (ApprovalMissing otherwise).
+    """
+    issue = get_row(Issue, issue_id)
+    addresses = list(addresses)
+    if any(a.casefold() != own_address.casefold() for a in addresses):
+        review.check_may_send(issue)
     count = 0
     for address in addresses:
         db.session.add(
