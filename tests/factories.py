@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from newsletter.extensions import db
-from newsletter.models import Editor, Issue, Item, Subscriber, Theme
+from newsletter.models import Editor, Issue, Item, Role, Subscriber, Theme
 from newsletter.services import editors, issues
 from newsletter.services.issues import ItemData, LinkData
 
@@ -19,9 +19,11 @@ def make_editor(
     name: str = "Eva Editor",
     is_admin: bool = False,
     password: str = PASSWORD,
+    role: Role | None = None,
 ) -> Editor:
-    """Create an editor account."""
-    editor = editors.create_editor(email, name, password, is_admin=is_admin)
+    """Create an account: an editor, an administrator, or of the role given."""
+    chosen = role or (Role.ADMIN if is_admin else Role.EDITOR)
+    editor = editors.create_editor(email, name, password, role=chosen)
     db.session.commit()
     return editor
 
