@@ -262,7 +262,7 @@ def test_adopting_the_final_address_updates_item_links_and_text(checking_app, se
         assert item.body == f"Se [sidan]({server.url}/ok) och {moved}/x."
         assert db.session.scalars(select(LinkCheck.url)).all() == [moved]
         event = db.session.scalars(
-            select(AuditEvent).where(AuditEvent.object_type == "item")
+            select(AuditEvent).where(AuditEvent.action == "item.link_adopted")
         ).one()
         assert (event.action, event.object_id, event.changes) == (
             "item.link_adopted",
