@@ -25,7 +25,7 @@ from newsletter.errors import InvalidState, NotFound
 from newsletter.extensions import db
 from newsletter.labels import status_label
 from newsletter.link_checker import links_cli
-from newsletter.models import Issue, Subscriber, SubscriberStatus
+from newsletter.models import Issue, Role, Subscriber, SubscriberStatus
 from newsletter.models.types import utcnow
 from newsletter.planning import plan_cli
 from newsletter.services import (
@@ -56,24 +56,35 @@ EX_TEMPFAIL = 75
 @with_appcontext
 @click.option("--email", prompt=True, help="The editor's login address.")
 @click.option("--name", prompt=True, help="The editor's display name.")
-@click.option("--admin", is_flag=True, help="May manage themes and editor accounts.")
+@click.option(
+    "--role",
+    type=click.Choice([role.value for role in Role]),
+    default=Role.EDITOR.value,
+    show_default=True,
+    help="admin: accounts, themes, settings; publisher: approves and sends; "
+    "editor: composes; reviewer: reads and comments.",
+)
+@click.option("--admin", is_flag=True, help="The same as --role admin.")
 @click.password_option(
     help="At least 10 characters; asked for twice when left out.",
 )
-def create_editor_command(email: str, name: str, admin: bool, password: str) -> None:
-    """Create an editor account."""
+def create_editor_command(
+    email: str, name: str, role: str, admin: bool, password: str
+) -> None:
+    """Create an account with a role."""
     if len(password) < editors.MIN_PASSWORD_LENGTH:
         raise click.BadParameter(
             f"use at least {editors.MIN_PASSWORD_LENGTH} characters",
             param_hint="--password",
         )
     try:
-        editor = editors.create_editor(email, name, password, is_admin=admin)
+        editor = editors.create_editor(
+            email, name, password, role=Role.ADMIN if admin else Role(role)
+        )
     except editors.EditorExists:
         raise click.ClickException(f"an editor with {email!r} already exists") from None
     db.session.commit()
-    role = "admin" if editor.is_admin else "editor"
-    click.echo(f"Created {role} {editor.email}.")
+    click.echo(f"Created {editor.role} {editor.email}.")
 
 
 @click.command("demo")
@@ -82,24 +93,40 @@ def create_editor_command(email: str, name: str, admin: bool, password: str) -> 
     "--editor-email", default="redaktor@example.se", show_default=True,
     help="Address of the demo admin account.",
 )  # fmt: skip
-def demo_command(editor_email: str) -> None:
-    """Load demo content and (re)set a demo admin account, printing its password."""
+@click.option(
+    "--publisher-email", default="utgivare@example.se", show_default=True,
+    help="Address of the demo publisher account.",
+)  # fmt: skip
+def demo_command(editor_email: str, publisher_email: str) -> None:
+    """Load demo content and (re)set a demo admin and a demo publisher account,
+    printing their passwords."""
     from newsletter.demo import load_demo_content, load_demo_contributions
 
     themes.ensure_default_themes()
     created = load_demo_content()
     load_demo_contributions()
-    password = secrets.token_urlsafe(12)
-    existing = next(
-        (e for e in editors.list_editors() if e.email == editor_email), None
-    )
-    if existing is None:
-        editors.create_editor(editor_email, "Demoredaktör", password, is_admin=True)
-    else:
-        editors.set_password(existing.id, password)
+    accounts = [
+        (editor_email, "Demoredaktör", Role.ADMIN),
+        (publisher_email, "Demoutgivare", Role.PUBLISHER),
+    ]
+    passwords = [_reset_demo_account(*account) for account in accounts]
     db.session.commit()
     click.echo(f"Demo content: {created} issue(s) added.")
-    click.echo(f"Log in at /editor/login as {editor_email} with password {password}")
+    for (email, _name, role), password in zip(accounts, passwords, strict=True):
+        click.echo(
+            f"Log in at /editor/login as {email} ({role}) with password {password}"
+        )
+
+
+def _reset_demo_account(email: str, name: str, role: Role) -> str:
+    """Create a demo account, or give an existing one a new password; return it."""
+    password = secrets.token_urlsafe(12)
+    existing = next((e for e in editors.list_editors() if e.email == email), None)
+    if existing is None:
+        editors.create_editor(email, name, password, role=role)
+    else:
+        editors.set_password(existing.id, password)
+    return password
 
 
 @click.command("seed-themes")

@@ -10,6 +10,7 @@ from newsletter.models import (
     ConsentKind,
     DeliveryStatus,
     IssueStatus,
+    Role,
     SubscriberStatus,
 )
 from newsletter.services.sending import SKIPPED_CANCELLED, SKIPPED_NO_THEMES
@@ -109,3 +110,14 @@ def bounce_kind(kind: str) -> str:
         BounceKind.COMPLAINT: _("Reported as spam"),
     }
     return labels.get(kind, kind)
+
+
+def role_label(role: str) -> str:
+    """Return the translated name of an account's role."""
+    labels: dict[str, str] = {
+        Role.ADMIN: _("Administrator"),
+        Role.PUBLISHER: _("Publisher"),
+        Role.EDITOR: _("Editor"),
+        Role.REVIEWER: _("Reviewer"),
+    }
+    return labels.get(role, role)

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from newsletter import create_app
 from newsletter.extensions import db
+from newsletter.models import Role
 from newsletter.services import themes
 from tests.factories import PASSWORD, make_editor
 
@@ -441,6 +442,16 @@ def editor(app: Flask) -> EditorClient:
     with app.app_context():
         make_editor(email="editor@example.se", name="Eva Editor")
     return log_in(app.test_client(), "editor@example.se")
+
+
+@pytest.fixture
+def publisher(app: Flask) -> EditorClient:
+    """Return a client logged in as a publisher (who may send and schedule)."""
+    with app.app_context():
+        make_editor(
+            email="utgivare@example.se", name="Ulla Utgivare", role=Role.PUBLISHER
+        )
+    return log_in(app.test_client(), "utgivare@example.se")
 
 
 @pytest.fixture

@@ -21,10 +21,9 @@ def make_editor(
     password: str = PASSWORD,
     role: Role | None = None,
 ) -> Editor:
-    """Create an editor account (with a role other than editor/admin if given)."""
-    editor = editors.create_editor(email, name, password, is_admin=is_admin)
-    if role is not None:
-        editor.role = role
+    """Create an account: an editor, an administrator, or of the role given."""
+    chosen = role or (Role.ADMIN if is_admin else Role.EDITOR)
+    editor = editors.create_editor(email, name, password, role=chosen)
     db.session.commit()
     return editor
 

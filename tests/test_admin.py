@@ -143,7 +143,9 @@ def test_new_editor_form_explains_each_problem(app, admin):
 def test_the_last_active_admin_cannot_be_demoted_or_deactivated(app, admin):
     with app.app_context():
         admin_id = db.session.scalar(select(Editor.id).where(Editor.is_admin))
-    response = admin.post(f"/editor/editors/{admin_id}", data={"active": "y"})
+    response = admin.post(
+        f"/editor/editors/{admin_id}", data={"role": "publisher", "active": "y"}
+    )
     assert response.status_code == 422
     assert "minst en aktiv administratör" in response.get_data(as_text=True)
     with app.app_context():

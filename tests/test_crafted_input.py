@@ -41,12 +41,12 @@ def test_odd_feed_targets_are_refused(app, editor, target):
     assert response.status_code == 400
 
 
-def test_a_schedule_in_the_first_hour_of_year_one_is_refused(app, editor):
+def test_a_schedule_in_the_first_hour_of_year_one_is_refused(app, publisher):
     with app.app_context():
         issue = make_issue()
         make_item(issue, "aldre")
         issue_id = issue.id
-    response = editor.post(
+    response = publisher.post(
         f"/editor/issues/{issue_id}/schedule", data={"send_at": "0001-01-01T00:30"}
     )
     assert response.status_code == 422

@@ -10,6 +10,7 @@ from flask import Blueprint, Flask
 from werkzeug.exceptions import HTTPException
 
 from newsletter.errors import Conflict, DomainError, InvalidState, NotFound
+from newsletter.models import Role
 from newsletter.models.types import utcnow
 from newsletter.services import editors, issues, sending, themes
 from newsletter.services.issues import ItemData, LinkData
@@ -35,7 +36,7 @@ SERVICE_CALLS: dict[str, Callable[[], Any]] = {
     "rename_theme": lambda: themes.rename_theme(MISSING, "Namn", ""),
     "set_theme_active": lambda: themes.set_theme_active(MISSING, False),
     "update_editor": lambda: editors.update_editor(
-        MISSING, is_admin=False, active=True
+        MISSING, role=Role.EDITOR, active=True
     ),
     "end_sessions": lambda: editors.end_sessions(MISSING),
     "set_password": lambda: editors.set_password(MISSING, "ett långt lösenord"),

@@ -17,7 +17,14 @@ from newsletter.extensions import db
 from newsletter.link_checker import check_and_record
 from newsletter.mail.transport import MemoryTransport
 from newsletter.mail.worker import Worker
-from newsletter.models import AuditEvent, IssueStatus, Item, LinkCheck, LinkOutcome
+from newsletter.models import (
+    AuditEvent,
+    IssueStatus,
+    Item,
+    LinkCheck,
+    LinkOutcome,
+    Role,
+)
 from newsletter.models.types import utcnow
 from newsletter.services import links
 from tests.conftest import log_in
@@ -254,7 +261,9 @@ def test_adopting_the_final_address_updates_item_links_and_text(checking_app, se
         assert [link.url for link in item.links] == [server.url + "/ok"]
         assert item.body == f"Se [sidan]({server.url}/ok) och {moved}/x."
         assert db.session.scalars(select(LinkCheck.url)).all() == [moved]
-        event = db.session.scalars(select(AuditEvent)).one()
+        event = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "item.link_adopted")
+        ).one()
         assert (event.action, event.object_id, event.changes) == (
             "item.link_adopted",
             item.id,
@@ -267,7 +276,8 @@ def linked_issue(checking_app, server):
     """A draft linking to a working, a moved, a missing and an unchecked address,
     the first three checked; return the issue's id."""
     with checking_app.app_context():
-        make_editor(email="editor@example.se")
+        # A publisher: the send page is theirs.
+        make_editor(email="editor@example.se", role=Role.PUBLISHER)
         issue = make_issue()
         urls = [server.url + path for path in ("/ok", "/moved", "/missing")]
         make_item(

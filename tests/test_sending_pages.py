@@ -39,31 +39,31 @@ def test_email_preview_shows_both_widths_and_the_text_part(app, editor):
     assert "Ensamhet bland äldre" in html.get_data(as_text=True)
 
 
-def test_send_confirmation_shows_the_number_of_recipients(app, editor):
+def test_send_confirmation_shows_the_number_of_recipients(app, publisher):
     issue_id = issue_with_readers(app)
-    page = editor.get(f"/editor/issues/{issue_id}/send").get_data(as_text=True)
+    page = publisher.get(f"/editor/issues/{issue_id}/send").get_data(as_text=True)
     assert "Numret går till 2 prenumeranter." in page
 
 
-def test_send_now_publishes_and_queues_without_touching_smtp(app, editor):
+def test_send_now_publishes_and_queues_without_touching_smtp(app, publisher):
     issue_id = issue_with_readers(app)
-    response = editor.post(f"/editor/issues/{issue_id}/send")
+    response = publisher.post(f"/editor/issues/{issue_id}/send")
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/editor/issues/{issue_id}/progress")
     with app.app_context():
         issue = db.session.get(Issue, issue_id)
         assert issue.status == "sending" and issue.published_at is not None
-    assert "Nyhetsbrev februari 2026" in editor.get("/").get_data(as_text=True)
+    assert "Nyhetsbrev februari 2026" in publisher.get("/").get_data(as_text=True)
     # Sending twice is refused with a message, not a second send.
-    response = editor.post(f"/editor/issues/{issue_id}/send", follow_redirects=True)
+    response = publisher.post(f"/editor/issues/{issue_id}/send", follow_redirects=True)
     assert "Det går inte medan numret har status sending." in response.get_data(
         as_text=True
     )
 
 
-def test_schedule_is_read_in_stockholm_time_and_must_be_in_the_future(app, editor):
+def test_schedule_is_read_in_stockholm_time_and_must_be_in_the_future(app, publisher):
     issue_id = issue_with_readers(app)
-    response = editor.post(
+    response = publisher.post(
         f"/editor/issues/{issue_id}/schedule", data={"send_at": "2020-01-01T08:00"}
     )
     assert response.status_code == 422
@@ -71,7 +71,7 @@ def test_schedule_is_read_in_stockholm_time_and_must_be_in_the_future(app, edito
     local = (datetime.now(ZoneInfo("Europe/Stockholm")) + timedelta(days=3)).replace(
         hour=8, minute=0, second=0, microsecond=0
     )
-    response = editor.post(
+    response = publisher.post(
         f"/editor/issues/{issue_id}/schedule",
         data={"send_at": local.strftime("%Y-%m-%dT%H:%M")},
     )
@@ -80,19 +80,23 @@ def test_schedule_is_read_in_stockholm_time_and_must_be_in_the_future(app, edito
         issue = db.session.get(Issue, issue_id)
         assert issue.status == "scheduled"
         assert issue.scheduled_at == local.astimezone(UTC)
-    page = editor.get(f"/editor/issues/{issue_id}").get_data(as_text=True)
+    page = publisher.get(f"/editor/issues/{issue_id}").get_data(as_text=True)
     assert local.strftime("%H:%M") in page and "Schemalagt till" in page
     # Nothing has gone out: the progress page says when it will, not "done".
-    progress = editor.get(f"/editor/issues/{issue_id}/progress").get_data(as_text=True)
+    progress = publisher.get(f"/editor/issues/{issue_id}/progress").get_data(
+        as_text=True
+    )
     assert 'value="0"' in progress and "Schemalagt till" in progress
     assert "/unschedule" in progress
-    assert editor.get(f"/editor/issues/{issue_id}/progress.json").json["percent"] == 0
-    editor.post(f"/editor/issues/{issue_id}/unschedule")
+    assert (
+        publisher.get(f"/editor/issues/{issue_id}/progress.json").json["percent"] == 0
+    )
+    publisher.post(f"/editor/issues/{issue_id}/unschedule")
     with app.app_context():
         assert db.session.get(Issue, issue_id).status == "draft"
 
 
-def test_progress_page_counts_failures_and_offers_pause_and_retry(app, editor):
+def test_progress_page_counts_failures_and_offers_pause_and_retry(app, publisher):
     issue_id = issue_with_readers(app)
     with app.app_context():
         sending.start_sending(issue_id, utcnow())
@@ -101,11 +105,11 @@ def test_progress_page_counts_failures_and_offers_pause_and_retry(app, editor):
         first.status, first.attempts = "failed", 1
         first.last_error = "550 5.1.1 User unknown"
         db.session.commit()
-    page = editor.get(f"/editor/issues/{issue_id}/progress").get_data(as_text=True)
+    page = publisher.get(f"/editor/issues/{issue_id}/progress").get_data(as_text=True)
     assert "550 5.1.1 User unknown" in page and "a@example.se" in page
     assert 'value="67"' in page  # 2 of 3 rows need no more work
     assert "Pausa" in page and "Försök igen med misslyckade" in page
-    assert editor.get(f"/editor/issues/{issue_id}/progress.json").json == {
+    assert publisher.get(f"/editor/issues/{issue_id}/progress.json").json == {
         "status": "sending",
         "percent": 67,
         "queued": 1,
@@ -114,12 +118,12 @@ def test_progress_page_counts_failures_and_offers_pause_and_retry(app, editor):
         "failed": 1,
         "skipped": 1,
     }
-    editor.post(f"/editor/issues/{issue_id}/pause")
-    editor.post(f"/editor/issues/{issue_id}/retry")
+    publisher.post(f"/editor/issues/{issue_id}/pause")
+    publisher.post(f"/editor/issues/{issue_id}/retry")
     with app.app_context():
         assert db.session.get(Issue, issue_id).status == "paused"
         assert sending.progress(issue_id).counts["queued"] == 2
-    editor.post(f"/editor/issues/{issue_id}/cancel")
+    publisher.post(f"/editor/issues/{issue_id}/cancel")
     with app.app_context():
         assert db.session.get(Issue, issue_id).status == "cancelled"
         assert sending.progress(issue_id).counts["queued"] == 0

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from newsletter import permissions
 from newsletter.editor import (
     admin,
     auth,
@@ -26,6 +27,7 @@ from newsletter.editor import (
     subscribers,
 )
 from newsletter.extensions import db
+from newsletter.labels import role_label
 from newsletter.models.types import utcnow
 from newsletter.services import proposals, workers
 from newsletter.services.issues import NotEditable
@@ -59,6 +61,30 @@ def require_login() -> Response | None:
     return redirect(url_for("editor.auth.login", next=request.full_path.rstrip("?")))
 
 
+@bp.before_request
+def require_role() -> tuple[str, int] | None:
+    """Refuse, with a page naming the roles needed, what the written table of
+    permissions does not admit for the editor's role."""
+    endpoint = request.endpoint
+    if endpoint is None or endpoint in PUBLIC_ENDPOINTS:
+        return None
+    needed = permissions.admitted(endpoint, request.method)
+    if current_user.role in needed:
+        return None
+    names = [role_label(role) for role in permissions.Role if role in needed]
+    return render_template(
+        "editor/forbidden.html", needed=names, role=role_label(current_user.role)
+    ), 403
+
+
+def may(endpoint: str, method: str | None = None) -> bool:
+    """Tell templates whether the logged-in editor may use an endpoint (with one
+    method, or with all it lists), to hide what the role cannot do."""
+    if not current_user.is_authenticated:
+        return False
+    return permissions.may(current_user.role, endpoint, method)
+
+
 def _worker_missing() -> bool:
     """Tell whether mail waits while no worker has been seen for two minutes."""
     return workers.worker_missing(utcnow())
@@ -69,7 +95,11 @@ def worker_warning() -> dict[str, object]:
     """Let editor pages ask, when they are shown, whether to warn of a missing
     worker and how many proposals wait (asked only then: an error page must not
     touch the database)."""
-    return {"worker_missing": _worker_missing, "new_proposals": proposals.count_new}
+    return {
+        "worker_missing": _worker_missing,
+        "new_proposals": proposals.count_new,
+        "may": may,
+    }
 
 
 @bp.after_request

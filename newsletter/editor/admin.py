@@ -1,14 +1,10 @@
-"""Admin pages: themes and editor accounts."""
+"""Admin pages: themes and editor accounts (the permissions table admits
+administrators only)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
-
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from newsletter.editor.forms import (
@@ -21,26 +17,13 @@ from newsletter.editor.forms import (
 )
 from newsletter.extensions import db
 from newsletter.form_fields import add_error
-from newsletter.models import Editor, Theme
+from newsletter.models import Editor, Role, Theme
 from newsletter.services import editors, themes
 
 bp = Blueprint("admin", __name__)
 
 
-def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Refuse editors who are not administrators."""
-
-    @wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if not current_user.is_admin:
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapped
-
-
 @bp.route("/themes", methods=["GET", "POST"])
-@admin_required
 def theme_list() -> str | Response | tuple[str, int]:
     """List themes and add a new one."""
     form = ThemeForm()
@@ -62,7 +45,6 @@ def theme_list() -> str | Response | tuple[str, int]:
 
 
 @bp.route("/themes/<int:theme_id>", methods=["GET", "POST"])
-@admin_required
 def theme(theme_id: int) -> str | Response | tuple[str, int]:
     """Rename a theme or change its description."""
     record = db.get_or_404(Theme, theme_id)
@@ -82,7 +64,6 @@ def theme(theme_id: int) -> str | Response | tuple[str, int]:
 
 
 @bp.post("/themes/<int:theme_id>/move")
-@admin_required
 def move_theme(theme_id: int) -> Response:
     """Move a theme up or down."""
     db.get_or_404(Theme, theme_id)
@@ -95,7 +76,6 @@ def move_theme(theme_id: int) -> Response:
 
 
 @bp.post("/themes/<int:theme_id>/active")
-@admin_required
 def toggle_theme(theme_id: int) -> Response:
     """Activate or deactivate a theme."""
     record = db.get_or_404(Theme, theme_id)
@@ -111,14 +91,16 @@ def toggle_theme(theme_id: int) -> Response:
 
 
 @bp.route("/editors", methods=["GET", "POST"])
-@admin_required
 def editor_list() -> str | Response | tuple[str, int]:
     """List editor accounts and create a new one."""
     form = NewEditorForm()
     if form.validate_on_submit():
         try:
             editors.create_editor(
-                form.email.data, form.name.data, form.password.data, form.is_admin.data
+                form.email.data,
+                form.name.data,
+                form.password.data,
+                role=Role(form.role.data),
             )
             db.session.commit()
             flash(_("The account is created."), "success")
@@ -132,7 +114,6 @@ def editor_list() -> str | Response | tuple[str, int]:
 
 
 @bp.route("/editors/<int:editor_id>", methods=["GET", "POST"])
-@admin_required
 def editor_account(editor_id: int) -> str | Response | tuple[str, int]:
     """Change an editor's role or active state."""
     record = db.get_or_404(Editor, editor_id)
@@ -140,16 +121,14 @@ def editor_account(editor_id: int) -> str | Response | tuple[str, int]:
     if form.validate_on_submit():
         try:
             editors.update_editor(
-                record.id, is_admin=form.is_admin.data, active=form.active.data
+                record.id, role=Role(form.role.data), active=form.active.data
             )
             db.session.commit()
             flash(_("The account is saved."), "success")
             return redirect(url_for("editor.admin.editor_list"))
         except editors.LastAdmin:
             db.session.rollback()
-            add_error(
-                form.is_admin, _("There must be at least one active administrator.")
-            )
+            add_error(form.role, _("There must be at least one active administrator."))
     return render_template(
         "editor/editor.html",
         record=record,
@@ -159,7 +138,6 @@ def editor_account(editor_id: int) -> str | Response | tuple[str, int]:
 
 
 @bp.post("/editors/<int:editor_id>/password")
-@admin_required
 def editor_password(editor_id: int) -> str | Response | tuple[str, int]:
     """Set a new password for another editor."""
     record = db.get_or_404(Editor, editor_id)

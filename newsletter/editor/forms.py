@@ -46,6 +46,8 @@ from newsletter.form_fields import (
     StringField,
     TextAreaField,
 )
+from newsletter.labels import role_label
+from newsletter.models import Role
 from newsletter.request_limits import size_label
 from newsletter.services import plan
 from newsletter.services.editors import MIN_PASSWORD_LENGTH
@@ -403,6 +405,11 @@ class AccountPasswordForm(PasswordFields):
     )
 
 
+def role_choices() -> list[tuple[str, str]]:
+    """Return the four roles with their names in the reader's language."""
+    return [(role.value, role_label(role)) for role in Role]
+
+
 class NewEditorForm(PasswordFields):
     """A new editor account."""
 
@@ -420,13 +427,26 @@ class NewEditorForm(PasswordFields):
         ],
         filters=[text_input],
     )
-    is_admin = BooleanField(_l("Administrator (manages themes and editors)"))
+    role = SelectField(
+        _l("Role"),
+        choices=role_choices,
+        default=Role.EDITOR.value,
+        description=_l(
+            "Administrator: accounts, themes and settings. Publisher: approves and"
+            " sends. Editor: composes and asks for review. Reviewer: reads and"
+            " comments."
+        ),
+    )
 
 
 class EditorRoleForm(FlaskForm):
     """An editor's role and whether the account is active."""
 
-    is_admin = BooleanField(_l("Administrator"))
+    role = SelectField(
+        _l("Role"),
+        choices=role_choices,
+        validators=[InputRequired(_l("Choose a role."))],
+    )
     active = BooleanField(_l("Active"))
 
 

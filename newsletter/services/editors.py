@@ -13,6 +13,7 @@ from newsletter.extensions import db
 from newsletter.models import Editor, Role
 from newsletter.models.editor import spend_password_check_time
 from newsletter.models.types import utcnow
+from newsletter.services import audit
 
 MIN_PASSWORD_LENGTH = 10
 
@@ -31,18 +32,33 @@ def normalise_email(email: str) -> str:
     return clean_text(email).strip().lower()
 
 
-def create_editor(email: str, name: str, password: str, is_admin: bool) -> Editor:
-    """Create an editor account."""
+def create_editor(email: str, name: str, password: str, *, role: Role) -> Editor:
+    """Create an account with a role (the audit trail never holds the password)."""
     email = normalise_email(email)
     if db.session.scalar(select(Editor.id).where(Editor.email == email)):
         raise EditorExists(email)
-    editor = Editor(
-        email=email, name=name.strip(), role=Role.ADMIN if is_admin else Role.EDITOR
-    )
+    editor = Editor(email=email, name=name.strip(), role=role, active=True)
     editor.set_password(password)
     db.session.add(editor)
     db.session.flush()
+    audit.record(
+        "editor.created",
+        "editor",
+        editor.id,
+        editor.name,
+        audit.changes({}, _account_fields(editor)),
+    )
     return editor
+
+
+def _account_fields(editor: Editor) -> dict[str, str | bool]:
+    """The fields of an account the audit trail follows."""
+    return {
+        "email": editor.email,
+        "name": editor.name,
+        "role": str(editor.role),
+        "active": editor.active,
+    }
 
 
 def authenticate(email: str, password: str) -> Editor | None:
@@ -78,18 +94,23 @@ def _active_admins(excluding: int) -> int:
     )
 
 
-def update_editor(editor_id: int, *, is_admin: bool, active: bool) -> Editor:
-    """Change an editor's role and whether the account may log in."""
+def update_editor(editor_id: int, *, role: Role, active: bool) -> Editor:
+    """Change an account's role and whether it may log in; there is always at
+    least one active administrator."""
     editor = get_row(Editor, editor_id)
-    if editor.is_admin and editor.active and not (is_admin and active):
+    stays_admin = role == Role.ADMIN and active
+    if editor.is_admin and editor.active and not stays_admin:
         if _active_admins(excluding=editor.id) == 0:
             raise LastAdmin(editor.email)
-    if is_admin:
-        editor.role = Role.ADMIN
-    elif editor.role == Role.ADMIN:
-        editor.role = Role.EDITOR
+    before = _account_fields(editor)
+    editor.role = role
     editor.active = active
     db.session.flush()
+    change = audit.changes(before, _account_fields(editor))
+    if change:
+        deactivated = before["active"] and not active
+        action = "editor.deactivated" if deactivated else "editor.changed"
+        audit.record(action, "editor", editor.id, editor.name, change)
     return editor
 
 
