@@ -23,6 +23,7 @@ SAMPLE_ARGS = {
     "contact_id": 1,
     "link_id": 1,
     "proposal_id": 1,
+    "comment_id": 1,
 }
 
 
