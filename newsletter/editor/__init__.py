@@ -17,6 +17,7 @@ from newsletter.editor import (
     contacts,
     contributors,
     feeds,
+    history,
     inbox,
     issues,
     links,
@@ -41,6 +42,7 @@ bp.register_blueprint(admin.bp)
 bp.register_blueprint(links.bp)
 bp.register_blueprint(contributors.bp)
 bp.register_blueprint(inbox.bp)
+bp.register_blueprint(history.bp)
 answer_domain_errors(bp)
 
 PUBLIC_ENDPOINTS = {"editor.auth.login"}

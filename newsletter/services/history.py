@@ -15,7 +15,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from newsletter.extensions import db
 from newsletter.models import Issue, Item
-from newsletter.services import audit
+from newsletter.services import audit, revisions
+
+# The saves that keep a revision (with the fields after the save).
+REVISED = frozenset({"item.added", "item.changed", "issue.created", "issue.changed"})
 
 
 def item_fields(item: Item) -> dict[str, Any]:
@@ -65,3 +68,5 @@ def changed(
     audit.record(
         action, object_type, object_id, title, audit.changes(before, after), actor=actor
     )
+    if action in REVISED and object_id is not None:
+        revisions.keep(object_type, object_id, issue.id, after)
