@@ -150,12 +150,13 @@ def _render_feed(template: str, **context: object) -> str:
         return clean_text(
             render_template(
                 template,
-            base=base,
-            rfc822=format_datetime,
-            now=utcnow,
-            corrections_of=corrections.for_issue,
-            last_change=corrections.last_change,
-            **context,
+                base=base,
+                rfc822=format_datetime,
+                now=utcnow,
+                corrections_of=corrections.for_issue,
+                last_change=corrections.last_change,
+                newest_change=corrections.newest_change,
+                **context,
             )
         )
 

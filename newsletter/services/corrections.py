@@ -140,3 +140,8 @@ def last_change(issue: Issue) -> datetime | None:
     publication."""
     newest = next(iter(for_issue(issue.id)), None)
     return newest.created_at if newest is not None else issue.published_at
+
+
+def newest_change(issues: Sequence[Issue]) -> datetime | None:
+    """When the newest of these published issues last changed."""
+    return max((t for t in map(last_change, issues) if t), default=None)
