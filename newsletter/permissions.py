@@ -65,6 +65,13 @@ TABLE: Mapping[str, Roles | Mapping[str, Roles]] = {
     "editor.sending.resume_sending": PUBLISHERS,
     "editor.sending.retry_sending": PUBLISHERS,
     "editor.sending.cancel_sending": PUBLISHERS,
+    # Item and header history: everyone reads it; composers restore; corrections
+    # of sent issues are checked again in the service (publishers, or editors
+    # when approval is not required).
+    "editor.history.item_revisions": ALL,
+    "editor.history.issue_revisions": ALL,
+    "editor.history.restore": COMPOSERS,
+    "editor.history.correct": COMPOSERS,
     # Review: composers ask for it, everyone comments, composers resolve,
     # publishers approve.
     "editor.review.request": COMPOSERS,

@@ -20,7 +20,7 @@ from newsletter.archive.cache import PageCache
 from newsletter.config import settings
 from newsletter.content import clean_text
 from newsletter.models.types import utcnow
-from newsletter.services import archive
+from newsletter.services import archive, corrections
 from newsletter.services.issues import sections
 from newsletter.web import answer_domain_errors
 
@@ -117,7 +117,11 @@ def issue(slug: str) -> Response:
         if record is None:
             raise Missing(slug)
         return render_template(
-            "public/issue.html", issue=record, sections=sections(record), preview=False
+            "public/issue.html",
+            issue=record,
+            sections=sections(record),
+            preview=False,
+            corrections=corrections.for_issue(record.id),
         )
 
     return _respond(render, HTML)
@@ -145,7 +149,14 @@ def _render_feed(template: str, **context: object) -> str:
     with force_locale(settings().babel_default_locale):
         return clean_text(
             render_template(
-                template, base=base, rfc822=format_datetime, now=utcnow, **context
+                template,
+                base=base,
+                rfc822=format_datetime,
+                now=utcnow,
+                corrections_of=corrections.for_issue,
+                last_change=corrections.last_change,
+                newest_change=corrections.newest_change,
+                **context,
             )
         )
 

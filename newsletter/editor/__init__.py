@@ -18,6 +18,7 @@ from newsletter.editor import (
     contacts,
     contributors,
     feeds,
+    history,
     inbox,
     issues,
     links,
@@ -48,6 +49,7 @@ bp.register_blueprint(contributors.bp)
 bp.register_blueprint(inbox.bp)
 bp.register_blueprint(review.bp)
 bp.register_blueprint(settings.bp)
+bp.register_blueprint(history.bp)
 answer_domain_errors(bp)
 
 PUBLIC_ENDPOINTS = {"editor.auth.login"}

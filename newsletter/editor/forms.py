@@ -620,3 +620,28 @@ class MoveForm(FlaskForm):
         """Accept only one step up or down."""
         if field.data not in (-1, 1):
             raise ValidationError("step must be -1 or 1")
+
+
+class CorrectionForm(ItemForm):
+    """A sent item's corrected fields and the public note; the section stays."""
+
+    theme_id = None  # type: ignore[assignment]
+    note = StringField(
+        _l("Correction note"),
+        validators=[
+            DataRequired(_l("Say briefly what was corrected.")),
+            Length(max=300),
+            no_markup,
+        ],
+        filters=[text_input],
+        description=_l(
+            "Shown to readers in the archive and the feeds: "
+            "“Corrected 3 March 2026: …”."
+        ),
+    )
+
+
+class RestoreForm(FlaskForm):
+    """Restore a revision, from the item's version the page was opened at."""
+
+    version = HiddenField()

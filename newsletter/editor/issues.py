@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 
 from newsletter.database import get_row
+from newsletter.editor import history
 from newsletter.editor.contacts import contact_choices
 from newsletter.editor.forms import (
     EXTRA_LINK_ROWS,
@@ -24,6 +25,7 @@ from newsletter.editor.forms import (
     IssueForm,
     ItemForm,
     MoveForm,
+    RestoreForm,
     SectionContactForm,
     YearPlanForm,
 )
@@ -31,7 +33,15 @@ from newsletter.extensions import db
 from newsletter.form_fields import add_error
 from newsletter.models import Contact, Issue, Item, Proposal
 from newsletter.models.types import utcnow
-from newsletter.services import contacts, issues, links, plan, themes
+from newsletter.services import (
+    contacts,
+    corrections,
+    issues,
+    links,
+    plan,
+    revisions,
+    themes,
+)
 from newsletter.services.contacts import ContactData
 from newsletter.services.issues import (
     ContactDetails,
@@ -186,7 +196,14 @@ def _issue_page(
         duplicate_form=DuplicateForm(
             prefix="copy", title=_("Copy of %(title)s", title=record.title)
         ),
+        **_history(revisions.ISSUE, record.id),
     ), status
+
+
+def _history(object_type: str, object_id: int) -> dict[str, object]:
+    """The saved versions of an item or issue header, for the list on its page."""
+    rows = revisions.for_object(object_type, object_id)
+    return {"revisions": rows, "revision_authors": history.authors(rows)}
 
 
 @bp.post("/issues/<int:issue_id>/sections/<int:theme_id>/contact")
@@ -347,6 +364,9 @@ def item(item_id: int) -> str | Response | tuple[str, int]:
         conflict=conflict,
         saved_contacts=_contact_details(),
         proposal=db.session.get(Proposal, record.proposal_id or 0),
+        **_history(revisions.ITEM, record.id),
+        restore_form=RestoreForm(),
+        may_correct=corrections.may_correct(current_user.role),
     ), status
 
 

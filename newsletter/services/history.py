@@ -1,8 +1,9 @@
 """Every change to an issue's content passes here, in the transaction of the change.
 
 The issues service calls `changed` once per save, with what changed; this module
-keeps what the organisation needs to know of it: who changed the issue last, and
-an audit entry (who, what, when, the fields before and after).
+keeps what the organisation needs to know of it: who changed the issue last, an
+audit entry (who, what, when, the fields before and after), a revision of each
+save, and the end of an approval the change came after.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from newsletter.extensions import db
 from newsletter.models import Issue, Item
-from newsletter.services import audit, review
+from newsletter.services import audit, review, revisions
+
+# The saves that keep a revision (with the fields after the save).
+REVISED = frozenset({"item.added", "item.changed", "issue.created", "issue.changed"})
 
 
 def item_fields(item: Item) -> dict[str, Any]:
@@ -67,3 +71,5 @@ def changed(
     )
     # Approval is of the content as it was: any change takes it back.
     review.withdraw_approval(issue, actor, object_type, title)
+    if action in REVISED and object_id is not None:
+        revisions.keep(object_type, object_id, issue.id, after)

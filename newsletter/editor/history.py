@@ -1,0 +1,211 @@
+"""Item and issue history: revisions compared word by word, restoring an older
+save, and corrections of a sent issue's items."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import SimpleNamespace
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+# types-WTForms (3.2) predates SelectChoice, which WTForms 3.3 asks for.
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
+
+from newsletter.database import get_row
+from newsletter.editor.contacts import contact_choices
+from newsletter.editor.forms import EXTRA_LINK_ROWS, CorrectionForm, RestoreForm
+from newsletter.extensions import db
+from newsletter.models import Editor, Issue, Item
+from newsletter.models.review import Revision
+from newsletter.models.types import utcnow
+from newsletter.services import corrections, issues, revisions
+from newsletter.services.issues import EditConflict, ItemData, LinkData
+
+bp = Blueprint("history", __name__)
+
+
+def authors(rows: Sequence[Revision]) -> dict[int, str]:
+    """The names of the editors who saved these revisions, by editor id."""
+    ids = {row.created_by_id for row in rows if row.created_by_id is not None}
+    if not ids:
+        return {}
+    found = db.session.execute(select(Editor.id, Editor.name).where(Editor.id.in_(ids)))
+    return {editor_id: name for editor_id, name in found}
+
+
+def _pair(rows: Sequence[Revision]) -> tuple[Revision, Revision] | None:
+    """The two revisions asked for (?a=&b=), by default the last two saves."""
+    by_number = {row.number: row for row in rows}
+    if not rows:
+        return None
+    newest = rows[0].number
+    a = request.args.get("a", default=max(newest - 1, 1), type=int)
+    b = request.args.get("b", default=newest, type=int)
+    if a not in by_number or b not in by_number:
+        abort(404)
+    return by_number[a], by_number[b]
+
+
+def _revisions_page(
+    object_type: str, issue: Issue, item: Item | None, status: int = 200
+) -> tuple[str, int]:
+    """Render an object's revisions with the comparison of two of them."""
+    object_id = item.id if item is not None else issue.id
+    rows = revisions.for_object(object_type, object_id)
+    pair = _pair(rows)
+    diff = (
+        revisions.compare(object_type, pair[0].fields, pair[1].fields) if pair else []
+    )
+    return render_template(
+        "editor/revisions.html",
+        object_type=object_type,
+        issue=issue,
+        item=item,
+        revisions=rows,
+        authors=authors(rows),
+        pair=pair,
+        diff=diff,
+        restore_form=RestoreForm(),
+        conflict=status == 409,
+    ), status
+
+
+@bp.get("/items/<int:item_id>/revisions")
+def item_revisions(item_id: int) -> tuple[str, int]:
+    """Compare two saves of an item word by word."""
+    record = db.get_or_404(Item, item_id)
+    return _revisions_page(revisions.ITEM, record.issue, record)
+
+
+@bp.get("/issues/<int:issue_id>/revisions")
+def issue_revisions(issue_id: int) -> tuple[str, int]:
+    """Compare two saves of an issue's header word by word."""
+    record = db.get_or_404(Issue, issue_id)
+    return _revisions_page(revisions.ISSUE, record, None)
+
+
+@bp.post("/items/<int:item_id>/revisions/<int:number>/restore")
+def restore(item_id: int, number: int) -> Response | tuple[str, int]:
+    """Save an older revision's fields as the item's newest version."""
+    record = db.get_or_404(Item, item_id)
+    form = RestoreForm()
+    if not form.validate_on_submit():
+        abort(400)
+    fields = revisions.get(revisions.ITEM, record.id, number).fields
+    try:
+        issues.update_item(
+            record.id,
+            _version(form.version.data),
+            _item_data(fields),
+            current_user.name,
+        )
+    except EditConflict:
+        db.session.rollback()
+        return _revisions_page(
+            revisions.ITEM, record.issue, get_row(Item, item_id), 409
+        )
+    db.session.commit()
+    flash(_("Version %(number)d is restored.", number=number), "success")
+    return redirect(url_for("editor.issues.item", item_id=record.id))
+
+
+def _version(value: object) -> int:
+    """The version a form was opened at, or 0 for a tampered value."""
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0
+
+
+def _item_data(fields: dict[str, object]) -> ItemData:
+    """Turn a revision's item fields into service data."""
+    links = fields.get("links") or []
+    assert isinstance(links, list)
+    return ItemData(
+        title=str(fields.get("title") or ""),
+        body=str(fields.get("body") or ""),
+        theme_id=int(str(fields.get("theme_id") or 0)),
+        contact_name=str(fields.get("contact_name") or ""),
+        contact_phone=str(fields.get("contact_phone") or ""),
+        contact_email=str(fields.get("contact_email") or ""),
+        links=[LinkData(str(label), str(url)) for label, url in links],
+    )
+
+
+def _correction_form(item: Item) -> CorrectionForm:
+    """Build the correction form, filled with the item on GET."""
+    if request.method == "GET":
+        form = CorrectionForm(obj=item)
+        form.links.process(
+            None, [SimpleNamespace(text=ln.label, url=ln.url) for ln in item.links]
+        )
+        form.note.data = ""
+        while len(form.links) < len(item.links) + EXTRA_LINK_ROWS:
+            form.links.append_entry()
+    else:
+        form = CorrectionForm()
+    form.saved_contact.choices = [SelectChoice(0, _("None")), *contact_choices()]
+    return form
+
+
+def _form_data(form: CorrectionForm, item: Item) -> ItemData:
+    """The corrected fields of a valid form (the section stays the item's)."""
+    return ItemData(
+        title=form.title.data,
+        body=form.body.data,
+        theme_id=item.theme_id,
+        contact_name=form.contact_name.data,
+        contact_phone=form.contact_phone.data,
+        contact_email=form.contact_email.data,
+        links=[
+            LinkData(row.text.data, row.url.data)
+            for row in form.links
+            if row.text.data or row.url.data
+        ],
+    )
+
+
+@bp.route("/items/<int:item_id>/correct", methods=["GET", "POST"])
+def correct(item_id: int) -> str | Response | tuple[str, int]:
+    """Correct an item of a sent issue, with a public note."""
+    try:
+        record = corrections.sent_item(item_id)
+    except corrections.NotSent:
+        flash(_("Only items of a sent issue are corrected; edit this one."), "error")
+        return redirect(url_for("editor.issues.item", item_id=item_id))
+    if not corrections.may_correct(current_user.role):
+        abort(403)
+    form = _correction_form(record)
+    conflict = None
+    if form.validate_on_submit():
+        try:
+            corrections.correct_item(
+                record.id,
+                _version(form.version.data),
+                _form_data(form, record),
+                form.note.data,
+                utcnow(),
+                role=current_user.role,
+            )
+            db.session.commit()
+            flash(_("The correction is published."), "success")
+            return redirect(url_for("editor.issues.item", item_id=record.id))
+        except EditConflict:
+            db.session.rollback()
+            conflict = get_row(Item, item_id)
+            form.version.data = str(conflict.version)
+    status = 409 if conflict else (422 if form.errors else 200)
+    return render_template(
+        "editor/correct.html",
+        issue=record.issue,
+        item=record,
+        form=form,
+        conflict=conflict,
+        corrections=[
+            c for c in corrections.for_issue(record.issue_id) if c.item_id == record.id
+        ],
+    ), status
