@@ -24,6 +24,7 @@ SAMPLE_ARGS = {
     "link_id": 1,
     "proposal_id": 1,
     "comment_id": 1,
+    "number": 1,
 }
 
 
