@@ -70,6 +70,13 @@ def create_editor_command(email: str, name: str, admin: bool, password: str) -> 
         editor = editors.create_editor(email, name, password, is_admin=admin)
     except editors.EditorExists:
         raise click.ClickException(f"an editor with {email!r} already exists") from None
+    audit.record(
+        "editor.created",
+        "editor",
+        editor.id,
+        editor.email,
+        audit.changes({}, {"name": editor.name, "role": editor.role}),
+    )
     db.session.commit()
     role = "admin" if editor.is_admin else "editor"
     click.echo(f"Created {role} {editor.email}.")
@@ -93,9 +100,13 @@ def demo_command(editor_email: str) -> None:
         (e for e in editors.list_editors() if e.email == editor_email), None
     )
     if existing is None:
-        editors.create_editor(editor_email, "Demoredaktör", password, is_admin=True)
+        account = editors.create_editor(
+            editor_email, "Demoredaktör", password, is_admin=True
+        )
+        audit.record("editor.created", "editor", account.id, account.email)
     else:
         editors.set_password(existing.id, password)
+        audit.record("editor.password_changed", "editor", existing.id, existing.email)
     db.session.commit()
     click.echo(f"Demo content: {created} issue(s) added.")
     click.echo(f"Log in at /editor/login as {editor_email} with password {password}")

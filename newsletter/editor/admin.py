@@ -22,7 +22,7 @@ from newsletter.editor.forms import (
 from newsletter.extensions import db
 from newsletter.form_fields import add_error
 from newsletter.models import Editor, Theme
-from newsletter.services import editors, themes
+from newsletter.services import audit, editors, themes
 
 bp = Blueprint("admin", __name__)
 
@@ -110,6 +110,16 @@ def toggle_theme(theme_id: int) -> Response:
     return redirect(url_for("editor.admin.theme_list"))
 
 
+def _account_fields(record: Editor) -> dict[str, Any]:
+    """An account's fields as the audit trail compares them (never the password)."""
+    return {
+        "email": record.email,
+        "name": record.name,
+        "role": record.role,
+        "active": record.active,
+    }
+
+
 @bp.route("/editors", methods=["GET", "POST"])
 @admin_required
 def editor_list() -> str | Response | tuple[str, int]:
@@ -117,8 +127,15 @@ def editor_list() -> str | Response | tuple[str, int]:
     form = NewEditorForm()
     if form.validate_on_submit():
         try:
-            editors.create_editor(
+            created = editors.create_editor(
                 form.email.data, form.name.data, form.password.data, form.is_admin.data
+            )
+            audit.record(
+                "editor.created",
+                "editor",
+                created.id,
+                created.email,
+                audit.changes({}, _account_fields(created)),
             )
             db.session.commit()
             flash(_("The account is created."), "success")
@@ -139,8 +156,16 @@ def editor_account(editor_id: int) -> str | Response | tuple[str, int]:
     form = EditorRoleForm(obj=record)
     if form.validate_on_submit():
         try:
+            before = _account_fields(record)
             editors.update_editor(
                 record.id, is_admin=form.is_admin.data, active=form.active.data
+            )
+            audit.record(
+                "editor.changed",
+                "editor",
+                record.id,
+                record.email,
+                audit.changes(before, _account_fields(record)),
             )
             db.session.commit()
             flash(_("The account is saved."), "success")
@@ -166,6 +191,7 @@ def editor_password(editor_id: int) -> str | Response | tuple[str, int]:
     password_form = PasswordFields(prefix="pw")
     if password_form.validate_on_submit():
         editors.set_password(record.id, password_form.password.data)
+        audit.record("editor.password_changed", "editor", record.id, record.email)
         db.session.commit()
         flash(_("The password is changed."), "success")
         return redirect(url_for("editor.admin.editor_list"))

@@ -9,6 +9,7 @@ subscriber), the command line (with the OS user) or the worker.
 from __future__ import annotations
 
 import getpass
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +17,8 @@ from typing import Any
 
 from flask import has_request_context
 from flask_login import current_user
+from sqlalchemy import String, cast, event, or_, select, update
+from sqlalchemy.orm import Session
 
 from newsletter.extensions import db
 from newsletter.models import AuditEvent
@@ -114,3 +117,75 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+class AppendOnly(Exception):
+    """Raised when code tries to change or delete an audit entry."""
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_changes(session: Session, _context: Any, _instances: Any) -> None:
+    """Entries are appended, never edited or deleted through the ORM."""
+    for row in (*session.dirty, *session.deleted):
+        if isinstance(row, AuditEvent) and (
+            row in session.deleted or session.is_modified(row)
+        ):
+            raise AppendOnly(f"audit entry {row.id} cannot change")
+
+
+def _replace(value: Any, address: str, replacement: str) -> Any:
+    """A JSON value with every occurrence of an address replaced."""
+    if isinstance(value, str):
+        return value.replace(address, replacement)
+    if isinstance(value, list):
+        return [_replace(item, address, replacement) for item in value]
+    if isinstance(value, dict):
+        return {k: _replace(v, address, replacement) for k, v in value.items()}
+    return value
+
+
+def forget_address(address: str, replacement: str, batch: int = 500) -> int:
+    """Replace an erased subscriber's address in old entries (who, title, the
+    changed values) with its suppression hash; return how many entries changed.
+
+    The one path that rewrites entries: erasure outranks the trail's history.
+    """
+    if not address:
+        return 0
+    # JSON text escapes non-ASCII characters on some engines: look for both forms.
+    escaped = json.dumps(address)[1:-1]
+    text = cast(AuditEvent.changes, String)
+    candidates = or_(
+        AuditEvent.actor.contains(address, autoescape=True),
+        AuditEvent.object_title.contains(address, autoescape=True),
+        text.contains(address, autoescape=True),
+        text.contains(escaped, autoescape=True),
+    )
+    changed = 0
+    last_id = 0
+    while True:
+        rows = db.session.execute(
+            select(
+                AuditEvent.id,
+                AuditEvent.actor,
+                AuditEvent.object_title,
+                AuditEvent.changes,
+            )
+            .where(candidates, AuditEvent.id > last_id)
+            .order_by(AuditEvent.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return changed
+        last_id = rows[-1].id
+        rewritten = [
+            {
+                "id": row.id,
+                "actor": row.actor.replace(address, replacement),
+                "object_title": row.object_title.replace(address, replacement)[:300],
+                "changes": _replace(row.changes or {}, address, replacement),
+            }
+            for row in rows
+        ]
+        db.session.execute(update(AuditEvent), rewritten)
+        changed += len(rewritten)

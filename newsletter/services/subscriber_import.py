@@ -49,6 +49,7 @@ from newsletter.models import (
     subscriber_theme,
 )
 from newsletter.models.types import table_of
+from newsletter.services import audit
 from newsletter.services.subscribers import (
     CSV_HEADER,
     FORMULA_STARTS,
@@ -142,6 +143,13 @@ def import_subscribers(
         if not attestation:
             _insert_confirmations(new, ids, now)
         added += len(new)
+    audit.record(
+        "subscribers.imported",
+        "import",
+        None,
+        f"import by {editor}"[:300],
+        {"added": [None, added], "attested": [None, bool(attestation)]},
+    )
     return added
 
 
