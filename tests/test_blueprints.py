@@ -20,6 +20,8 @@ RULES_BEFORE_THE_SPLIT = [
     "/contribute/proposal/<token> GET HEAD OPTIONS POST",
     "/editor/ GET HEAD OPTIONS",
     "/editor/account GET HEAD OPTIONS POST",
+    "/editor/audit GET HEAD OPTIONS",
+    "/editor/audit.csv GET HEAD OPTIONS",
     "/editor/contacts GET HEAD OPTIONS",
     "/editor/contacts/<int:contact_id> GET HEAD OPTIONS POST",
     "/editor/contacts/<int:contact_id>/delete OPTIONS POST",
@@ -95,6 +97,7 @@ RULES_BEFORE_THE_SPLIT = [
 ]
 EDITOR_MODULES = (
     "admin",
+    "audit",
     "auth",
     "contacts",
     "contributors",

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 
 from newsletter.editor import (
     admin,
+    audit,
     auth,
     contacts,
     contributors,
@@ -41,6 +42,7 @@ bp.register_blueprint(admin.bp)
 bp.register_blueprint(links.bp)
 bp.register_blueprint(contributors.bp)
 bp.register_blueprint(inbox.bp)
+bp.register_blueprint(audit.bp)
 answer_domain_errors(bp)
 
 PUBLIC_ENDPOINTS = {"editor.auth.login"}

@@ -482,7 +482,7 @@ def _value(cells: list[str], index: int | None) -> str:
     if index is None or index >= len(cells):
         return ""
     cell = cells[index].strip()
-    # Undo subscribers._inert when our own export is imported again.
+    # Undo subscribers.inert when our own export is imported again.
     if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS):
         return cell[1:]
     return cell
