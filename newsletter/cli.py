@@ -25,7 +25,7 @@ from newsletter.errors import InvalidState, NotFound
 from newsletter.extensions import db
 from newsletter.labels import status_label
 from newsletter.link_checker import links_cli
-from newsletter.models import Issue, Subscriber, SubscriberStatus
+from newsletter.models import Issue, Subscriber, SubscriberStatus, Theme
 from newsletter.models.types import utcnow
 from newsletter.planning import plan_cli
 from newsletter.services import (
@@ -92,7 +92,7 @@ def demo_command(editor_email: str) -> None:
     """Load demo content and (re)set a demo admin account, printing its password."""
     from newsletter.demo import load_demo_content, load_demo_contributions
 
-    themes.ensure_default_themes()
+    _record_themes(themes.ensure_default_themes())
     created = load_demo_content()
     load_demo_contributions()
     password = secrets.token_urlsafe(12)
@@ -112,11 +112,17 @@ def demo_command(editor_email: str) -> None:
     click.echo(f"Log in at /editor/login as {editor_email} with password {password}")
 
 
+def _record_themes(made: list[Theme]) -> None:
+    """Record the default themes a command created."""
+    for theme in made:
+        audit.record("theme.created", "theme", theme.id, theme.name)
+
+
 @click.command("seed-themes")
 @with_appcontext
 def seed_themes_command() -> None:
     """Create the default themes when there are none."""
-    themes.ensure_default_themes()
+    _record_themes(themes.ensure_default_themes())
     db.session.commit()
     click.echo(", ".join(t.name for t in themes.list_themes()))
 

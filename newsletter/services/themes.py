@@ -122,12 +122,15 @@ def set_theme_active(theme_id: int, active: bool) -> Theme:
     return theme
 
 
-def ensure_default_themes() -> None:
-    """Create the default themes if there are no themes at all."""
+def ensure_default_themes() -> list[Theme]:
+    """Create the default themes if there are no themes at all; return those made
+    (the command that asks records them in the audit trail)."""
     if db.session.scalar(select(func.count(Theme.id))):
-        return
-    for position, (slug, name) in enumerate(DEFAULT_THEMES):
-        theme = Theme(slug=slug, name=name, position=position)
-        db.session.add(theme)
-        db.session.flush()
-        audit.record("theme.created", "theme", theme.id, name, {"name": [None, name]})
+        return []
+    made = [
+        Theme(slug=slug, name=name, position=position)
+        for position, (slug, name) in enumerate(DEFAULT_THEMES)
+    ]
+    db.session.add_all(made)
+    db.session.flush()
+    return made
