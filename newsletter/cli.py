@@ -25,7 +25,7 @@ from newsletter.errors import InvalidState, NotFound
 from newsletter.extensions import db
 from newsletter.labels import status_label
 from newsletter.link_checker import links_cli
-from newsletter.models import Issue, Role, Subscriber, SubscriberStatus
+from newsletter.models import Issue, Role, Subscriber, SubscriberStatus, Theme
 from newsletter.models.types import utcnow
 from newsletter.planning import plan_cli
 from newsletter.services import (
@@ -83,7 +83,7 @@ def create_editor_command(
         )
     except editors.EditorExists:
         raise click.ClickException(f"an editor with {email!r} already exists") from None
-    db.session.commit()
+    db.session.commit()  # the service recorded the new account
     click.echo(f"Created {editor.role} {editor.email}.")
 
 
@@ -102,7 +102,7 @@ def demo_command(editor_email: str, publisher_email: str) -> None:
     printing their passwords."""
     from newsletter.demo import load_demo_content, load_demo_contributions
 
-    themes.ensure_default_themes()
+    _record_themes(themes.ensure_default_themes())
     created = load_demo_content()
     load_demo_contributions()
     accounts = [
@@ -126,14 +126,21 @@ def _reset_demo_account(email: str, name: str, role: Role) -> str:
         editors.create_editor(email, name, password, role=role)
     else:
         editors.set_password(existing.id, password)
+        audit.record("editor.password_changed", "editor", existing.id, existing.email)
     return password
+
+
+def _record_themes(made: list[Theme]) -> None:
+    """Record the default themes a command created."""
+    for theme in made:
+        audit.record("theme.created", "theme", theme.id, theme.name)
 
 
 @click.command("seed-themes")
 @with_appcontext
 def seed_themes_command() -> None:
     """Create the default themes when there are none."""
-    themes.ensure_default_themes()
+    _record_themes(themes.ensure_default_themes())
     db.session.commit()
     click.echo(", ".join(t.name for t in themes.list_themes()))
 

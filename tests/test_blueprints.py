@@ -21,6 +21,8 @@ RULES_BEFORE_THE_SPLIT = [
     "/editor/ GET HEAD OPTIONS",
     "/editor/account GET HEAD OPTIONS POST",
     "/editor/comments/<int:comment_id>/resolve OPTIONS POST",
+    "/editor/audit GET HEAD OPTIONS",
+    "/editor/audit.csv GET HEAD OPTIONS",
     "/editor/contacts GET HEAD OPTIONS",
     "/editor/contacts/<int:contact_id> GET HEAD OPTIONS POST",
     "/editor/contacts/<int:contact_id>/delete OPTIONS POST",
@@ -104,6 +106,7 @@ RULES_BEFORE_THE_SPLIT = [
 ]
 EDITOR_MODULES = (
     "admin",
+    "audit",
     "auth",
     "contacts",
     "contributors",

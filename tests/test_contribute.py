@@ -144,7 +144,9 @@ def test_a_proposal_is_stored_with_links_audit_and_a_queued_receipt(app, client)
             ("Anmälan", "https://kalmar.example.se/anmalan"),
             ("Program", "http://kalmar.example.se/p"),
         ]
-        event = db.session.scalars(select(AuditEvent)).one()
+        event = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.object_type == "proposal")
+        ).one()
         assert (event.action, event.actor_kind, event.actor) == (
             "proposal.submitted",
             "partner",

@@ -379,7 +379,9 @@ def test_returning_emails_the_message_and_the_private_link(mail_app, smtp_server
         proposal = db.session.get(Proposal, proposal_id)
         assert proposal.status == ProposalStatus.RETURNED
         assert proposal.editor_message == "Lägg till datum & plats, tack."
-        actions = db.session.scalars(select(AuditEvent.action)).all()
+        actions = db.session.scalars(
+            select(AuditEvent.action).where(AuditEvent.object_type == "proposal")
+        ).all()
         assert actions == ["proposal.returned"]
 
 
@@ -402,7 +404,9 @@ def test_declining_needs_no_message_and_tells_the_proposer(mail_app, smtp_server
     with mail_app.app_context():
         proposal = db.session.get(Proposal, proposal_id)
         assert proposal.status == ProposalStatus.DECLINED
-        (event,) = db.session.scalars(select(AuditEvent)).all()
+        (event,) = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.object_type == "proposal")
+        ).all()
         assert event.action == "proposal.declined"
         assert event.changes["status"] == ["returned", "declined"]
 

@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 from newsletter import permissions
 from newsletter.editor import (
     admin,
+    audit,
     auth,
     contacts,
     contributors,
@@ -50,6 +51,7 @@ bp.register_blueprint(inbox.bp)
 bp.register_blueprint(review.bp)
 bp.register_blueprint(settings.bp)
 bp.register_blueprint(history.bp)
+bp.register_blueprint(audit.bp)
 answer_domain_errors(bp)
 
 PUBLIC_ENDPOINTS = {"editor.auth.login"}

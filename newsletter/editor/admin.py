@@ -18,7 +18,7 @@ from newsletter.editor.forms import (
 from newsletter.extensions import db
 from newsletter.form_fields import add_error
 from newsletter.models import Editor, Role, Theme
-from newsletter.services import editors, themes
+from newsletter.services import audit, editors, themes
 
 bp = Blueprint("admin", __name__)
 
@@ -102,7 +102,7 @@ def editor_list() -> str | Response | tuple[str, int]:
                 form.password.data,
                 role=Role(form.role.data),
             )
-            db.session.commit()
+            db.session.commit()  # the service recorded the new account
             flash(_("The account is created."), "success")
             return redirect(url_for("editor.admin.editor_list"))
         except editors.EditorExists:
@@ -123,7 +123,7 @@ def editor_account(editor_id: int) -> str | Response | tuple[str, int]:
             editors.update_editor(
                 record.id, role=Role(form.role.data), active=form.active.data
             )
-            db.session.commit()
+            db.session.commit()  # the service recorded the change
             flash(_("The account is saved."), "success")
             return redirect(url_for("editor.admin.editor_list"))
         except editors.LastAdmin:
@@ -144,6 +144,7 @@ def editor_password(editor_id: int) -> str | Response | tuple[str, int]:
     password_form = PasswordFields(prefix="pw")
     if password_form.validate_on_submit():
         editors.set_password(record.id, password_form.password.data)
+        audit.record("editor.password_changed", "editor", record.id, record.email)
         db.session.commit()
         flash(_("The password is changed."), "success")
         return redirect(url_for("editor.admin.editor_list"))

@@ -21,7 +21,7 @@ from newsletter.editor.forms import AccountPasswordForm, ActionForm, LoginForm
 from newsletter.extensions import db, limiter
 from newsletter.form_fields import add_error
 from newsletter.i18n import local_path
-from newsletter.services import editors
+from newsletter.services import audit, editors
 
 bp = Blueprint("auth", __name__)
 
@@ -56,6 +56,13 @@ def login() -> str | Response:
     if form.validate_on_submit():
         editor = editors.authenticate(form.email.data, form.password.data)
         if editor is not None:
+            audit.record(
+                "editor.logged_in",
+                "editor",
+                editor.id,
+                editor.email,
+                actor=audit.Actor("editor", editor.email, editor.id),
+            )
             db.session.commit()
             session.pop("csrf_token", None)  # a new token for the new identity
             login_user(editor, remember=form.remember.data)
@@ -70,6 +77,7 @@ def logout() -> Response:
     """Log the editor out."""
     if ActionForm().validate_on_submit():
         editors.end_sessions(current_user.id)
+        audit.record("editor.logged_out", "editor", current_user.id, current_user.email)
         db.session.commit()
         logout_user()
         flash(_("You are logged out."), "info")
@@ -86,6 +94,9 @@ def account() -> str | Response | tuple[str, int]:
         add_error(form.current_password, _("The current password is wrong."))
     elif form.validate_on_submit():
         editors.set_password(current_user.id, form.password.data)
+        audit.record(
+            "editor.password_changed", "editor", current_user.id, current_user.email
+        )
         db.session.commit()
         login_user(current_user._get_current_object())  # keep this session valid
         flash(_("Your password is changed."), "success")

@@ -9,13 +9,16 @@ subscriber), the command line (with the OS user) or the worker.
 from __future__ import annotations
 
 import getpass
-from collections.abc import Mapping
+import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from flask import has_request_context
 from flask_login import current_user
+from sqlalchemy import Select, String, cast, event, func, or_, select, update
+from sqlalchemy.orm import Session
 
 from newsletter.extensions import db
 from newsletter.models import AuditEvent
@@ -114,3 +117,157 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+class AppendOnly(Exception):
+    """Raised when code tries to change or delete an audit entry."""
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_changes(session: Session, _context: Any, _instances: Any) -> None:
+    """Entries are appended, never edited or deleted through the ORM."""
+    for row in (*session.dirty, *session.deleted):
+        if isinstance(row, AuditEvent) and (
+            row in session.deleted or session.is_modified(row)
+        ):
+            raise AppendOnly(f"audit entry {row.id} cannot change")
+
+
+def _replace(value: Any, address: str, replacement: str) -> Any:
+    """A JSON value with every occurrence of an address replaced."""
+    if isinstance(value, str):
+        return value.replace(address, replacement)
+    if isinstance(value, list):
+        return [_replace(item, address, replacement) for item in value]
+    if isinstance(value, dict):
+        return {k: _replace(v, address, replacement) for k, v in value.items()}
+    return value
+
+
+def forget_address(address: str, replacement: str, batch: int = 500) -> int:
+    """Replace an erased subscriber's address in old entries (who, title, the
+    changed values) with its suppression hash; return how many entries changed.
+
+    The one path that rewrites entries: erasure outranks the trail's history.
+    """
+    if not address:
+        return 0
+    # JSON text escapes non-ASCII characters on some engines: look for both forms.
+    escaped = json.dumps(address)[1:-1]
+    text = cast(AuditEvent.changes, String)
+    candidates = or_(
+        AuditEvent.actor.contains(address, autoescape=True),
+        AuditEvent.object_title.contains(address, autoescape=True),
+        text.contains(address, autoescape=True),
+        text.contains(escaped, autoescape=True),
+    )
+    changed = 0
+    last_id = 0
+    while True:
+        rows = db.session.execute(
+            select(
+                AuditEvent.id,
+                AuditEvent.actor,
+                AuditEvent.object_title,
+                AuditEvent.changes,
+            )
+            .where(candidates, AuditEvent.id > last_id)
+            .order_by(AuditEvent.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return changed
+        last_id = rows[-1].id
+        rewritten = [
+            {
+                "id": row.id,
+                "actor": row.actor.replace(address, replacement),
+                "object_title": row.object_title.replace(address, replacement)[:300],
+                "changes": _replace(row.changes or {}, address, replacement),
+            }
+            for row in rows
+        ]
+        db.session.execute(update(AuditEvent), rewritten)
+        changed += len(rewritten)
+
+
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the audit page shows: every field narrows the entries (empty: any)."""
+
+    actor: str = ""
+    object_type: str = ""
+    object_id: int | None = None
+    action: str = ""
+    since: datetime | None = None  # inclusive, UTC
+    until: datetime | None = None  # exclusive, UTC
+
+    def apply(self, statement: Select[Any]) -> Select[Any]:
+        """Add the filter's conditions to a query of entries."""
+        if self.actor:
+            statement = statement.where(
+                AuditEvent.actor.contains(self.actor, autoescape=True)
+            )
+        if self.object_type:
+            statement = statement.where(AuditEvent.object_type == self.object_type)
+        if self.object_id is not None:
+            statement = statement.where(AuditEvent.object_id == self.object_id)
+        if self.action:
+            statement = statement.where(
+                AuditEvent.action.startswith(self.action, autoescape=True)
+            )
+        if self.since is not None:
+            statement = statement.where(AuditEvent.at >= self.since)
+        if self.until is not None:
+            statement = statement.where(AuditEvent.at < self.until)
+        return statement
+
+
+def search(wanted: AuditFilter, page: int) -> tuple[list[AuditEvent], int]:
+    """One page of matching entries, newest first, and how many match in all."""
+    total = db.session.scalar(wanted.apply(select(func.count(AuditEvent.id)))) or 0
+    rows = db.session.scalars(
+        wanted.apply(select(AuditEvent))
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+    ).all()
+    return list(rows), total
+
+
+def object_types() -> list[str]:
+    """The kinds of object entries name, for the filter's choice."""
+    return list(
+        db.session.scalars(
+            select(AuditEvent.object_type).distinct().order_by(AuditEvent.object_type)
+        )
+    )
+
+
+def all_matching(wanted: AuditFilter) -> Iterator[AuditEvent]:
+    """Every matching entry, newest first, read in batches (for the export)."""
+    result = db.session.scalars(
+        wanted.apply(select(AuditEvent))
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .execution_options(yield_per=1000)
+    )
+    yield from result
+
+
+def describe(change: Mapping[str, Any], limit: int = 80) -> list[tuple[str, str, str]]:
+    """The changed fields as (field, before, after), long values shortened."""
+
+    def short(value: Any) -> str:
+        text = "" if value is None else str(value)
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+    rows = []
+    for field, values in change.items():
+        if isinstance(values, list) and len(values) == 2:
+            rows.append((field, short(values[0]), short(values[1])))
+        else:
+            rows.append((field, "", short(values)))
+    return rows

@@ -40,7 +40,7 @@ from newsletter.models import (
     SubscriberStatus,
 )
 from newsletter.models.states import SUBSCRIBERS, move
-from newsletter.services import subscriptions
+from newsletter.services import audit, subscriptions
 from newsletter.services.subscriptions import Origin
 
 log = logging.getLogger("newsletter.bounces")
@@ -321,8 +321,14 @@ def process(raw: bytes, now: datetime, recipient: str | None = None) -> Processe
     return Processed(True, f"recorded: {report.what} for {about}")
 
 
-def record(target: Target, report: Report, now: datetime, key: str | None) -> None:
-    """Store a bounce and apply it to the subscriber."""
+def record(
+    target: Target,
+    report: Report,
+    now: datetime,
+    key: str | None,
+    actor: audit.Actor | None = None,
+) -> None:
+    """Store a bounce and apply it to the subscriber (and the audit trail)."""
     assert report.kind is not None
     db.session.add(
         Bounce(
@@ -343,8 +349,23 @@ def record(target: Target, report: Report, now: datetime, key: str | None) -> No
         if target.subscriber_id
         else None
     )
+    before = subscriber.status if subscriber is not None else None
     if subscriber is not None:
         _apply(subscriber, report, now)
+    audit.record(
+        f"subscriber.bounce_{report.kind.value}",
+        "subscriber",
+        target.subscriber_id,
+        subscriber.email if subscriber is not None else "",
+        audit.changes(
+            {"status": before},
+            {
+                "status": subscriber.status if subscriber is not None else None,
+                "report": f"{report.status} {report.reason}".strip()[:200],
+            },
+        ),
+        actor=actor,
+    )
     db.session.flush()
 
 
@@ -394,7 +415,7 @@ def record_refusals(
         target = _row_target(model, row_id) if kind else None
         if target is not None:
             report = Report(kind, (), "SMTP refusal", status, reply, Source.SMTP)
-            record(target, report, now, None)
+            record(target, report, now, None, audit.WORKER)
 
 
 def _row_target(

@@ -37,7 +37,7 @@ from newsletter.models import (
 )
 from newsletter.models.states import DELIVERIES, ISSUES, Step, move
 from newsletter.models.types import UTCDateTime
-from newsletter.services import review
+from newsletter.services import audit, review
 
 SKIPPED_NO_THEMES = "none of the subscriber's themes has items in this issue"
 SKIPPED_CANCELLED = "the issue was cancelled"
@@ -128,14 +128,18 @@ def recipient_count(issue_id: int) -> int:
     )
 
 
-def _move(issue_id: int, step: Step[IssueStatus], **fields: Any) -> Issue:
-    """Take an issue through one step of its lifecycle, setting fields."""
+def _move(issue_id: int, step: Step[IssueStatus], action: str, **fields: Any) -> Issue:
+    """Take an issue through one step of its lifecycle, setting fields, and
+    record it in the audit trail as `action`."""
     issue = get_row(Issue, issue_id)
     if issue.status not in step.sources:
         raise WrongState(issue.status)
+    before = {"status": issue.status, **{name: getattr(issue, name) for name in fields}}
     move(issue, step)
     for name, value in fields.items():
         setattr(issue, name, value)
+    after = {"status": issue.status, **fields}
+    audit.record(action, "issue", issue.id, issue.title, audit.changes(before, after))
     db.session.flush()
     return issue
 
@@ -146,29 +150,31 @@ def start_sending(issue_id: int, now: datetime) -> Issue:
     Raises ApprovalMissing when the organisation requires an approval it lacks.
     """
     review.check_may_send(get_row(Issue, issue_id))
-    return _move(issue_id, START, scheduled_at=None, published_at=now)
+    return _move(
+        issue_id, START, "issue.sending_started", scheduled_at=None, published_at=now
+    )
 
 
 def schedule(issue_id: int, at: datetime) -> Issue:
     """Let the workers start sending at a given time (approved first, where the
     organisation requires it: ApprovalMissing otherwise)."""
     review.check_may_send(get_row(Issue, issue_id))
-    return _move(issue_id, SCHEDULE, scheduled_at=at)
+    return _move(issue_id, SCHEDULE, "issue.scheduled", scheduled_at=at)
 
 
 def unschedule(issue_id: int) -> Issue:
     """Turn a scheduled issue back into a draft."""
-    return _move(issue_id, UNSCHEDULE, scheduled_at=None)
+    return _move(issue_id, UNSCHEDULE, "issue.unscheduled", scheduled_at=None)
 
 
 def pause(issue_id: int) -> Issue:
     """Stop claiming this issue's deliveries; messages in flight still finish."""
-    return _move(issue_id, PAUSE)
+    return _move(issue_id, PAUSE, "issue.paused")
 
 
 def resume(issue_id: int) -> Issue:
     """Let the workers claim this issue's deliveries again."""
-    return _move(issue_id, RESUME)
+    return _move(issue_id, RESUME, "issue.resumed")
 
 
 def cancel(issue_id: int, now: datetime) -> Issue:
@@ -176,7 +182,7 @@ def cancel(issue_id: int, now: datetime) -> Issue:
 
     The issue records `now` as its last change: it leaves the archive then.
     """
-    issue = _move(issue_id, CANCEL, updated_at=now)
+    issue = _move(issue_id, CANCEL, "issue.cancelled", updated_at=now)
     queue.skip_queued(issue_id, SKIPPED_CANCELLED)
     db.session.flush()
     return issue
@@ -187,10 +193,18 @@ def retry_failed(issue_id: int, now: datetime) -> int:
     issue = get_row(Issue, issue_id)
     if issue.status not in RETRYABLE:
         raise WrongState(issue.status)
+    before = issue.status
     count = queue.requeue_failed(issue_id, now)
     if count and issue.status == IssueStatus.SENT:
         move(issue, SEND_AGAIN)
         issue.sent_at = None
+    audit.record(
+        "issue.failed_requeued",
+        "issue",
+        issue.id,
+        issue.title,
+        {"status": [before, issue.status], "requeued": [0, count]},
+    )
     db.session.flush()
     return count
 
@@ -286,11 +300,21 @@ def start_due_issues(now: datetime) -> list[int]:
         )
     )
     for issue_id in due:
-        db.session.execute(
+        started = db.session.execute(
             update(Issue)
             .where(Issue.id == issue_id, Issue.status == START_DUE.source)
             .values(status=START_DUE.target, published_at=now, scheduled_at=None)
-        )
+            .returning(Issue.title)
+        ).scalar()
+        if started is not None:
+            audit.record(
+                "issue.sending_started",
+                "issue",
+                issue_id,
+                started,
+                {"status": [START_DUE.source, START_DUE.target]},
+                actor=audit.WORKER,
+            )
     return due
 
 
@@ -314,6 +338,17 @@ def finish_completed_issues(now: datetime) -> list[int]:
             .where(Issue.id.in_(done), Issue.status == FINISH.source)
             .values(status=FINISH.target, sent_at=now)
         )
+        for issue_id, title in db.session.execute(
+            select(Issue.id, Issue.title).where(Issue.id.in_(done))
+        ):
+            audit.record(
+                "issue.sent",
+                "issue",
+                issue_id,
+                title,
+                {"status": [FINISH.source, FINISH.target]},
+                actor=audit.WORKER,
+            )
     return done
 
 
@@ -357,7 +392,9 @@ def queue_test_send(
     if any(a.casefold() != own_address.casefold() for a in addresses):
         review.check_may_send(issue)
     count = 0
+    sent_to = []
     for address in addresses:
+        sent_to.append(address)
         db.session.add(
             OutboundMessage(
                 template="issue_test",
@@ -367,5 +404,12 @@ def queue_test_send(
             )
         )
         count += 1
+    audit.record(
+        "issue.test_sent",
+        "issue",
+        issue.id,
+        issue.title,
+        {"to": [None, ", ".join(sent_to)]},
+    )
     db.session.flush()
     return count

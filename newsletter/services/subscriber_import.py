@@ -49,6 +49,7 @@ from newsletter.models import (
     subscriber_theme,
 )
 from newsletter.models.types import table_of
+from newsletter.services import audit
 from newsletter.services.subscribers import (
     CSV_HEADER,
     FORMULA_STARTS,
@@ -142,6 +143,13 @@ def import_subscribers(
         if not attestation:
             _insert_confirmations(new, ids, now)
         added += len(new)
+    audit.record(
+        "subscribers.imported",
+        "import",
+        None,
+        f"import by {editor}"[:300],
+        {"added": [None, added], "attested": [None, bool(attestation)]},
+    )
     return added
 
 
@@ -474,7 +482,7 @@ def _value(cells: list[str], index: int | None) -> str:
     if index is None or index >= len(cells):
         return ""
     cell = cells[index].strip()
-    # Undo subscribers._inert when our own export is imported again.
+    # Undo subscribers.inert when our own export is imported again.
     if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS):
         return cell[1:]
     return cell

@@ -248,13 +248,13 @@ def export_rows(wanted: SubscriberFilter) -> Iterator[list[str]]:
             themes_of.setdefault(subscriber_id, []).append(slug)
         for subscriber_id, email, name in chunk:
             themes = "|".join(themes_of.get(subscriber_id, []))
-            yield [_inert(email), _inert(name), _inert(themes)]
+            yield [inert(email), inert(name), inert(themes)]
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _inert(cell: str) -> str:
+def inert(cell: str) -> str:
     """Keep spreadsheet programs from running a cell as a formula (=, +, -, @).
     Addresses may begin so too (anyone can sign up as "=x@example.se")."""
     return "'" + cell if cell.startswith(FORMULA_STARTS) else cell

@@ -47,6 +47,7 @@ from newsletter.models import (
 )
 from newsletter.models.states import MESSAGES, SUBSCRIBERS, move
 from newsletter.models.types import UTCDateTime
+from newsletter.services import audit
 from newsletter.services.subscribers import normalise_name
 from newsletter.services.tokens import InvalidToken, address_fingerprint, read_token
 
@@ -92,6 +93,17 @@ def record_event(
             how=origin.how[:120],
             **extra,
         )
+    )
+    # The same change in the audit trail, named by the address (erasure later
+    # replaces it with the suppression hash).
+    subscriber = db.session.get(Subscriber, subscriber_id)
+    detail = extra.get("detail", "")
+    audit.record(
+        f"subscriber.{kind.value}",
+        "subscriber",
+        subscriber_id,
+        subscriber.email if subscriber is not None else "",
+        {"detail": [None, detail]} if detail else {"status": [None, kind.value]},
     )
 
 
@@ -240,6 +252,7 @@ def resend_confirmation(address: str, origin: Origin, now: datetime) -> None:
             requested_at=now,
         )
     )
+    audit.record("subscriber.link_requested", "subscriber", None, address)
     db.session.flush()
 
 
@@ -473,8 +486,14 @@ def erase(subscriber: Subscriber, by: str) -> None:
     db.session.execute(
         delete(ImportDraft).where(ImportDraft.content.contains(subscriber.email))
     )
+    subscriber_id = subscriber.id
+    email = subscriber.email
     db.session.delete(subscriber)
     db.session.flush()
+    audit.forget_address(email, digest)
+    audit.record(
+        "subscriber.erased", "subscriber", subscriber_id, digest, {"by": [None, by]}
+    )
 
 
 def stamp(value: datetime | None) -> str | None:
@@ -568,10 +587,13 @@ def save_import_draft(filename: str, content: str, editor: str) -> ImportDraft:
     draft = ImportDraft(filename=filename[:255], content=content, created_by=editor)
     db.session.add(draft)
     db.session.flush()
+    audit.record("import.uploaded", "import", draft.id, draft.filename)
     return draft
 
 
 def discard_import_draft(draft_id: int) -> None:
     """Forget an uploaded file once it is imported."""
-    db.session.delete(get_row(ImportDraft, draft_id))
+    draft = get_row(ImportDraft, draft_id)
+    audit.record("import.discarded", "import", draft.id, draft.filename)
+    db.session.delete(draft)
     db.session.flush()

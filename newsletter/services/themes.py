@@ -11,6 +11,7 @@ from newsletter.database import get_row
 from newsletter.errors import Conflict
 from newsletter.extensions import db
 from newsletter.models import Theme
+from newsletter.services import audit
 
 DEFAULT_THEMES = (
     ("barn-och-unga", "Barn och unga"),
@@ -55,6 +56,13 @@ def create_theme(name: str, description: str = "") -> Theme:
     )
     db.session.add(theme)
     db.session.flush()
+    audit.record(
+        "theme.created",
+        "theme",
+        theme.id,
+        theme.name,
+        audit.changes({}, {"name": name, "description": description}),
+    )
     return theme
 
 
@@ -63,9 +71,17 @@ def rename_theme(theme_id: int, name: str, description: str) -> Theme:
     theme = get_row(Theme, theme_id)
     if _name_taken(name, theme.slug, theme.id):
         raise ThemeNameTaken(name)
+    before = {"name": theme.name, "description": theme.description}
     theme.name = name
     theme.description = description
     db.session.flush()
+    audit.record(
+        "theme.changed",
+        "theme",
+        theme.id,
+        theme.name,
+        audit.changes(before, {"name": name, "description": description}),
+    )
     return theme
 
 
@@ -75,25 +91,46 @@ def move_theme(theme_id: int, step: int) -> None:
     themes = list(list_themes())
     index = themes.index(moving)
     target = index + step
+    before = moving.position
     if 0 <= target < len(themes):
         themes[index], themes[target] = themes[target], themes[index]
     for position, theme in enumerate(themes):
         theme.position = position
     db.session.flush()
+    audit.record(
+        "theme.moved",
+        "theme",
+        moving.id,
+        moving.name,
+        audit.changes({"position": before}, {"position": moving.position}),
+    )
 
 
 def set_theme_active(theme_id: int, active: bool) -> Theme:
     """Activate or deactivate a theme; existing items keep it."""
     theme = get_row(Theme, theme_id)
+    before = theme.active
     theme.active = active
     db.session.flush()
+    audit.record(
+        "theme.activated" if active else "theme.deactivated",
+        "theme",
+        theme.id,
+        theme.name,
+        audit.changes({"active": before}, {"active": active}),
+    )
     return theme
 
 
-def ensure_default_themes() -> None:
-    """Create the default themes if there are no themes at all."""
+def ensure_default_themes() -> list[Theme]:
+    """Create the default themes if there are no themes at all; return those made
+    (the command that asks records them in the audit trail)."""
     if db.session.scalar(select(func.count(Theme.id))):
-        return
-    for position, (slug, name) in enumerate(DEFAULT_THEMES):
-        db.session.add(Theme(slug=slug, name=name, position=position))
+        return []
+    made = [
+        Theme(slug=slug, name=name, position=position)
+        for position, (slug, name) in enumerate(DEFAULT_THEMES)
+    ]
+    db.session.add_all(made)
     db.session.flush()
+    return made

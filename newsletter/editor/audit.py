@@ -1,0 +1,255 @@
+"""The audit trail for administrators: filter, page through, export as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
+
+from flask import (
+    Blueprint,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from newsletter.extensions import db
+from newsletter.models import (
+    AuditEvent,
+    Contact,
+    ContributionLink,
+    Editor,
+    Issue,
+    Item,
+    Proposal,
+    Subscriber,
+    Theme,
+)
+from newsletter.services import audit
+from newsletter.services.audit import PAGE_SIZE, AuditFilter
+from newsletter.services.plan import STOCKHOLM
+from newsletter.services.subscribers import inert
+
+bp = Blueprint("audit", __name__)
+
+# Where an entry's object is shown, while it still exists: model, endpoint, argument.
+OBJECT_PAGES: dict[str, tuple[type, str, str]] = {
+    "issue": (Issue, "editor.issues.edit", "issue_id"),
+    "item": (Item, "editor.issues.item", "item_id"),
+    "contact": (Contact, "editor.contacts.contact", "contact_id"),
+    "contribution_link": (ContributionLink, "editor.contributors.link", "link_id"),
+    "proposal": (Proposal, "editor.inbox.proposal", "proposal_id"),
+    "subscriber": (Subscriber, "editor.subscribers.subscriber", "subscriber_id"),
+    "theme": (Theme, "editor.admin.theme", "theme_id"),
+    "editor": (Editor, "editor.admin.editor_account", "editor_id"),
+}
+
+ACTOR_KINDS = {
+    "editor": _l("Editor"),
+    "command": _l("Command line"),
+    "worker": _l("Worker"),
+    "partner": _l("Partner"),
+    "public": _l("Public"),
+}
+
+# Readable names of the actions; an action not named here shows its code.
+ACTIONS = {
+    "contact.changed": _l("Contact changed"),
+    "contact.created": _l("Contact created"),
+    "contact.deleted": _l("Contact deleted"),
+    "contact.merged": _l("Contacts merged"),
+    "contribution.reminded": _l("Contribution reminder queued"),
+    "contribution_link.created": _l("Contribution link created"),
+    "contribution_link.renewed": _l("Contribution link renewed"),
+    "contribution_link.revoked": _l("Contribution link revoked"),
+    "editor.changed": _l("Account changed"),
+    "editor.created": _l("Account created"),
+    "editor.logged_in": _l("Logged in"),
+    "editor.logged_out": _l("Logged out"),
+    "editor.password_changed": _l("Password changed"),
+    "import.discarded": _l("Import file removed"),
+    "import.uploaded": _l("Import file uploaded"),
+    "issue.cancelled": _l("Sending cancelled"),
+    "issue.changed": _l("Issue changed"),
+    "issue.created": _l("Issue created"),
+    "issue.deleted": _l("Issue deleted"),
+    "issue.failed_requeued": _l("Failed deliveries queued again"),
+    "issue.paused": _l("Sending paused"),
+    "issue.planned": _l("Issue planned"),
+    "issue.resumed": _l("Sending resumed"),
+    "issue.scheduled": _l("Sending scheduled"),
+    "issue.sending_started": _l("Sending started"),
+    "issue.sent": _l("Issue sent"),
+    "issue.test_sent": _l("Test copy queued"),
+    "issue.unscheduled": _l("Schedule removed"),
+    "item.added": _l("Item added"),
+    "item.changed": _l("Item changed"),
+    "item.deleted": _l("Item deleted"),
+    "item.link_adopted": _l("Link address updated"),
+    "item.moved": _l("Item moved"),
+    "proposal.accepted": _l("Proposal accepted"),
+    "proposal.changed": _l("Proposal changed"),
+    "proposal.created": _l("Proposal received"),
+    "proposal.declined": _l("Proposal declined"),
+    "proposal.returned": _l("Proposal returned"),
+    "proposal.submitted": _l("Proposal submitted"),
+    "section_contact.changed": _l("Section contact changed"),
+    "subscriber.bounce_hard": _l("Hard bounce"),
+    "subscriber.bounce_soft": _l("Soft bounce"),
+    "subscriber.complaint": _l("Spam complaint"),
+    "subscriber.confirmed": _l("Subscription confirmed"),
+    "subscriber.erased": _l("Subscriber erased"),
+    "subscriber.link_requested": _l("New confirmation link requested"),
+    "subscriber.preferences_changed": _l("Preferences changed"),
+    "subscriber.requested": _l("Subscription requested"),
+    "subscriber.unsubscribed": _l("Unsubscribed"),
+    "subscribers.imported": _l("Subscribers imported"),
+    "theme.activated": _l("Theme activated"),
+    "theme.changed": _l("Theme changed"),
+    "theme.created": _l("Theme created"),
+    "theme.deactivated": _l("Theme deactivated"),
+    "theme.moved": _l("Theme moved"),
+}
+
+CSV_HEADER = (
+    "time",
+    "actor_kind",
+    "actor",
+    "action",
+    "object_type",
+    "object_id",
+    "object_title",
+    "changes",
+)
+
+
+def _day(name: str, errors: dict[str, str]) -> date | None:
+    """A date from the query string (YYYY-MM-DD), or None; note a bad one."""
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        errors[name] = _("Write the date as YYYY-MM-DD, for example 2026-03-03.")
+        return None
+
+
+def _start_of(day: date) -> datetime:
+    """The first moment of a Stockholm day."""
+    return datetime.combine(day, time(), STOCKHOLM)
+
+
+def _filter() -> tuple[AuditFilter, dict[str, str]]:
+    """Read the filter from the query string, with an error per bad field."""
+    errors: dict[str, str] = {}
+    since = _day("from", errors)
+    until = _day("to", errors)
+    raw_id = request.args.get("id", "").strip()
+    object_id = None
+    if raw_id:
+        if raw_id.isdigit() and len(raw_id) < 10:
+            object_id = int(raw_id)
+        else:
+            errors["id"] = _("The id is a whole number.")
+    return AuditFilter(
+        actor=request.args.get("actor", "").strip()[:320],
+        object_type=request.args.get("type", "").strip()[:40],
+        object_id=object_id,
+        action=request.args.get("action", "").strip()[:80],
+        since=_start_of(since) if since else None,
+        until=_start_of(until + timedelta(days=1)) if until else None,
+    ), errors
+
+
+def _query_args() -> dict[str, str]:
+    """The filter's fields as they came, for page links and the export link."""
+    names = ("actor", "type", "id", "action", "from", "to")
+    return {name: request.args[name] for name in names if request.args.get(name)}
+
+
+def _object_links(rows: list[AuditEvent]) -> dict[tuple[str, int], str]:
+    """The address of each named object that still exists."""
+    links: dict[tuple[str, int], str] = {}
+    for object_type, (model, endpoint, argument) in OBJECT_PAGES.items():
+        ids = {
+            row.object_id
+            for row in rows
+            if row.object_type == object_type and row.object_id is not None
+        }
+        if not ids:
+            continue
+        for found in db.session.scalars(
+            select(model.id).where(model.id.in_(ids))  # type: ignore[attr-defined]
+        ):
+            links[(object_type, found)] = url_for(endpoint, **{argument: found})
+    return links
+
+
+@bp.get("/audit")
+def audit_log() -> tuple[str, int]:
+    """The audit trail, newest first, filtered and paginated."""
+    wanted, errors = _filter()
+    page = min(max(1, request.args.get("page", 1, type=int)), 10**6)
+    rows, total = audit.search(wanted, page)
+    return render_template(
+        "editor/audit.html",
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PAGE_SIZE)),
+        args=_query_args(),
+        errors=errors,
+        links=_object_links(rows),
+        object_types=audit.object_types(),
+        describe=audit.describe,
+        actor_kinds=ACTOR_KINDS,
+        actions=ACTIONS,
+    ), (422 if errors else 200)
+
+
+@bp.get("/audit.csv")
+def export_audit() -> Response:
+    """Download every entry the filter matches as CSV (UTF-8 with BOM, `;`)."""
+    wanted, _errors = _filter()
+
+    def generate() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter=";")
+        yield "\ufeff"  # spreadsheet programs then read UTF-8 correctly
+        writer.writerow(CSV_HEADER)
+        for row in audit.all_matching(wanted):
+            writer.writerow(
+                [
+                    row.at.astimezone(STOCKHOLM).isoformat(timespec="seconds"),
+                    row.actor_kind,
+                    inert(row.actor),
+                    row.action,
+                    row.object_type,
+                    "" if row.object_id is None else row.object_id,
+                    inert(row.object_title),
+                    inert(
+                        "; ".join(
+                            f"{field}: {before} → {after}"
+                            for field, before, after in audit.describe(
+                                row.changes or {}, limit=2000
+                            )
+                        )
+                    ),
+                ]
+            )
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+
+    return Response(
+        stream_with_context(generate()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="handelselogg.csv"'},
+    )
