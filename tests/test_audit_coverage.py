@@ -24,6 +24,7 @@ from newsletter.extensions import db
 from newsletter.mail.verp import verp_address
 from newsletter.models import (
     AuditEvent,
+    Comment,
     Contact,
     Delivery,
     DeliveryStatus,
@@ -234,6 +235,37 @@ def _propose(w: World) -> Any:
 
 # POST endpoint -> how to perform it successfully, or why it is exempt (a string).
 Case = Callable[[World], Any] | str
+
+
+def _comment(w: World) -> int:
+    """An open comment on a draft."""
+    issue_id = w.issue()
+
+    def build() -> Comment:
+        comment = Comment(issue_id=issue_id, author="Pia", body="Kolla datumet.")
+        db.session.add(comment)
+        db.session.commit()
+        return comment
+
+    return w.make(build)
+
+
+def _correct(w: World) -> Any:
+    """Correct the phone number of a sent issue's item."""
+    issue_id, item_id = w.item()
+    with w.app.app_context():
+        db.session.get(Issue, issue_id).status = IssueStatus.SENT
+        db.session.commit()
+    return w.admin.post(
+        f"/editor/items/{item_id}/correct",
+        data={
+            **item_form(_theme_id(w), _item_version(w, item_id)),
+            "contact_phone": "0480-100 00",
+            "note": "Telefonnumret var fel.",
+        },
+    )
+
+
 ROUTES: dict[str, Case] = {
     # Editor accounts and themes (administrators).
     "editor.admin.editor_list": lambda w: w.admin.post(
@@ -246,7 +278,7 @@ ROUTES: dict[str, Case] = {
         },
     ),
     "editor.admin.editor_account": lambda w: w.admin.post(
-        f"/editor/editors/{_other_editor(w)}", data={"active": ""}
+        f"/editor/editors/{_other_editor(w)}", data={"role": "reviewer", "active": ""}
     ),
     "editor.admin.editor_password": lambda w: w.admin.post(
         f"/editor/editors/{_other_editor(w)}/password",
@@ -444,6 +476,34 @@ ROUTES: dict[str, Case] = {
     )(w.token("preferences")),
     "contribute.propose": _propose,
     "contribute.proposal": _proposal_edit,
+    # Review, approval, comments and the organisation's settings.
+    "editor.review.request": lambda w: w.admin.post(
+        f"/editor/issues/{w.issue()}/review", data={"review-message": "Titta gärna"}
+    ),
+    "editor.review.comment": lambda w: w.admin.post(
+        f"/editor/issues/{w.issue()}/comments",
+        data={"comment-item_id": "0", "comment-body": "Bra!"},
+    ),
+    "editor.review.resolve_comment": lambda w: w.admin.post(
+        f"/editor/comments/{_comment(w)}/resolve"
+    ),
+    "editor.review.approve": lambda w: (
+        lambda issue_id: w.admin.post(
+            f"/editor/issues/{issue_id}/approve",
+            data={"approve-version": _version(w, Issue, issue_id)},
+        )
+    )(w.issue()),
+    "editor.settings.index": lambda w: w.admin.post(
+        "/editor/settings", data={"require_approval": "on"}
+    ),
+    # Item history and corrections of sent issues.
+    "editor.history.restore": lambda w: (
+        lambda ids: w.admin.post(
+            f"/editor/items/{ids[1]}/revisions/1/restore",
+            data={"version": _item_version(w, ids[1])},
+        )
+    )(w.item()),
+    "editor.history.correct": _correct,
 }
 
 
