@@ -72,6 +72,11 @@ def create_editor_command(
     email: str, name: str, role: str, admin: bool, password: str
 ) -> None:
     """Create an account with a role."""
+    if admin and role not in (Role.ADMIN, Role.EDITOR):  # EDITOR: the default
+        raise click.BadParameter(
+            f"--admin and --role {role} disagree; give one of them",
+            param_hint="--admin",
+        )
     if len(password) < editors.MIN_PASSWORD_LENGTH:
         raise click.BadParameter(
             f"use at least {editors.MIN_PASSWORD_LENGTH} characters",
@@ -125,6 +130,8 @@ def _reset_demo_account(email: str, name: str, role: Role) -> str:
     if existing is None:
         editors.create_editor(email, name, password, role=role)
     else:
+        # The demo prints the role: the account must have it again.
+        editors.update_editor(existing.id, role=role, active=True)
         editors.set_password(existing.id, password)
         audit.record("editor.password_changed", "editor", existing.id, existing.email)
     return password

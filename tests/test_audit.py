@@ -18,6 +18,7 @@ from newsletter.models import AuditEvent, ContributionLink
 from newsletter.services import audit
 from newsletter.services.contributor_links import token_of
 from newsletter.services.subscriptions import address_hash
+from tests.conftest import csrf_token_from
 from tests.factories import PASSWORD, make_issue, make_subscriber
 
 
@@ -244,3 +245,39 @@ def test_no_code_updates_or_deletes_entries_except_erasure():
     assert offenders == []
     source = (package / "services" / "audit.py").read_text()
     assert WRITES.search(source), "the check must see forget_address's update"
+
+
+def test_erasure_leaves_another_person_s_longer_address_alone(app):
+    with app.app_context():
+        erased = make_subscriber(email="a@example.se")
+        erased_id = erased.id
+        audit.record(
+            "subscriber.requested",
+            "subscriber",
+            erased_id,
+            "a@example.se",
+            {"to": [None, "a@example.se, anna@example.se"]},
+        )
+        audit.record("subscriber.requested", "subscriber", None, "anna@example.se")
+        db.session.commit()
+        from newsletter.services import subscriptions
+
+        subscriptions.erase(db.session.get(type(erased), erased_id), by="test")
+        db.session.commit()
+        digest = address_hash("a@example.se")
+        first, second = db.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == "subscriber.requested")
+            .order_by(AuditEvent.id)
+        ).all()
+        assert first.object_title == digest
+        assert first.changes == {"to": [None, f"{digest}, anna@example.se"]}
+        assert second.object_title == "anna@example.se"
+
+
+def test_a_requested_confirmation_link_keeps_only_the_address_s_hash(app, client):
+    token = csrf_token_from(client, "/subscribe")
+    client.post("/confirm/resend", data={"csrf_token": token, "email": "x@example.se"})
+    with app.app_context():
+        titles = db.session.scalars(select(AuditEvent.object_title)).all()
+        assert titles == [address_hash("x@example.se")]

@@ -250,6 +250,19 @@ def _comment(w: World) -> int:
     return w.make(build)
 
 
+def _restore(w: World) -> Any:
+    """Restore an item's first version after a change to it."""
+    _issue_id, item_id = w.item()
+    w.admin.post(
+        f"/editor/items/{item_id}",
+        data=item_form(_theme_id(w), _item_version(w, item_id), title="Ändrad"),
+    )
+    return w.admin.post(
+        f"/editor/items/{item_id}/revisions/1/restore",
+        data={"version": _item_version(w, item_id)},
+    )
+
+
 def _correct(w: World) -> Any:
     """Correct the phone number of a sent issue's item."""
     issue_id, item_id = w.item()
@@ -497,12 +510,7 @@ ROUTES: dict[str, Case] = {
         "/editor/settings", data={"require_approval": "on"}
     ),
     # Item history and corrections of sent issues.
-    "editor.history.restore": lambda w: (
-        lambda ids: w.admin.post(
-            f"/editor/items/{ids[1]}/revisions/1/restore",
-            data={"version": _item_version(w, ids[1])},
-        )
-    )(w.item()),
+    "editor.history.restore": _restore,
     "editor.history.correct": _correct,
 }
 

@@ -117,7 +117,7 @@ def test_an_editor_may_not_send_and_does_not_see_the_send_button(app):
     ).get_data(as_text=True)
     refused = editor.post(f"/editor/issues/{issue_id}/send")
     assert refused.status_code == 403
-    assert "Ansvarig utgivare" in refused.get_data(as_text=True)
+    assert "Utgivare" in refused.get_data(as_text=True)
     with app.app_context():
         assert db.session.get(Issue, issue_id).status == IssueStatus.DRAFT
 
@@ -152,7 +152,7 @@ def test_an_administrator_changes_a_role_and_the_audit_trail_says_so(app, admin)
         olle = make_editor(email="olle@example.se", name="Olle").id
         issue_id = make_issue().id
     form = admin.get(f"/editor/editors/{olle}").get_data(as_text=True)
-    for name in ("Administratör", "Ansvarig utgivare", "Redaktör", "Granskare"):
+    for name in ("Administratör", "Utgivare", "Redaktör", "Granskare"):
         assert name in form
     response = admin.post(
         f"/editor/editors/{olle}", data={"role": "publisher", "active": "y"}
@@ -160,7 +160,7 @@ def test_an_administrator_changes_a_role_and_the_audit_trail_says_so(app, admin)
     assert response.status_code == 302
     listing = admin.get("/editor/editors").get_data(as_text=True)
     assert re.search(
-        r"Olle</a></td>\s*<td>olle@example.se</td>\s*<td>Ansvarig", listing
+        r"Olle</a></td>\s*<td>olle@example.se</td>\s*<td>Utgivare", listing
     )
     with app.app_context():
         assert db.session.get(Editor, olle).role == Role.PUBLISHER

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from newsletter.extensions import db
@@ -257,3 +259,45 @@ def test_comments_are_listed_resolved_and_never_reach_readers(app, editor):
     assert "Kolla datumet" not in archive and "Hemlig" not in archive
     feed = app.test_client().get("/feed.xml").get_data(as_text=True)
     assert "Kolla datumet" not in feed
+
+
+def test_approving_a_page_opened_before_an_item_changed_is_refused(app):
+    pia, per = two_publishers(app)
+    issue_id, item_id = issue_edited_by(pia, app)
+    page = per.get(f"/editor/issues/{issue_id}").get_data(as_text=True)
+    seen = dict(re.findall(r'name="(approve-\w+)"[^>]*value="([^"]*)"', page))
+    assert set(seen) >= {"approve-version", "approve-stamp"}
+    with app.app_context():
+        theme_id = db.session.get(Item, item_id).theme_id
+    save_item(pia, item_id, theme_id, "Ändrad medan Per läste")
+    per.post(f"/editor/issues/{issue_id}/approve", data=seen)
+    with app.app_context():
+        assert db.session.get(Issue, issue_id).approved_at is None
+
+
+def test_saving_an_unchanged_item_keeps_the_approval(app):
+    pia, per = two_publishers(app)
+    issue_id, item_id = issue_edited_by(pia, app)
+    with app.app_context():
+        version = db.session.get(Issue, issue_id).version
+        theme_id = db.session.get(Item, item_id).theme_id
+    per.post(f"/editor/issues/{issue_id}/approve", data={"approve-version": version})
+    save_item(pia, item_id, theme_id, "Träff för äldre i Borås")  # as it was
+    with app.app_context():
+        assert db.session.get(Issue, issue_id).approved_by == "Per Publicist"
+        assert "issue.approval_withdrawn" not in actions()
+
+
+def test_the_worker_never_starts_a_scheduled_issue_that_lacks_approval(app):
+    with app.app_context():
+        issue = make_issue(slug="april")
+        make_item(issue, "aldre", "Träff")
+        sending.schedule(issue.id, utcnow())  # approval was not required then
+        db.session.commit()
+        settings.set_setting(settings.REQUIRE_APPROVAL, True, "Ada")
+        db.session.commit()
+        assert sending.start_due_issues(utcnow()) == []
+        db.session.commit()
+        issue = db.session.get(Issue, issue.id)
+        assert issue.status == IssueStatus.DRAFT and issue.scheduled_at is None
+        assert "issue.unscheduled_unapproved" in actions()

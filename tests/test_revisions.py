@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from newsletter.extensions import db
 from newsletter.models import Item
 from newsletter.models.review import Revision
-from newsletter.services import revisions
+from newsletter.services import issues, revisions
 from tests.factories import make_issue, make_item
 from tests.test_issues import item_form
 
@@ -125,3 +125,17 @@ def test_issue_header_saves_keep_revisions_with_a_diff(app, editor):
     )
     assert "<del>mars</del>" in page and "<ins>april</ins>" in page
     assert "<ins> läsare</ins>" in page
+
+
+def test_a_deleted_item_takes_its_history_along(sqlite_app):
+    # SQLite hands a deleted row's id to the next row: the new item of another
+    # issue must not list the deleted one's versions.
+    with sqlite_app.app_context():
+        secret = make_item(make_issue(title="Utkast A", slug="a"), "aldre", "Hemlig")
+        secret_id = secret.id
+        issues.delete_item(secret_id, "Eva")
+        db.session.commit()
+        other = make_item(make_issue(title="Utkast B", slug="b"), "aldre", "Öppen")
+        assert other.id == secret_id  # the id came back
+        assert numbers("item", other.id) == [1]
+        assert revisions.for_object("item", other.id)[0].fields["title"] == "Öppen"

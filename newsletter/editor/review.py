@@ -63,7 +63,11 @@ def review_panel() -> dict[str, Any]:
             "withdrawal": review.last_withdrawal(issue.id),
             "comments": review.comments(issue.id, item.id if item else None),
             "request_form": request_form(),
-            "approve_form": ApproveForm(prefix="approve", version=issue.version),
+            "approve_form": ApproveForm(
+                prefix="approve",
+                version=issue.version,
+                stamp=review.content_stamp(issue),
+            ),
             "comment_form": comment_form(issue, item),
             "resolve_form": ActionForm(),
             "may_approve": approver is not None and approver.role in review.APPROVERS,
@@ -118,7 +122,7 @@ def approve(issue_id: int) -> Response:
     except ValueError:
         version = 0
     try:
-        review.approve(issue_id, version, utcnow())
+        review.approve(issue_id, version, utcnow(), form.stamp.data or None)
     except Conflict:
         db.session.rollback()
         flash(_("The issue changed after you opened it. Look again, then approve."))

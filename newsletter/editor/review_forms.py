@@ -35,6 +35,7 @@ class ApproveForm(FlaskForm):
     """Approve the issue as it was when the page was opened."""
 
     version = HiddenField()
+    stamp = HiddenField()
 
 
 class CommentForm(FlaskForm):
@@ -61,7 +62,7 @@ class SettingsForm(FlaskForm):
         _l("Approval before sending"),
         choices=[
             SelectChoice("on", _l("On: a second person approves every issue")),
-            SelectChoice("off", _l("Off: editors send without approval")),
+            SelectChoice("off", _l("Off: publishers send without a second approval")),
             SelectChoice("automatic", _l("Automatic: on with two or more publishers")),
         ],
         default="automatic",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -133,10 +134,23 @@ def _refuse_changes(session: Session, _context: Any, _instances: Any) -> None:
             raise AppendOnly(f"audit entry {row.id} cannot change")
 
 
+# Characters an address may hold around the part that matched: a match inside a
+# longer address (a@example.se in anna@example.se) is another person's.
+_ADDRESS_CHARACTER = r"[\w.!#$%&'*+/=?^`{|}~@-]"
+
+
+def _whole(address: str) -> re.Pattern[str]:
+    """A pattern matching the address only where it stands whole."""
+    return re.compile(
+        rf"(?<!{_ADDRESS_CHARACTER}){re.escape(address)}(?!{_ADDRESS_CHARACTER})",
+        re.IGNORECASE,
+    )
+
+
 def _replace(value: Any, address: str, replacement: str) -> Any:
-    """A JSON value with every occurrence of an address replaced."""
+    """A JSON value with every whole occurrence of an address replaced."""
     if isinstance(value, str):
-        return value.replace(address, replacement)
+        return _whole(address).sub(lambda _m: replacement, value)
     if isinstance(value, list):
         return [_replace(item, address, replacement) for item in value]
     if isinstance(value, dict):
@@ -181,8 +195,8 @@ def forget_address(address: str, replacement: str, batch: int = 500) -> int:
         rewritten = [
             {
                 "id": row.id,
-                "actor": row.actor.replace(address, replacement),
-                "object_title": row.object_title.replace(address, replacement)[:300],
+                "actor": _replace(row.actor, address, replacement),
+                "object_title": _replace(row.object_title, address, replacement)[:300],
                 "changes": _replace(row.changes or {}, address, replacement),
             }
             for row in rows

@@ -54,7 +54,14 @@ def changed(
     before: Mapping[str, Any],
     after: Mapping[str, Any],
 ) -> None:
-    """Record one change to an issue's content (its header, an item, a section)."""
+    """Record one change to an issue's content (its header, an item, a section).
+
+    A save that changed nothing records nothing: no entry, no revision, and an
+    approval stays.
+    """
+    change = audit.changes(before, after)
+    if not change:
+        return
     actor = audit.current_actor()
     if actor.editor_id is not None and issue.last_editor_id != actor.editor_id:
         # A statement, not an attribute: the header's version must not change
@@ -66,10 +73,11 @@ def changed(
             .execution_options(synchronize_session=False)
         )
         set_committed_value(issue, "last_editor_id", actor.editor_id)
-    audit.record(
-        action, object_type, object_id, title, audit.changes(before, after), actor=actor
-    )
+    audit.record(action, object_type, object_id, title, change, actor=actor)
     # Approval is of the content as it was: any change takes it back.
     review.withdraw_approval(issue, actor, object_type, title)
     if action in REVISED and object_id is not None:
         revisions.keep(object_type, object_id, issue.id, after)
+    elif action == "item.deleted" and object_id is not None:
+        # SQLite may give the next item this id: it must not inherit the history.
+        revisions.forget(object_type, object_id)

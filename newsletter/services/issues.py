@@ -379,7 +379,18 @@ def duplicate_issue(issue_id: int, title: str, editor: str) -> Issue:
         editor=editor,
     )
     for item in source.items:
-        db.session.add(_new_item(copy, _item_data(item), item.position, editor))
+        duplicate = _new_item(copy, _item_data(item), item.position, editor)
+        db.session.add(duplicate)
+        db.session.flush()
+        history.changed(
+            copy,
+            "item.added",
+            "item",
+            duplicate.id,
+            duplicate.title,
+            {},
+            history.item_fields(duplicate),
+        )
     for contact in source.section_contacts:
         copy.section_contacts.append(
             SectionContact(

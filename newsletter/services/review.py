@@ -152,8 +152,17 @@ def approval_refusal(issue: Issue, approver: Editor) -> str | None:
     return None
 
 
-def approve(issue_id: int, expected_version: int, now: datetime) -> Issue:
-    """Approve the issue as the current editor, unless the rules say no."""
+def content_stamp(issue: Issue) -> str:
+    """What the approver saw: every change to the header, an item or a section
+    moves the issue's updated_at (its version counts header saves only)."""
+    return f"{issue.version}:{issue.updated_at.isoformat()}"
+
+
+def approve(
+    issue_id: int, expected_version: int, now: datetime, stamp: str | None = None
+) -> Issue:
+    """Approve the issue as the current editor, unless the rules say no; with a
+    stamp, only if the content is still what the approver saw."""
     issue = get_row(Issue, issue_id)
     actor = audit.current_actor()
     approver = _editor(actor.editor_id)
@@ -162,7 +171,9 @@ def approve(issue_id: int, expected_version: int, now: datetime) -> Issue:
     refusal = approval_refusal(issue, approver)
     if refusal is not None:
         raise NotAllowed(refusal)
-    if issue.version != expected_version:
+    if issue.version != expected_version or (
+        stamp is not None and stamp != content_stamp(issue)
+    ):
         raise Conflict("the issue changed after the page was opened")
     _set(issue, approved_at=now, approved_by=approver.name, approved_by_id=approver.id)
     audit.record(
@@ -174,6 +185,30 @@ def approve(issue_id: int, expected_version: int, now: datetime) -> Issue:
         actor=actor,
     )
     return issue
+
+
+def unschedule_unapproved(issue_id: int, reason: str) -> None:
+    """Turn a due scheduled issue that lacks a required approval back into a
+    draft (the worker's way: it never sends unapproved content)."""
+    changed = rows_changed(
+        update(Issue)
+        .where(Issue.id == issue_id, Issue.status.in_(UNSCHEDULE_UNAPPROVED.sources))
+        .values(status=UNSCHEDULE_UNAPPROVED.target, scheduled_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    if changed:
+        issue = get_row(Issue, issue_id)
+        audit.record(
+            "issue.unscheduled_unapproved",
+            "issue",
+            issue_id,
+            issue.title,
+            {
+                "status": [UNSCHEDULE_UNAPPROVED.sources[0], issue.status],
+                "reason": [None, reason],
+            },
+            actor=audit.WORKER,
+        )
 
 
 def _set(issue: Issue, **values: Any) -> None:

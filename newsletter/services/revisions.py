@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from newsletter.errors import Conflict, NotFound
@@ -84,6 +84,16 @@ def keep(
             continue
         return revision
     raise Conflict(f"no free revision number for {object_type} {object_id}")
+
+
+def forget(object_type: str, object_id: int) -> None:
+    """Drop the revisions of an object that no longer exists (the audit trail
+    keeps what happened to it)."""
+    db.session.execute(
+        delete(Revision).where(
+            Revision.object_type == object_type, Revision.object_id == object_id
+        )
+    )
 
 
 def for_object(object_type: str, object_id: int) -> Sequence[Revision]:

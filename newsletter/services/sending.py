@@ -299,7 +299,15 @@ def start_due_issues(now: datetime) -> list[int]:
             )
         )
     )
+    started_ids = []
     for issue_id in due:
+        refusal = review.may_send(get_row(Issue, issue_id))
+        if refusal is not None:
+            # Approval became required after it was scheduled: it waits as a
+            # draft for a publisher rather than going out unapproved.
+            review.unschedule_unapproved(issue_id, refusal)
+            continue
+        started_ids.append(issue_id)
         started = db.session.execute(
             update(Issue)
             .where(Issue.id == issue_id, Issue.status == START_DUE.source)
@@ -315,7 +323,7 @@ def start_due_issues(now: datetime) -> list[int]:
                 {"status": [START_DUE.source, START_DUE.target]},
                 actor=audit.WORKER,
             )
-    return due
+    return started_ids
 
 
 def finish_completed_issues(now: datetime) -> list[int]:

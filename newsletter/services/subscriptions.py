@@ -252,7 +252,9 @@ def resend_confirmation(address: str, origin: Origin, now: datetime) -> None:
             requested_at=now,
         )
     )
-    audit.record("subscriber.link_requested", "subscriber", None, address)
+    # Anyone may type any address here: the trail keeps its hash, never the
+    # address of somebody who may not even subscribe.
+    audit.record("subscriber.link_requested", "subscriber", None, address_hash(address))
     db.session.flush()
 
 
