@@ -14,6 +14,7 @@ from newsletter.config import update_settings
 from newsletter.devmail_server import MailCatcher
 from newsletter.extensions import db
 from newsletter.mail.worker import Worker
+from newsletter.models import Role
 from newsletter.models.types import utcnow
 from newsletter.services import contacts, plan
 from newsletter.services.contacts import ContactData
@@ -93,7 +94,8 @@ def test_a_proposal_goes_from_the_partner_to_the_sent_issue_and_archive(
     today = plan.local_day(utcnow())
     deadline, publish_on = today + timedelta(days=10), today + timedelta(days=30)
     with app.app_context():
-        make_editor(email="eva@example.se", name="Eva Editor")
+        # The only publisher: approval is off by default, so she sends herself.
+        make_editor(email="eva@example.se", name="Eva Editor", role=Role.PUBLISHER)
         make_subscriber("lasare@example.se", themes=("psykisk-halsa",))
         saved = contacts.create_contact(
             ContactData(
