@@ -281,3 +281,22 @@ def test_a_requested_confirmation_link_keeps_only_the_address_s_hash(app, client
     with app.app_context():
         titles = db.session.scalars(select(AuditEvent.object_title)).all()
         assert titles == [address_hash("x@example.se")]
+
+
+def test_every_recorded_action_has_a_readable_name_on_the_audit_page():
+    from newsletter.editor.audit import ACTIONS
+
+    recorded = set()
+    for path in Path(newsletter.__file__).parent.rglob("*.py"):
+        for call in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(call, ast.Call):
+                continue
+            name = getattr(call.func, "attr", getattr(call.func, "id", ""))
+            place = {"record": 0, "changed": 1}.get(name)
+            if place is None or len(call.args) <= place:
+                continue
+            action = call.args[place]
+            if isinstance(action, ast.Constant) and isinstance(action.value, str):
+                recorded.add(action.value)
+    assert "issue.approved" in recorded and "item.changed" in recorded
+    assert sorted(recorded - set(ACTIONS)) == []
