@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -240,47 +243,53 @@ def accept(proposal_id: int) -> Response | tuple[str, int]:
     return _proposal_page(record, form, *_decision_forms(record))
 
 
-@bp.post("/inbox/<int:proposal_id>/return")
-def return_proposal(proposal_id: int) -> Response | tuple[str, int]:
-    """Ask the proposer for changes; they get the message and their link."""
+def _answer(
+    proposal_id: int,
+    form: ReturnForm | DeclineForm,
+    decide: Callable[[int, int, str, str, datetime], Proposal],
+    done: str,
+) -> Response | tuple[str, int]:
+    """Return or decline a proposal through its form; shown again with errors."""
     record = get_row(Proposal, proposal_id)
-    decline_form = _decision_forms(record)[1]
-    return_form = ReturnForm(prefix="return")
-    if return_form.validate_on_submit():
+    if form.validate_on_submit():
         try:
-            proposals.return_proposal(
+            decide(
                 record.id,
-                _version(return_form.version.data),
-                return_form.message.data,
+                _version(form.version.data),
+                form.message.data,
                 current_user.name,
                 utcnow(),
             )
             db.session.commit()
         except (StaleProposal, InvalidState) as error:
             return _refused(proposal_id, error)
-        flash(_("The proposal is returned; the proposer is told what to change."))
+        flash(done)
         return redirect(url_for("editor.inbox.proposal_list"))
+    return_form, decline_form = _decision_forms(record)
+    if isinstance(form, ReturnForm):
+        return_form = form
+    else:
+        decline_form = form
     return _proposal_page(record, _accept_form(record), return_form, decline_form)
+
+
+@bp.post("/inbox/<int:proposal_id>/return")
+def return_proposal(proposal_id: int) -> Response | tuple[str, int]:
+    """Ask the proposer for changes; they get the message and their link."""
+    return _answer(
+        proposal_id,
+        ReturnForm(prefix="return"),
+        proposals.return_proposal,
+        _("The proposal is returned; the proposer is told what to change."),
+    )
 
 
 @bp.post("/inbox/<int:proposal_id>/decline")
 def decline(proposal_id: int) -> Response | tuple[str, int]:
     """Decline the proposal; the proposer is told, with the message if any."""
-    record = get_row(Proposal, proposal_id)
-    return_form = _decision_forms(record)[0]
-    decline_form = DeclineForm(prefix="decline")
-    if decline_form.validate_on_submit():
-        try:
-            proposals.decline(
-                record.id,
-                _version(decline_form.version.data),
-                decline_form.message.data,
-                current_user.name,
-                utcnow(),
-            )
-            db.session.commit()
-        except (StaleProposal, InvalidState) as error:
-            return _refused(proposal_id, error)
-        flash(_("The proposal is declined; the proposer is told."))
-        return redirect(url_for("editor.inbox.proposal_list"))
-    return _proposal_page(record, _accept_form(record), return_form, decline_form)
+    return _answer(
+        proposal_id,
+        DeclineForm(prefix="decline"),
+        proposals.decline,
+        _("The proposal is declined; the proposer is told."),
+    )

@@ -171,6 +171,15 @@ def _issue_test_context(message: OutboundMessage) -> dict[str, Any]:
     return issue_context(issue, theme_ids, message.language, links)
 
 
+def _about_us(message: OutboundMessage) -> dict[str, str]:
+    """What every transactional email says of itself: its language and who we are."""
+    return {
+        "language": message.language,
+        "site_name": settings().site_name,
+        "organisation": settings().organisation,
+    }
+
+
 def _subscriber_context(message: OutboundMessage) -> dict[str, Any]:
     """Context shared by the emails about a subscription."""
     subscriber = db.session.get(Subscriber, message.context["subscriber_id"])
@@ -179,9 +188,7 @@ def _subscriber_context(message: OutboundMessage) -> dict[str, Any]:
     return {
         "subscriber": subscriber,
         "address": subscriber.email,
-        "language": message.language,
-        "site_name": settings().site_name,
-        "organisation": settings().organisation,
+        **_about_us(message),
     }
 
 
@@ -216,9 +223,7 @@ def _proposal_context(message: OutboundMessage) -> dict[str, Any]:
         # The message as the editor wrote it when deciding, not a later one.
         "message": message.context.get("message", proposal.editor_message),
         "proposal_url": proposal_url(proposal),
-        "language": message.language,
-        "site_name": settings().site_name,
-        "organisation": settings().organisation,
+        **_about_us(message),
     }
 
 
@@ -235,9 +240,7 @@ def _contribution_reminder_context(message: OutboundMessage) -> dict[str, Any]:
         "issue": issue,
         "deadline": issue.contribution_deadline,
         "contribute_url": link_url(link),
-        "language": message.language,
-        "site_name": settings().site_name,
-        "organisation": settings().organisation,
+        **_about_us(message),
     }
 
 
@@ -273,9 +276,7 @@ def _review_requested_context(message: OutboundMessage) -> dict[str, Any]:
         "requested_by": message.context.get("requested_by", ""),
         "message": message.context.get("message", ""),
         "issue_url": f"{base_url()}/editor/issues/{issue.id}#review",
-        "language": message.language,
-        "site_name": settings().site_name,
-        "organisation": settings().organisation,
+        **_about_us(message),
     }
 
 

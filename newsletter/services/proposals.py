@@ -237,41 +237,42 @@ def accept(
     return item
 
 
-def return_proposal(
-    proposal_id: int, version: int, message: str, editor: str, now: datetime
+def _answer(
+    proposal_id: int,
+    version: int,
+    message: str,
+    step: Step[ProposalStatus],
+    action: str,
+    editor: str,
+    now: datetime,
 ) -> Proposal:
-    """Ask the proposer for changes; the email carries the message and their link."""
+    """Return or decline a proposal with a message, record it and tell the
+    proposer (the template is named after the action)."""
     proposal = _opened_at(proposal_id, version)
-    RETURN.check(proposal.status)
+    step.check(proposal.status)
     proposal.editor_message = message
-    before = _decide(proposal, RETURN, editor, now)
+    before = _decide(proposal, step, editor, now)
     audit.record(
-        "proposal.returned",
+        f"proposal.{action}",
         "proposal",
         proposal.id,
         proposal.title,
         {"status": [before, str(proposal.status)], "editor_message": [None, message]},
         at=now,
     )
-    _email(proposal, "proposal_returned", now)
+    _email(proposal, f"proposal_{action}", now)
     return proposal
+
+
+def return_proposal(
+    proposal_id: int, version: int, message: str, editor: str, now: datetime
+) -> Proposal:
+    """Ask the proposer for changes; the email carries the message and their link."""
+    return _answer(proposal_id, version, message, RETURN, "returned", editor, now)
 
 
 def decline(
     proposal_id: int, version: int, message: str, editor: str, now: datetime
 ) -> Proposal:
     """Decline a proposal, with an optional message to the proposer."""
-    proposal = _opened_at(proposal_id, version)
-    DECLINE.check(proposal.status)
-    proposal.editor_message = message
-    before = _decide(proposal, DECLINE, editor, now)
-    audit.record(
-        "proposal.declined",
-        "proposal",
-        proposal.id,
-        proposal.title,
-        {"status": [before, str(proposal.status)], "editor_message": [None, message]},
-        at=now,
-    )
-    _email(proposal, "proposal_declined", now)
-    return proposal
+    return _answer(proposal_id, version, message, DECLINE, "declined", editor, now)
