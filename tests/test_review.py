@@ -301,3 +301,18 @@ def test_the_worker_never_starts_a_scheduled_issue_that_lacks_approval(app):
         issue = db.session.get(Issue, issue.id)
         assert issue.status == IssueStatus.DRAFT and issue.scheduled_at is None
         assert "issue.unscheduled_unapproved" in actions()
+
+
+def test_an_issue_saved_before_the_upgrade_is_not_approved_by_its_last_editor(app):
+    pia, per = two_publishers(app)
+    with app.app_context():
+        # The previous release kept only the name of who saved last.
+        issue = make_issue(slug="maj", updated_by="Pia Publicist")
+        assert issue.last_editor_id is None
+        issue_id, version = issue.id, issue.version
+    pia.post(f"/editor/issues/{issue_id}/approve", data={"approve-version": version})
+    with app.app_context():
+        assert db.session.get(Issue, issue_id).approved_at is None
+    per.post(f"/editor/issues/{issue_id}/approve", data={"approve-version": version})
+    with app.app_context():
+        assert db.session.get(Issue, issue_id).approved_by == "Per Publicist"

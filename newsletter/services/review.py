@@ -140,7 +140,13 @@ def approval_refusal(issue: Issue, approver: Editor) -> str | None:
     """Return why this account may not approve the issue, or None."""
     if approver.role not in APPROVERS:
         return str(_l("Only a publisher can approve an issue."))
-    if issue.last_editor_id == approver.id:
+    # Issues saved before accounts were recorded name their last editor only.
+    last_editor_is_approver = (
+        issue.last_editor_id == approver.id
+        if issue.last_editor_id is not None
+        else issue.updated_by == approver.name
+    )
+    if last_editor_is_approver:
         return str(
             _l(
                 "You made the last change to this issue; another publisher "
