@@ -21,7 +21,21 @@ EMAIL_PREVIEW_POLICY = (
     "frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
 )
 
+# Gmail shows only the first 102 KB of a message's HTML and hides the rest,
+# unsubscribe link included; the preview warns well before that.
+GMAIL_CLIP_BYTES = 102 * 1024
+SIZE_WARNING_BYTES = 90 * 1024
+
 bp = Blueprint("sending", __name__)
+
+
+def _size_context(html: str) -> dict[str, object]:
+    """The email's HTML size in KB and whether it is close to Gmail's clip."""
+    size = len(html.encode())
+    return {
+        "html_kb": round(size / 1024),
+        "too_big": size >= SIZE_WARNING_BYTES,
+    }
 
 
 @bp.get("/issues/<int:issue_id>/email")
@@ -34,6 +48,7 @@ def email_preview(issue_id: int) -> str:
         issue=issue,
         rendered=rendered,
         form=TestSendForm(),
+        **_size_context(rendered.html),
     )
 
 
@@ -81,7 +96,11 @@ def _preview_page(issue: Issue, form: TestSendForm) -> tuple[str, int]:
     """The email preview again, with the test form's errors."""
     rendered = preview_email(issue, str(get_locale()))
     return render_template(
-        "editor/email_preview.html", issue=issue, rendered=rendered, form=form
+        "editor/email_preview.html",
+        issue=issue,
+        rendered=rendered,
+        form=form,
+        **_size_context(rendered.html),
     ), 422
 
 
