@@ -133,3 +133,78 @@ def test_the_issue_email_stacks_on_a_phone_and_is_centred_on_a_desktop(
     assert phone["width"] <= 375
     assert desktop["width"] == 600
     assert abs(desktop["left"] - (1280 - 600) / 2) <= 1  # centred
+
+
+def _contrast(fg: list[float], bg: list[float]) -> float:
+    """WCAG contrast ratio of two [r, g, b] colours in 0-255."""
+
+    def luminance(rgb: list[float]) -> float:
+        r, g, b = (
+            c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+            for c in (v / 255 for v in rgb)
+        )
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    light, dark = sorted((luminance(fg), luminance(bg)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+# Text colour and the first opaque background behind it, as [r, g, b] lists.
+COLOURS_JS = """(selector) => {
+    const rgb = (value) => value.match(/[\\d.]+/g).slice(0, 4).map(Number);
+    const el = document.querySelector(selector);
+    let back = el;
+    while (back) {
+        const c = rgb(getComputedStyle(back).backgroundColor);
+        if (c.length < 4 || c[3] > 0) return {
+            text: rgb(getComputedStyle(el).color).slice(0, 3), back: c.slice(0, 3),
+        };
+        back = back.parentElement;
+    }
+    return {text: rgb(getComputedStyle(el).color).slice(0, 3), back: [255, 255, 255]};
+}"""
+
+
+def test_the_issue_email_has_a_dark_mode_that_keeps_contrast(sqlite_app, browser):
+    from newsletter.mail.emails import preview_email
+    from tests.factories import make_issue, make_item
+
+    with sqlite_app.app_context():
+        issue = make_issue(intro="Välkommen till vårens nummer.")
+        make_item(
+            issue,
+            "aldre",
+            "Ensamhet bland äldre",
+            body="En ny rapport om ensamhet.",
+            links=[("Rapporten", "https://example.se/rapport")],
+            contact_name="Karin Ek",
+            contact_email="karin.ek@example.se",
+        )
+        html = preview_email(issue, "sv").html
+    parts = {
+        "body text": ".content td > div p",
+        "heading": ".content h2",
+        "item heading": ".content h3",
+        "link": ".content li a",
+        "contact": "td.contact p",
+        "footer": ".footer p",
+        "footer link": ".footer a",
+    }
+    seen = {}
+    for scheme in ("light", "dark"):
+        context = browser.new_context(viewport={"width": 600, "height": 900})
+        page = context.new_page()
+        page.emulate_media(color_scheme=scheme)
+        page.set_content(html)
+        seen[scheme] = {
+            name: page.evaluate(COLOURS_JS, sel) for name, sel in parts.items()
+        }
+        context.close()
+    assert 'name="color-scheme" content="light dark"' in html
+    for name in parts:
+        light, dark = seen["light"][name], seen["dark"][name]
+        assert dark != light, name  # dark mode really changes the colours
+        assert sum(dark["back"]) < sum(light["back"]), name  # and darkens the page
+        ratio = _contrast(dark["text"], dark["back"])
+        assert ratio >= 4.5, (name, dark, ratio)
+        assert _contrast(light["text"], light["back"]) >= 4.5, (name, light)
