@@ -9,6 +9,8 @@ from typing import Any
 
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
+from markdown_it.token import Token
 from markupsafe import Markup, escape
 
 ALLOWED_TAGS = {
@@ -16,7 +18,7 @@ ALLOWED_TAGS = {
     "h3", "h4", "h5", "h6", "code", "pre", "hr",
 }  # fmt: skip
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
-ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
+ALLOWED_URL_SCHEMES = {"http", "https", "mailto", "tel"}
 HEADING = re.compile(r"<(/?)h([1-6])\b")
 # Characters XML 1.0 cannot carry (a feed holding one is not XML at all); text pasted
 # from word processors brings vertical tabs and form feeds as line breaks.
@@ -61,6 +63,7 @@ def title_from(text: str) -> str:
 MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]<>#!~|])")
 MARKDOWN_LINE_START = re.compile(r"^(\s*)([-+=>])", re.MULTILINE)
 ORDERED_LIST_START = re.compile(r"^(\s*\d+)([.)])", re.MULTILINE)
+ADDRESS_START = re.compile(r"\b(www|https?)([.:])", re.IGNORECASE)
 
 
 def escape_markdown(text: str) -> str:
@@ -68,6 +71,7 @@ def escape_markdown(text: str) -> str:
     same text: no links, emphasis or headings appear out of it."""
     escaped = MARKDOWN_INLINE.sub(r"\\\1", text)
     escaped = ORDERED_LIST_START.sub(r"\1\\\2", escaped)
+    escaped = ADDRESS_START.sub(r"\1\\\2", escaped)
     return MARKDOWN_LINE_START.sub(r"\1\\\2", escaped)
 
 
@@ -87,6 +91,135 @@ def is_allowed_url(url: str) -> bool:
     return scheme in ("http", "https") and rest.startswith("//") and len(rest) > 2
 
 
+# Text pasted from word processors and emails: bullets typed as "•", "–", "-" or "*",
+# numbered lines "1." or "1)", and no empty line before or after the list.
+TYPED_LIST_LINE = re.compile(r"^( {0,3})([•–*+-]|\d{1,3}[.)])[ \t\u00a0]+(?=\S)")
+TYPED_BULLETS = "•–"
+FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+# A phone number in a link target may be written the way people write it, with
+# spaces and dashes; CommonMark takes no spaces there, so they go before parsing.
+TEL_TARGET = re.compile(r"\]\(\s*tel:(\+?[\d][\d \-]*\d)\s*\)", re.IGNORECASE)
+TEL_HREF = re.compile(r"tel:\+?\d+")
+PHONE_SEPARATORS = re.compile(r"[\s\-]|%20")
+# Addresses typed in running text: "www.skolverket.se/…" or "https://…"; the
+# punctuation that ends a sentence is not part of the address.
+TYPED_ADDRESS = re.compile(r"(?<![\w@/.-])(?:https?://|www\.)[^\s<>]+", re.IGNORECASE)
+ADDRESS_END = ".,;:!?'\")]"
+
+
+def _is_typed_list_line(lines: list[str], index: int) -> bool:
+    """Return whether a line is a list item; an en dash alone on its line is the
+    Swedish mark of a quotation, so en dash items come at least two together."""
+    found = TYPED_LIST_LINE.match(lines[index])
+    if found is None:
+        return False
+    if found[2] != "–":
+        return True
+    return any(
+        0 <= near < len(lines) and TYPED_LIST_LINE.match(lines[near]) is not None
+        for near in (index - 1, index + 1)
+    )
+
+
+def _typed_lists(text: str) -> str:
+    """Turn typed bullets into Markdown ones and set lists apart from the
+    paragraphs around them, outside fenced code."""
+    lines = text.split("\n")
+    out: list[str] = []
+    fence = ""
+    previous = ""  # "", "list" or "text": what the line before was
+    for index, line in enumerate(lines):
+        fenced = FENCE.match(line)
+        if fence or fenced:
+            if not fence:
+                fence = fenced[1] if fenced else ""
+            elif fenced and fenced[1][0] == fence[0] and len(fenced[1]) >= len(fence):
+                fence = ""
+            out.append(line)
+            previous = "text"
+            continue
+        if not line.strip():
+            previous = ""
+        elif _is_typed_list_line(lines, index):
+            if previous == "text":
+                out.append("")
+            marker = TYPED_LIST_LINE.match(line)
+            if marker and marker[2] in TYPED_BULLETS:
+                line = line[: marker.start(2)] + "-" + line[marker.end(2) :]
+            previous = "list"
+        elif previous == "list" and not line[0].isspace():
+            out.append("")  # pasted text has no lazy continuation lines
+            previous = "text"
+        elif previous != "list":
+            previous = "text"
+        out.append(line)
+    return "\n".join(out)
+
+
+def _phone_target(found: re.Match[str]) -> str:
+    """Write a tel: link target without the spaces and dashes of a phone number."""
+    return "](tel:" + PHONE_SEPARATORS.sub("", found[1]) + ")"
+
+
+def _link_token(href: str, label: str) -> list[Token]:
+    """Return the tokens of a link to href reading label."""
+    opening = Token("link_open", "a", 1)
+    opening.attrSet("href", href)
+    text = Token("text", "", 0)
+    text.content = label
+    return [opening, text, Token("link_close", "a", -1)]
+
+
+def _typed_address_tokens(content: str) -> list[Token] | None:
+    """Split text at the addresses typed in it, or return None if there are none."""
+    tokens: list[Token] = []
+    start = 0
+    for found in TYPED_ADDRESS.finditer(content):
+        address = found[0].rstrip(ADDRESS_END)
+        if "." not in address.partition("//")[2] + address.partition("www.")[2]:
+            continue
+        if start < found.start():
+            tokens.append(Token("text", "", 0, content=content[start : found.start()]))
+        tokens.extend(_link_token(_with_scheme(address), address))
+        start = found.start() + len(address)
+    if not tokens:
+        return None
+    if start < len(content):
+        tokens.append(Token("text", "", 0, content=content[start:]))
+    return tokens
+
+
+def _with_scheme(href: str) -> str:
+    """Add https:// to an address typed from www., and tidy a phone number."""
+    if href[:4].lower() == "www.":
+        return "https://" + href
+    if href[:4].lower() == "tel:":
+        return "tel:" + PHONE_SEPARATORS.sub("", href[4:])
+    return href
+
+
+def _typed_links(state: StateCore) -> None:
+    """Link typed addresses and give www. link targets their https://."""
+    for block in state.tokens:
+        if block.type != "inline" or not block.children:
+            continue
+        children: list[Token] = []
+        in_link = 0
+        for token in block.children:
+            if token.type == "link_open":
+                in_link += 1
+                token.attrSet("href", _with_scheme(str(token.attrGet("href") or "")))
+            elif token.type == "link_close":
+                in_link -= 1
+            elif token.type == "text" and not in_link:
+                linked = _typed_address_tokens(token.content)
+                if linked is not None:
+                    children.extend(linked)
+                    continue
+            children.append(token)
+        block.children = children
+
+
 def _image_as_link(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
     """Render ![text](url) as a link: the service publishes no images."""
     token = tokens[idx]
@@ -98,16 +231,19 @@ def _image_as_link(renderer: Any, tokens: Any, idx: int, options: Any, env: Any)
 @cache
 def _markdown() -> MarkdownIt:
     """Return a CommonMark renderer that escapes raw HTML instead of passing it on."""
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False})
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "breaks": True})
     md.add_render_rule("image", _image_as_link)
+    # Before text_join: a backslash-escaped character (text_special) keeps
+    # escape_markdown's text from reading as an address.
+    md.core.ruler.before("text_join", "typed_links", _typed_links)
     return md
 
 
 def _absolute_links_only(tag: str, attribute: str, value: str) -> str | None:
     """Drop relative and protocol-relative hrefs: they break in email and feeds."""
-    if tag == "a" and attribute == "href" and not is_allowed_url(value):
-        return None
-    return value
+    if tag != "a" or attribute != "href":
+        return value
+    return value if is_allowed_url(value) or TEL_HREF.fullmatch(value) else None
 
 
 def _demote_headings(html: str) -> str:
@@ -117,7 +253,8 @@ def _demote_headings(html: str) -> str:
 
 def render_markdown(text: str) -> Markup:
     """Render Markdown and keep only allowlisted tags, attributes and URL schemes."""
-    html = _demote_headings(_markdown().render(text or ""))
+    source = _typed_lists(TEL_TARGET.sub(_phone_target, text or ""))
+    html = _demote_headings(_markdown().render(source))
     clean = nh3.clean(
         html,
         tags=ALLOWED_TAGS,
@@ -173,8 +310,8 @@ class _TextWriter(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag == "a" and self.href is not None:
             label = self.link_text.strip()
-            address = self.href.removeprefix("mailto:")
-            if label not in (address, self.href):
+            address = self.href.removeprefix("mailto:").removeprefix("tel:")
+            if self.href not in (label, _with_scheme(label)) and label != address:
                 self.text += f" ({address})"
             self.href = None
         elif tag in ("ul", "ol") and self.lists:
@@ -184,8 +321,10 @@ class _TextWriter(HTMLParser):
             self._break(blank=not self.lists)
 
     def handle_data(self, data: str) -> None:
-        if not data.strip() and (not self.text or self.text.endswith("\n")):
-            return  # the line breaks between block tags
+        if not self.text or self.text.endswith("\n"):
+            data = data.lstrip("\n")  # the line breaks between tags
+            if not data.strip():
+                return
         if self.href is not None:
             self.link_text += data
         self.text += data
