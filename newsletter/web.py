@@ -116,7 +116,7 @@ def _error_page(error: HTTPException) -> tuple[str, int]:
         403: _("You do not have permission to open this page."),
         404: _("The page could not be found."),
         405: _("This address does not accept that kind of request."),
-        409: _("The request conflicts with the current state."),
+        409: _("Something has changed in the meantime. Reload the page and try again."),
         429: _("Too many attempts. Wait a moment and try again."),
     }
     message = messages.get(code, _("Something went wrong on our side."))

@@ -21,7 +21,7 @@ def editor_account(sqlite_app):
 
 def fill_item(page, title, body, links):
     """Fill the item form: section Psykisk hälsa, text and link rows."""
-    page.get_by_label("Avsnitt").select_option(label="Psykisk hälsa")
+    page.get_by_label("Tema", exact=True).select_option(label="Psykisk hälsa")
     page.get_by_label("Rubrik").fill(title)
     page.get_by_label("Text", exact=True).fill(body)
     for index, (label, url) in enumerate(links):
@@ -48,10 +48,14 @@ def test_editor_composes_an_issue_and_previews_it(
     # Create an issue.
     page.get_by_role("link", name="Nytt nummer").click()
     page.get_by_label("Rubrik").fill("Nyhetsbrev februari 2026")
-    page.get_by_label("Förhandstext").fill("Konferens och ny vägledning")
+    page.get_by_label("Förhandsvisningstext (visas i inkorgen)").fill(
+        "Konferens och ny vägledning"
+    )
     page.get_by_role("button", name="Skapa nummer").click()
     expect(page.get_by_text("Numret är skapat.")).to_be_visible()
-    expect(page.get_by_label("Adress (slug)")).to_have_value("nyhetsbrev-februari-2026")
+    expect(page.get_by_label("Kortnamn i webbadressen")).to_have_value(
+        "nyhetsbrev-februari-2026"
+    )
 
     # An item with two links in Psykisk hälsa; the third link row is added by script.
     page.get_by_role("link", name="Lägg till artikel i Psykisk hälsa").click()

@@ -195,12 +195,12 @@ def test_a_proposal_goes_from_the_partner_to_the_sent_issue_and_archive(
         # The section contact of Psykisk hälsa, on the issue page.
         editor.get_by_role("link", name="Nyhetsbrev juni").click()
         section = editor.locator("#theme-psykisk-halsa")
-        section.get_by_text("Lägg till en kontakt för avsnittet").click()
+        section.get_by_text("Lägg till en kontakt för temat").click()
         section.get_by_label("Kontaktperson", exact=True).fill("Sara Sektion")
         section.get_by_label("Telefon").fill("0480-999 00")
         section.get_by_label("Kontaktpersonens e-post").fill("sara@example.se")
-        section.get_by_role("button", name="Spara avsnittets kontakt").click()
-        expect(editor.get_by_text("Avsnittets kontakt är sparad.")).to_be_visible()
+        section.get_by_role("button", name="Spara temats kontakt").click()
+        expect(editor.get_by_text("Temats kontakt är sparad.")).to_be_visible()
 
         # The link report: /ok works, /moved is redirected to /ok.
         result = app.test_cli_runner().invoke(args=["links", "check", slug])

@@ -429,7 +429,7 @@ def test_the_issue_page_shows_every_active_section_then_inactive_ones_with_items
         page.index('id="theme-psykisk-halsa"'),
         page.index("Om psykisk hälsa"),
         page.index('id="theme-aldre"'),
-        page.index("Inga artiklar i det här avsnittet."),
+        page.index("Inga artiklar i det här temat."),
         page.index('id="theme-barn-och-unga"'),
         page.index("(inaktivt)"),
         page.index("Om barn"),
@@ -525,7 +525,8 @@ def test_contact_details_are_joined_without_stray_separators(app, editor):
         make_item(make_issue(), contact_phone="+46 (0)10-123 45 67")
     page = editor.get("/editor/issues/1/preview").get_data(as_text=True)
     assert (
-        'Kontakt:</span> <a href="tel:+46101234567">+46 (0)10-123 45 67</a></p>' in page
+        'Kontakt:</span> <a class="phone" href="tel:+46101234567">'
+        "+46 (0)10-123 45 67</a></p>" in page
     )
 
 

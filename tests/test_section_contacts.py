@@ -52,7 +52,7 @@ def test_the_issue_page_sets_changes_and_clears_a_section_contact(app, editor):
     }
     assert editor.post(url, data=fields).status_code == 302
     page = editor.get(f"/editor/issues/{issue_id}").get_data(as_text=True)
-    assert "Kontakt för avsnittet:</span> Maria Svensson" in page
+    assert "Kontakt för temat:</span> Maria Svensson" in page
     editor.post(url, data={**fields, "contact_phone": "0480-800 00"})
     with app.app_context():
         stored = db.session.scalars(select(SectionContact)).one()
@@ -164,8 +164,8 @@ def test_theme_feed_entries_and_the_theme_page_name_the_section_contact(app):
     feed = feedparser.parse(client.get("/themes/aldre/feed.xml").data)
     assert not feed.bozo, feed.bozo_exception
     content = feed.entries[0].content[0].value
-    assert "Kontakt för avsnittet: Maria Svensson" in content
+    assert "Kontakt för temat: Maria Svensson" in content
     page = client.get("/themes/aldre").get_data(as_text=True)
-    assert "Kontakt för avsnittet:</span> Maria Svensson" in page
+    assert "Kontakt för temat:</span> Maria Svensson" in page
     other = client.get("/themes/barn-och-unga/feed.xml").get_data(as_text=True)
     assert "Maria Svensson" not in other

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, url_for
-from flask_babel import get_locale, ngettext
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    session,
+    url_for,
+)
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
@@ -38,17 +47,26 @@ def _size_context(html: str) -> dict[str, object]:
     }
 
 
+# Session keys of the test-send form: the addresses last used, the count just sent.
+TEST_ADDRESSES = "test_send_addresses"
+TEST_SENT = "test_send_done"
+
+
 @bp.get("/issues/<int:issue_id>/email")
 def email_preview(issue_id: int) -> str:
     """Show the email at desktop and phone width, the text part and a test form."""
     issue = db.get_or_404(Issue, issue_id)
     rendered = preview_email(issue, str(get_locale()))
+    # The box keeps the addresses last tested in this session, else the editor's own.
+    form = TestSendForm(addresses=session.get(TEST_ADDRESSES) or current_user.email)
+    sent = session.pop(TEST_SENT, None)
     return render_template(
         "editor/email_preview.html",
         issue=issue,
         rendered=rendered,
-        form=TestSendForm(),
+        form=form,
         **_size_context(rendered.html),
+        test_sent=sent["count"] if sent and sent.get("issue") == issue.id else None,
     )
 
 
@@ -80,15 +98,13 @@ def test_send(issue_id: int) -> str | Response | tuple[str, int]:
             add_error(form.addresses, str(refusal))
             return _preview_page(issue, form)
         db.session.commit()
-        flash(
-            ngettext(
-                "A test copy is on its way to %(num)d address.",
-                "A test copy is on its way to %(num)d addresses.",
-                count,
-            ),
-            "success",
+        # Shown beside the button (not at the top of the long page), with the
+        # addresses kept for the next test.
+        session[TEST_ADDRESSES] = ", ".join(form.recipients)
+        session[TEST_SENT] = {"issue": issue.id, "count": count}
+        return redirect(
+            url_for("editor.sending.email_preview", issue_id=issue.id) + "#send-test"
         )
-        return redirect(url_for("editor.sending.email_preview", issue_id=issue.id))
     return _preview_page(issue, form)
 
 
