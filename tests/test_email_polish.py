@@ -117,5 +117,5 @@ def test_the_email_preview_shows_the_size_and_warns_near_gmails_clip(app, editor
         r'<p class="notice notice-warning" role="status">([^<]*)</p>', page
     )
     assert warning and "Gmail klipper av meddelanden" in warning[1]
-    assert f"Mejlet är {size[1]} kB" in warning[1]
+    assert f"E-postmeddelandet är {size[1]} kB" in warning[1]
     assert "avsluta" in warning[1]
