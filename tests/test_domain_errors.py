@@ -80,11 +80,15 @@ def test_the_editor_answers_a_missing_row_with_a_swedish_404_page(
     ("error", "status", "message"),
     [
         (NotFound("issue 1 does not exist"), 404, "Sidan kunde inte hittas."),
-        (Conflict("slug taken"), 409, "Begäran krockar med hur det ser ut just nu."),
+        (
+            Conflict("slug taken"),
+            409,
+            "Något har ändrats under tiden. Ladda om sidan och försök igen.",
+        ),
         (
             InvalidState("the issue is sent"),
             409,
-            "Begäran krockar med hur det ser ut just nu.",
+            "Något har ändrats under tiden. Ladda om sidan och försök igen.",
         ),
     ],
 )
