@@ -10,6 +10,7 @@ from newsletter.models import (
     ConsentKind,
     DeliveryStatus,
     IssueStatus,
+    ProposalStatus,
     Role,
     SubscriberStatus,
 )
@@ -110,6 +111,17 @@ def bounce_kind(kind: str) -> str:
         BounceKind.COMPLAINT: _("Reported as spam"),
     }
     return labels.get(kind, kind)
+
+
+def proposal_status(status: str) -> str:
+    """Return the translated name of a proposal's state."""
+    labels: dict[str, str] = {
+        ProposalStatus.NEW: _("New"),
+        ProposalStatus.RETURNED: _("Returned for changes"),
+        ProposalStatus.ACCEPTED: _("Accepted"),
+        ProposalStatus.DECLINED: _("Declined"),
+    }
+    return labels.get(status, status)
 
 
 def role_label(role: str) -> str:

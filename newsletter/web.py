@@ -251,6 +251,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["markdown_text"] = markdown_as_text
     app.jinja_env.filters["status_label"] = labels.status_label
     app.jinja_env.filters["role_label"] = labels.role_label
+    app.jinja_env.filters["proposal_status"] = labels.proposal_status
     app.jinja_env.filters["subscriber_status"] = labels.subscriber_status
     app.jinja_env.filters["consent_kind"] = labels.consent_kind
     app.jinja_env.filters["bounce_kind"] = labels.bounce_kind

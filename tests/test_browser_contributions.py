@@ -9,19 +9,14 @@ from datetime import timedelta
 
 import pytest
 
-from newsletter import create_app
-from newsletter.config import update_settings
-from newsletter.devmail_server import MailCatcher
 from newsletter.extensions import db
 from newsletter.mail.worker import Worker
 from newsletter.models import Role
 from newsletter.models.types import utcnow
 from newsletter.services import contacts, plan
 from newsletter.services.contacts import ContactData
-from tests.browser import live_server
-from tests.conftest import base_config, reset_schema
+from tests.browser import live_site
 from tests.factories import make_editor, make_issue, make_subscriber
-from tests.smtp import free_port
 from tests.test_links import LinkServer
 
 pytestmark = pytest.mark.browser
@@ -48,27 +43,12 @@ def link_server():
 @pytest.fixture
 def site(tmp_path):
     """The app on a SQLite file, its live URL, and the mail catcher it sends to."""
-    smtp_port = free_port()
-    app = create_app(
-        base_config(
-            f"sqlite:///{tmp_path / 'site.sqlite3'}",
-            SMTP_PORT=smtp_port,
-            MAILBOX_PATH=str(tmp_path / "maildir"),
-            OUTBOUND_ALLOW_PRIVATE=True,  # the link server is on loopback
-            LINK_CHECK_TIMEOUT=2.0,
-        )
-    )
-    reset_schema(app)
-    catcher = MailCatcher(str(tmp_path / "maildir"), port=smtp_port)
-    catcher.start()
-    try:
-        with live_server(app) as url:
-            update_settings(app, BASE_URL=url)
-            yield app, url
-    finally:
-        catcher.stop()
-        with app.app_context():
-            db.engine.dispose()
+    with live_site(
+        tmp_path,
+        OUTBOUND_ALLOW_PRIVATE=True,  # the link server is on loopback
+        LINK_CHECK_TIMEOUT=2.0,
+    ) as site:
+        yield site
 
 
 def swedish_date(day) -> str:

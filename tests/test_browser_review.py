@@ -12,18 +12,13 @@ from datetime import datetime
 import feedparser
 import pytest
 
-from newsletter import create_app
-from newsletter.config import update_settings
-from newsletter.devmail_server import MailCatcher
 from newsletter.extensions import db
 from newsletter.mail.worker import Worker
 from newsletter.models import Issue, Role
 from newsletter.models.types import utcnow
 from newsletter.services import plan, settings
-from tests.browser import live_server
-from tests.conftest import base_config, reset_schema
+from tests.browser import live_site
 from tests.factories import make_editor, make_subscriber
-from tests.smtp import free_port
 from tests.test_browser_contributions import open_mail, swedish_date
 
 pytestmark = pytest.mark.browser
@@ -40,27 +35,9 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture
 def site(tmp_path):
-    """The app on a SQLite file that requires approval, its live URL, and the
-    mail catcher it sends to."""
-    smtp_port = free_port()
-    app = create_app(
-        base_config(
-            f"sqlite:///{tmp_path / 'site.sqlite3'}",
-            SMTP_PORT=smtp_port,
-            MAILBOX_PATH=str(tmp_path / "maildir"),
-        )
-    )
-    reset_schema(app)
-    catcher = MailCatcher(str(tmp_path / "maildir"), port=smtp_port)
-    catcher.start()
-    try:
-        with live_server(app) as url:
-            update_settings(app, BASE_URL=url)
-            yield app, url
-    finally:
-        catcher.stop()
-        with app.app_context():
-            db.engine.dispose()
+    """The app on a SQLite file, its live URL, and the mail catcher it sends to."""
+    with live_site(tmp_path) as site:
+        yield site
 
 
 def log_in(page, url: str, email: str) -> None:

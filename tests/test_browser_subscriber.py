@@ -7,17 +7,12 @@ import urllib.request
 
 import pytest
 
-from newsletter import create_app
-from newsletter.config import update_settings
-from newsletter.devmail_server import MailCatcher
 from newsletter.extensions import db
 from newsletter.mail.worker import Worker
 from newsletter.models.types import utcnow
 from newsletter.services import sending
-from tests.browser import live_server
-from tests.conftest import base_config, reset_schema
+from tests.browser import live_site
 from tests.factories import make_issue, make_item, make_subscriber
-from tests.smtp import free_port
 
 pytestmark = pytest.mark.browser
 
@@ -25,25 +20,8 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def site(tmp_path):
     """The app, its live URL, and a local mail catcher the worker sends to."""
-    smtp_port = free_port()
-    app = create_app(
-        base_config(
-            f"sqlite:///{tmp_path / 'site.sqlite3'}",
-            SMTP_PORT=smtp_port,
-            MAILBOX_PATH=str(tmp_path / "maildir"),
-        )
-    )
-    reset_schema(app)
-    catcher = MailCatcher(str(tmp_path / "maildir"), port=smtp_port)
-    catcher.start()
-    try:
-        with live_server(app) as url:
-            update_settings(app, BASE_URL=url)
-            yield app, url
-    finally:
-        catcher.stop()
-        with app.app_context():
-            db.engine.dispose()
+    with live_site(tmp_path) as site:
+        yield site
 
 
 def send_issue(app, title: str) -> None:

@@ -31,18 +31,6 @@ from newsletter.services.proposals import InboxFilter, StaleProposal
 bp = Blueprint("inbox", __name__)
 
 
-@bp.app_template_filter("proposal_status")
-def proposal_status(status: str) -> str:
-    """Return the translated name of a proposal's state."""
-    labels: dict[str, str] = {
-        ProposalStatus.NEW: _("New"),
-        ProposalStatus.RETURNED: _("Returned for changes"),
-        ProposalStatus.ACCEPTED: _("Accepted"),
-        ProposalStatus.DECLINED: _("Declined"),
-    }
-    return labels.get(status, status)
-
-
 @bp.app_template_filter("proposal_event")
 def proposal_event(action: str) -> str:
     """Return the translated name of something that happened to a proposal."""
