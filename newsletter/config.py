@@ -107,6 +107,13 @@ DEFAULTS: dict[str, Any] = {
     "LANGUAGES": ["sv", "en"],
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,  # any request body
     "IMPORT_MAX_BYTES": 20 * 1024 * 1024,  # a subscriber CSV file
+    # Uploaded images (item images, the logo) and built PDF editions; None: the
+    # instance folder's media/.
+    "MEDIA_PATH": None,
+    "IMAGE_MAX_BYTES": 10 * 1024 * 1024,  # one uploaded image file
+    # Origins whose pages may call the API from a browser, comma-separated:
+    # "https://www.example.se,https://intranet.example.se" ("": none).
+    "API_CORS_ORIGINS": "",
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     # Argon2 parameters of new password hashes, an argon2-cffi profile name (older
     # hashes are redone at the next login). CHEAPEST is for test suites only.
@@ -209,6 +216,9 @@ class Settings:
     languages: tuple[str, ...]
     max_content_length: int = field(metadata=_at_least(1))
     import_max_bytes: int = field(metadata=_at_least(1))
+    media_path: str
+    image_max_bytes: int = field(metadata=_at_least(1))
+    api_cors_origins: str
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -480,6 +490,8 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
             )
     if app.config["ENV"] == "development" and not app.config["MAILBOX_PATH"]:
         app.config["MAILBOX_PATH"] = str(Path(app.instance_path) / "maildir")
+    if not app.config["MEDIA_PATH"]:
+        app.config["MEDIA_PATH"] = str(Path(app.instance_path) / "media")
     settings = _store(app, Settings.from_config(app.config))
     _check_return_path(settings)
     if app.config["SESSION_COOKIE_SECURE"] is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -80,6 +81,10 @@ def postgres_url() -> Iterator[str]:
         admin.dispose()
 
 
+# Images and PDF editions the tests store: never the instance folder.
+TEST_MEDIA = tempfile.mkdtemp(prefix="newsletter-media-")
+
+
 def base_config(database_url: str, **overrides: Any) -> dict[str, Any]:
     """Return the configuration every test app starts from."""
     testing = overrides.get("TESTING", True)
@@ -92,6 +97,7 @@ def base_config(database_url: str, **overrides: Any) -> dict[str, Any]:
         "ARCHIVE_STAMP_SECONDS": 0,  # tests publish and read back at once
         "LINK_CHECK_EVERY_SECONDS": 0,  # workers reach no outside address in tests
         "CONTRIBUTION_REMINDER_EVERY_SECONDS": 0,  # every worker round looks
+        "MEDIA_PATH": TEST_MEDIA,
         # Argon2 with its default cost takes a third of a second per login here.
         **({"PASSWORD_HASH_PROFILE": "CHEAPEST"} if testing else {}),
         **overrides,

@@ -94,6 +94,7 @@ RULES_BEFORE_THE_SPLIT = [
     "/feed.xml GET HEAD OPTIONS",
     "/healthz GET HEAD OPTIONS",
     "/language OPTIONS POST",
+    "/media/<name> GET HEAD OPTIONS",
     "/preferences/<token> GET HEAD OPTIONS POST",
     "/preferences/<token>/data.json GET HEAD OPTIONS",
     "/preferences/<token>/erase OPTIONS POST",

@@ -569,3 +569,70 @@ def test_roles_replace_the_admin_flag_and_return_to_it(database_url):
         _empty_database(app)
         with app.app_context():
             db.engine.dispose()
+
+
+def test_images_pdf_editions_and_api_keys_arrive_without_touching_items(
+    database_url,
+):
+    app = create_app(base_config(database_url))
+    _empty_database(app)
+    contents = (
+        "SELECT issue.title, item.title, item.body, item.contact_phone, link.url "
+        "FROM issue JOIN item ON item.issue_id = issue.id "
+        "JOIN link ON link.item_id = item.id ORDER BY link.id"
+    )
+    try:
+        with app.app_context():
+            upgrade(revision="5a042d167bc3")  # the previous release
+            with db.engine.begin() as conn:
+                for statement in (
+                    "INSERT INTO theme (id, slug, name, description, position, "
+                    "active, updated_at) VALUES (1, 'aldre', 'Äldre', '', 0, true, "
+                    "CURRENT_TIMESTAMP)",
+                    "INSERT INTO issue (id, title, slug, intro, preheader, status, "
+                    "created_at, updated_at, updated_by, version, approved_by) "
+                    "VALUES (1, 'Februari', 'februari', '', '', 'sent', "
+                    "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, '', 3, '')",
+                    "INSERT INTO item (id, issue_id, theme_id, position, title, body, "
+                    "contact_name, contact_phone, contact_email, updated_at, "
+                    "updated_by, version) VALUES (1, 1, 1, 0, 'Träffpunkt', "
+                    "'Välkommen', 'Maria Svensson', '0480-837 78', "
+                    "'maria@example.se', CURRENT_TIMESTAMP, '', 2)",
+                    "INSERT INTO link (id, item_id, position, label, url) VALUES "
+                    "(1, 1, 0, 'Program', 'https://example.se/program'), "
+                    "(2, 1, 1, 'Anmälan', 'https://example.se/anmalan')",
+                ):
+                    conn.execute(text(statement))
+                before = conn.execute(text(contents)).all()
+            upgrade()
+            with db.engine.begin() as conn:
+                after_upgrade = conn.execute(text(contents)).all()
+                image = conn.execute(
+                    text(
+                        "SELECT image, image_alt, image_decorative, image_width "
+                        "FROM item"
+                    )
+                ).one()
+                for statement in (
+                    "UPDATE item SET image = 'abc', image_alt = 'Ett foto', "
+                    "image_width = 1200, image_height = 800",
+                    "INSERT INTO issue_pdf (issue_id, stamp, filename, size, "
+                    "built_at) VALUES (1, 's', 'februari-abc.pdf', 10, "
+                    "CURRENT_TIMESTAMP)",
+                    "INSERT INTO api_key (name, prefix, key_hash, created_at, "
+                    "created_by) VALUES ('Webbplatsen', 'nl_ab', 'h', "
+                    "CURRENT_TIMESTAMP, 'admin')",
+                ):
+                    conn.execute(text(statement))
+            downgrade(revision="5a042d167bc3")
+            with db.engine.connect() as conn:
+                after_downgrade = conn.execute(text(contents)).all()
+            tables = set(inspect(db.engine).get_table_names())
+        assert len(before) == 2
+        assert after_upgrade == after_downgrade == before
+        assert tuple(image) == ("", "", False, None)
+        assert not {"issue_pdf", "api_key"} & tables
+    finally:
+        _empty_database(app)
+        with app.app_context():
+            db.engine.dispose()

@@ -12,6 +12,7 @@ from flask import (
     current_app,
     render_template,
     request,
+    send_from_directory,
     session,
 )
 from flask_babel import force_locale, get_locale
@@ -20,7 +21,7 @@ from newsletter.archive.cache import PageCache
 from newsletter.config import settings
 from newsletter.content import clean_text
 from newsletter.models.types import utcnow
-from newsletter.services import archive, corrections
+from newsletter.services import archive, corrections, media
 from newsletter.services.issues import sections
 from newsletter.web import answer_domain_errors
 
@@ -28,6 +29,8 @@ bp = Blueprint("archive", __name__)
 answer_domain_errors(bp)
 
 CACHE_SECONDS = 300
+# Stored images never change under their content-hashed names.
+MEDIA_CACHE = "public, max-age=31536000, immutable"
 HTML = "text/html; charset=utf-8"
 RSS = "application/rss+xml; charset=utf-8"
 ATOM = "application/atom+xml; charset=utf-8"
@@ -197,3 +200,13 @@ def theme_rss(slug: str) -> Response:
         return _render_feed("feeds/theme.rss.xml", theme=record, rows=rows)
 
     return _respond(render, RSS, localised=False)
+
+
+@bp.get("/media/<name>")
+def media_file(name: str) -> Response:
+    """A stored image variant, cached for a year (its name is its content)."""
+    if not media.is_image_file(name):
+        abort(404)
+    response = send_from_directory(media.media_path(), name, max_age=31536000)
+    response.headers["Cache-Control"] = MEDIA_CACHE
+    return response

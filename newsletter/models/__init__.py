@@ -1,5 +1,6 @@
 """Database models, one module per aggregate."""
 
+from newsletter.models.api_key import ApiKey
 from newsletter.models.audit import AuditEvent
 from newsletter.models.bounce import Bounce, BounceKind
 from newsletter.models.consent import ConsentEvent, ImportDraft, Suppression
@@ -12,7 +13,14 @@ from newsletter.models.contribution import (
 )
 from newsletter.models.delivery import Delivery, OutboundMessage
 from newsletter.models.editor import Editor
-from newsletter.models.issue import Issue, Item, Link, SectionContact, Theme
+from newsletter.models.issue import (
+    Issue,
+    IssuePdf,
+    Item,
+    Link,
+    SectionContact,
+    Theme,
+)
 from newsletter.models.link_check import LinkCheck, LinkOutcome
 from newsletter.models.rate_limit import RateLimitCounter
 from newsletter.models.review import Comment, Correction, Revision, Setting
@@ -35,6 +43,8 @@ from newsletter.models.subscriber import (
 from newsletter.models.worker import WorkerHeartbeat
 
 __all__ = [
+    "ApiKey",
+    "IssuePdf",
     "Role",
     "Comment",
     "Correction",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from newsletter.extensions import Model
@@ -116,6 +116,16 @@ class Item(Model):
     proposal_id: Mapped[int | None] = mapped_column(
         ForeignKey("proposal.id", ondelete="SET NULL"), index=True
     )
+    # One optional image: the content-hashed name of its stored variants in
+    # MEDIA_PATH (services/media.py), "" when there is none. Alt text is
+    # required unless the image is marked decorative.
+    image: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    image_alt: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    image_decorative: Mapped[bool] = mapped_column(
+        default=False, server_default=false()
+    )
+    image_width: Mapped[int | None] = mapped_column()
+    image_height: Mapped[int | None] = mapped_column()
 
     issue: Mapped[Issue] = relationship(back_populates="items")
     theme: Mapped[Theme] = relationship()
@@ -131,6 +141,25 @@ class Item(Model):
     def has_contact(self) -> bool:
         """Whether any contact detail is filled in."""
         return bool(self.contact_name or self.contact_phone or self.contact_email)
+
+
+class IssuePdf(Model):
+    """The PDF edition of a published issue, built by a worker once per
+    content stamp (a correction changes the stamp, so the PDF is built again).
+    A row of its own: building it must not bump the issue's version."""
+
+    __tablename__ = "issue_pdf"
+
+    issue_id: Mapped[int] = mapped_column(
+        ForeignKey("issue.id", ondelete="CASCADE"), primary_key=True
+    )
+    # What the PDF was built from; when it differs from the issue's current
+    # stamp the PDF is stale and a worker builds it again.
+    stamp: Mapped[str] = mapped_column(String(100))
+    # The file's name in MEDIA_PATH (content-hashed), its size and build time.
+    filename: Mapped[str] = mapped_column(String(120))
+    size: Mapped[int] = mapped_column(default=0)
+    built_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class SectionContact(Model):
