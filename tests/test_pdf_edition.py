@@ -312,14 +312,29 @@ def test_the_command_builds_a_published_issue_and_refuses_a_draft(pdf_app):
         assert built(issue_id).size > 0
 
 
-def test_the_issue_email_links_the_pdf_edition(pdf_app):
+def issue_email(issue: Issue):
+    """The Swedish issue email of the Äldre theme, links filled in."""
     from newsletter.mail.emails import issue_context
+    from newsletter.mail.render import render_email
 
+    links = {"unsubscribe_url": "u", "preferences_url": "p"}
+    context = issue_context(issue, frozenset({theme("aldre").id}), "sv", links)
+    return render_email("issue", locale="sv", **context)
+
+
+def test_the_issue_email_links_the_pdf_edition(pdf_app):
     with pdf_app.app_context():
         issue = published_issue()
-        context = issue_context(issue, frozenset({theme("aldre").id}), "sv", {})
+        email = issue_email(issue)
         url = f"https://nyhetsbrev.example.se/archive/{issue.slug}.pdf"
-        assert context["pdf_url"] == url
+        assert f"PDF-utgåva (A4): {url}" in email.text
+        assert f'href="{url}"' in email.html
+
+
+def test_without_workers_building_pdfs_the_email_has_no_pdf_link(app):
+    with app.app_context():
+        email = issue_email(published_issue())
+        assert ".pdf" not in email.text and ".pdf" not in email.html
 
 
 def test_the_fetcher_serves_stored_images_and_nothing_else(pdf_app, tmp_path):
