@@ -27,6 +27,7 @@ from newsletter.labels import status_label
 from newsletter.link_checker import links_cli
 from newsletter.models import Issue, Role, Subscriber, SubscriberStatus, Theme
 from newsletter.models.types import utcnow
+from newsletter.pdf_editions import pdf_cli
 from newsletter.planning import plan_cli
 from newsletter.services import (
     audit,
@@ -487,3 +488,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(links_cli)
     app.cli.add_command(contributors_cli)
     app.cli.add_command(plan_cli)
+    app.cli.add_command(pdf_cli)

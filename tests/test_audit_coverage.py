@@ -561,6 +561,15 @@ def _send_by_slug(w: World) -> list[str]:
     return ["issues", "send", slug]
 
 
+def _build_pdf(w: World) -> list[str]:
+    issue_id = w.issue(IssueStatus.SENT)
+    with w.app.app_context():
+        issue = db.session.get(Issue, issue_id)
+        issue.published_at = utcnow()
+        db.session.commit()
+        return ["pdf", "build", issue.slug]
+
+
 def _import_file(w: World) -> list[str]:
     path = w.tmp / "lista.csv"
     path.write_text("email,name\nfil@example.se,Fil\n", encoding="utf-8")
@@ -598,6 +607,7 @@ COMMANDS: dict[str, Any] = {
     "contributors revoke": lambda w: ["contributors", "revoke", str(w.make(make_link))],
     "plan remind": _planned_for_reminder,
     "plan create": ["plan", "create", "2031"],
+    "pdf build": _build_pdf,
 }
 DATABASE_COMMANDS = "db"  # Flask-Migrate's schema commands: no application state
 

@@ -12,16 +12,18 @@ from flask import (
     current_app,
     render_template,
     request,
+    send_file,
     send_from_directory,
     session,
 )
 from flask_babel import force_locale, get_locale
+from flask_babel import gettext as _
 
 from newsletter.archive.cache import PageCache
 from newsletter.config import settings
 from newsletter.content import clean_text
 from newsletter.models.types import utcnow
-from newsletter.services import archive, corrections, media
+from newsletter.services import archive, corrections, media, pdf
 from newsletter.services.issues import sections
 from newsletter.web import answer_domain_errors
 
@@ -125,9 +127,46 @@ def issue(slug: str) -> Response:
             sections=sections(record),
             preview=False,
             corrections=corrections.for_issue(record.id),
+            edition=pdf.edition(record.id),
         )
 
     return _respond(render, HTML)
+
+
+# A worker builds a missing PDF within PDF_EVERY_SECONDS; ask again after that.
+PDF_RETRY_SECONDS = 60
+
+
+@bp.get("/archive/<slug>.pdf")
+def issue_pdf(slug: str) -> Response:
+    """Serve an issue's last built PDF edition; a request never builds one (while
+    a corrected edition is being built, the previous one is served)."""
+    record = archive.published_issue(slug)
+    if record is None:
+        abort(404)
+    row = pdf.edition(record.id)
+    path = pdf.file_path(row) if row is not None else None
+    if row is None or path is None or not path.is_file():
+        message = _("The PDF edition is being made")
+        detail = _("Try again in a minute, or read the issue on the web.")
+        body = render_template("error.html", code=503, message=message, detail=detail)
+        response = Response(body, 503, content_type=HTML)
+        response.headers["Retry-After"] = str(PDF_RETRY_SECONDS)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    response = send_file(
+        path,
+        mimetype="application/pdf",
+        download_name=f"{record.slug}.pdf",
+        as_attachment=False,
+        etag=row.filename.partition(".")[0],
+        last_modified=row.built_at,
+        max_age=CACHE_SECONDS,
+        conditional=True,
+    )
+    response.headers["Cache-Control"] = f"public, max-age={CACHE_SECONDS}"
+    response.headers["Content-Disposition"] = f'inline; filename="{record.slug}.pdf"'
+    return response
 
 
 @bp.get("/themes/<slug>")

@@ -19,7 +19,7 @@ from typing import NamedTuple
 from sqlalchemy import func, select
 
 from newsletter.extensions import db
-from newsletter.models import Issue, Theme
+from newsletter.models import Issue, IssuePdf, Theme
 from newsletter.services.archive import PUBLIC
 
 
@@ -40,7 +40,7 @@ class Stamp(NamedTuple):
 
 
 def archive_stamp() -> Stamp:
-    """What every archive page is built from, in two cheap queries."""
+    """What every archive page is built from, in three cheap queries."""
     published, updated, count, versions = db.session.execute(
         select(
             func.max(Issue.published_at),
@@ -61,8 +61,12 @@ def archive_stamp() -> Stamp:
             )
         ).all()
     )
-    times = [t for t in (published, updated, *(row[0] for row in themes)) if t]
-    return Stamp(max(times, default=None), (count, versions, themes))
+    # Issue pages link their PDF edition (with its size) once a worker built it.
+    editions, built = db.session.execute(
+        select(func.count(IssuePdf.issue_id), func.max(IssuePdf.built_at))
+    ).one()
+    times = [t for t in (published, updated, built, *(row[0] for row in themes)) if t]
+    return Stamp(max(times, default=None), (count, versions, editions, built, themes))
 
 
 class PageCache:

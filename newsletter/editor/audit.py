@@ -86,6 +86,7 @@ ACTIONS = {
     "issue.deleted": _l("Issue deleted"),
     "issue.failed_requeued": _l("Failed deliveries queued again"),
     "issue.paused": _l("Sending paused"),
+    "issue.pdf_built": _l("PDF edition built"),
     "issue.planned": _l("Issue planned"),
     "issue.resumed": _l("Sending resumed"),
     "issue.review_requested": _l("Review requested"),

@@ -112,6 +112,11 @@ def issue_context(
         "language": language,
         "web_url": f"{base_url()}/archive/{issue.slug}",
         "archive_url": f"{base_url()}/",
+        # Workers build the PDF edition once sending starts; until then (a minute
+        # at most) its URL answers 503 with Retry-After. No workers, no link.
+        "pdf_url": f"{base_url()}/archive/{issue.slug}.pdf"
+        if settings().pdf_every_seconds > 0
+        else "",
         "subscribed_themes": chosen,
         "site_name": settings().site_name,
         "organisation": settings().organisation,

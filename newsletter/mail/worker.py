@@ -62,6 +62,7 @@ from newsletter.models import (
 )
 from newsletter.models import subscriber_theme as st
 from newsletter.models.types import utcnow
+from newsletter.pdf_editions import PdfDuty
 from newsletter.planning import ReminderDuty
 from newsletter.services import bounces, sending, subscriptions, workers
 
@@ -363,9 +364,12 @@ class Worker:
         self.bounce_mailbox = MailboxDuty.from_settings(config)
         self.link_checks = LinkCheckDuty.from_settings(config)
         self.reminders = ReminderDuty.from_settings(config)
+        self.pdf_editions = PdfDuty.from_settings(config)
         # While the worker runs, links are checked in a thread of their own, so that a
         # slow web server never holds up mail; tick() alone checks them itself.
         self.link_thread: threading.Thread | None = None
+        # PDF editions too: a build takes a second or more of WeasyPrint.
+        self.pdf_thread: threading.Thread | None = None
         self.signer: DKIMSigner | None = signer_for(app)
         self.pool = SenderPool(
             transport_factory or smtp_transport_factory(app),
@@ -408,6 +412,11 @@ class Worker:
                 target=self._check_links, name="link-checks", daemon=True
             )
             self.link_thread.start()
+        if self.pdf_editions is not None and not once:
+            self.pdf_thread = threading.Thread(
+                target=self._build_pdfs, name="pdf-editions", daemon=True
+            )
+            self.pdf_thread.start()
         try:
             while not self.stopping.is_set():
                 self.heartbeat()
@@ -499,6 +508,8 @@ class Worker:
                     busy = self.link_checks.check_when_due(now) or busy
                 if self.reminders is not None:
                     busy = self.reminders.remind_when_due(now) or busy
+                if self.pdf_editions is not None and self.pdf_thread is None:
+                    busy = self.pdf_editions.build_when_due(now) or busy
                 return busy
             finally:
                 db.session.remove()
@@ -520,6 +531,19 @@ class Worker:
                 finally:
                     db.session.remove()
             if not checked:
+                self.stopping.wait(self.idle_seconds)
+
+    def _build_pdfs(self) -> None:
+        """Build due PDF editions until the worker stops (the PDF thread)."""
+        assert self.pdf_editions is not None
+        while not self.stopping.is_set():
+            built = False
+            with self.app.app_context():
+                try:
+                    built = self.pdf_editions.build_when_due(utcnow())
+                finally:
+                    db.session.remove()
+            if not built:
                 self.stopping.wait(self.idle_seconds)
 
     def _give_back_claims(self) -> None:
