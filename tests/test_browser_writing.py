@@ -14,36 +14,51 @@ import pytest
 from newsletter.extensions import db
 from newsletter.mail.worker import Worker
 from newsletter.models import Issue, Role
+from newsletter.services.contributor_links import token_of
 from tests.browser import live_site
 from tests.factories import make_editor, make_issue, make_item, make_subscriber
+from tests.inbox_factories import make_link
 from tests.test_accessibility import AXE, RUN_AXE
 from tests.test_browser_review import log_in
 
 pytestmark = pytest.mark.browser
 
+
+def word_list_paragraph(
+    position: str, text: str, marker: str = "·", level: int = 1
+) -> str:
+    """A Word list paragraph: a bullet or number in a span Word ignores, then
+    the text."""
+    return (
+        f"<p class=MsoListParagraphCxSp{position}\n"
+        f"style='text-indent:-18.0pt;mso-list:l0 level{level} lfo1'>"
+        "<![if !supportLists]><span style='font-family:Symbol'>"
+        f"<span style='mso-list:Ignore'>{marker}<span\n"
+        f"style='font:7.0pt \"Times New Roman\"'>{'&nbsp;' * 6}\n"
+        f"</span></span></span><![endif]>{text}<o:p></o:p></p>"
+    )
+
+
+LIST = "\n".join(
+    word_list_paragraph(position, text)
+    for position, text in (
+        ("First", "F&ouml;rsta punkten"),
+        ("Middle", "Andra punkten"),
+        ("Last", "Tredje punkten"),
+    )
+)
 # What Word puts on the clipboard (trimmed): MsoNormal paragraphs, an empty one,
 # a bulleted list as mso-list paragraphs with the bullet in an Ignore span, <o:p>.
-WORD = """<html xmlns:o="urn:schemas-microsoft-com:office:office"
+WORD = f"""<html xmlns:o="urn:schemas-microsoft-com:office:office"
 xmlns:w="urn:schemas-microsoft-com:office:word"><head><meta charset="utf-8">
-<style><!-- p.MsoNormal {margin:0cm; font-size:11.0pt;} --></style></head>
+<style><!-- p.MsoNormal {{margin:0cm; font-size:11.0pt;}} --></style></head>
 <body lang=SV style='tab-interval:65.2pt'><!--StartFragment-->
 <p class=MsoNormal>Regionen och kommunerna startar ett <b>gemensamt</b>
 arbete f&ouml;r barn och unga.<o:p></o:p></p>
 <p class=MsoNormal><o:p>&nbsp;</o:p></p>
 <p class=MsoNormal>L&auml;s mer p&aring; <a
 href="https://region.example.se/samverkan">regionens webbplats</a>.<o:p></o:p></p>
-<p class=MsoListParagraphCxSpFirst style='text-indent:-18.0pt;mso-list:l0 level1 lfo1'><![if !supportLists]><span
-style='font-family:Symbol;mso-fareast-font-family:Symbol'><span
-style='mso-list:Ignore'>·<span style='font:7.0pt "Times New Roman"'>&nbsp;&nbsp;&nbsp;&nbsp;&nbsp;&nbsp;
-</span></span></span><![endif]>F&ouml;rsta punkten<o:p></o:p></p>
-<p class=MsoListParagraphCxSpMiddle style='text-indent:-18.0pt;mso-list:l0 level1 lfo1'><![if !supportLists]><span
-style='font-family:Symbol'><span style='mso-list:Ignore'>·<span
-style='font:7.0pt "Times New Roman"'>&nbsp;&nbsp;&nbsp;&nbsp;&nbsp;&nbsp;
-</span></span></span><![endif]>Andra punkten<o:p></o:p></p>
-<p class=MsoListParagraphCxSpLast style='text-indent:-18.0pt;mso-list:l0 level1 lfo1'><![if !supportLists]><span
-style='font-family:Symbol'><span style='mso-list:Ignore'>·<span
-style='font:7.0pt "Times New Roman"'>&nbsp;&nbsp;&nbsp;&nbsp;&nbsp;&nbsp;
-</span></span></span><![endif]>Tredje punkten<o:p></o:p></p>
+{LIST}
 <p class=MsoNormal>Sista stycket med <i>kursiv</i> text.<o:p></o:p></p>
 <!--EndFragment--></body></html>"""
 WORD_MARKDOWN = (
@@ -51,6 +66,19 @@ WORD_MARKDOWN = (
     "Läs mer på [regionens webbplats](https://region.example.se/samverkan).\n\n"
     "- Första punkten\n- Andra punkten\n- Tredje punkten\n\n"
     "Sista stycket med *kursiv* text."
+)
+# A numbered Word list with a bulleted list under its second item.
+WORD_NUMBERED = (
+    "<p class=MsoNormal>Så anmäler du dig:<o:p></o:p></p>\n"
+    + word_list_paragraph("First", "Fyll i formuläret", "1.")
+    + word_list_paragraph("Middle", "Välj dag", "2.")
+    + word_list_paragraph("Middle", "tisdag", "o", level=2)
+    + word_list_paragraph("Middle", "torsdag", "o", level=2)
+    + word_list_paragraph("Last", "Skicka", "3.")
+)
+WORD_NUMBERED_MARKDOWN = (
+    "Så anmäler du dig:\n\n"
+    "1. Fyll i formuläret\n2. Välj dag\n   - tisdag\n   - torsdag\n3. Skicka"
 )
 
 # Google Docs: everything inside <b style="font-weight:normal" id="docs-internal-
@@ -160,7 +188,7 @@ def site(tmp_path):
             make_subscriber("lasare@example.se", themes=("psykisk-halsa",))
             issue = make_issue("Nyhetsbrev maj", slug="nyhetsbrev-maj")
             item = make_item(issue, title="Samverkan", body="")
-            ids = {"issue": issue.id, "item": item.id}
+            ids = {"issue": issue.id, "item": item.id, "token": token_of(make_link())}
         yield app, url, ids, tmp_path / "maildir"
 
 
@@ -221,8 +249,12 @@ def test_word_text_pasted_keeps_its_structure_to_the_email_and_archive(site, wri
 
 @pytest.mark.parametrize(
     ("fragment", "markdown"),
-    [(DOCS, DOCS_MARKDOWN), (LIBREOFFICE, LIBREOFFICE_MARKDOWN)],
-    ids=["google-docs", "libreoffice"],
+    [
+        (DOCS, DOCS_MARKDOWN),
+        (LIBREOFFICE, LIBREOFFICE_MARKDOWN),
+        (WORD_NUMBERED, WORD_NUMBERED_MARKDOWN),
+    ],
+    ids=["google-docs", "libreoffice", "word-numbered-and-nested"],
 )
 def test_pasted_word_processor_html_becomes_clean_markdown(writer, fragment, markdown):
     from playwright.sync_api import expect
@@ -335,6 +367,30 @@ def test_the_writing_aids_pass_axe(browser, site, width):
         page.add_script_tag(path=str(AXE))
         assert page.evaluate(RUN_AXE) == []
         page.goto(f"{url}/editor/issues/{ids['issue']}")
+        page.add_script_tag(path=str(AXE))
+        assert page.evaluate(RUN_AXE) == []
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_a_partner_pastes_and_formats_on_the_public_form(browser, site, width):
+    """The partner's form has the toolbar and the paste conversion; its preview
+    is the editor's, after the proposal is sent (no public rendering endpoint)."""
+    from playwright.sync_api import expect
+
+    _app, url, ids, _mail = site
+    context = browser.new_context(
+        locale="sv-SE", viewport={"width": width, "height": 900}, bypass_csp=True
+    )
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        page.goto(f"{url}/contribute/{ids['token']}")
+        expect(page.get_by_role("toolbar", name="Formatering av text")).to_be_visible()
+        expect(page.locator(".text-preview")).to_have_count(0)
+        assert page.evaluate(PASTE, ["#body", DOCS, "ignored"]) is True
+        expect(page.locator("#body")).to_have_value(DOCS_MARKDOWN)
         page.add_script_tag(path=str(AXE))
         assert page.evaluate(RUN_AXE) == []
     finally:
