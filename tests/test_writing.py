@@ -61,3 +61,12 @@ def test_the_item_form_offers_the_writing_aids_hidden_until_the_script_runs(
     assert f'data-preview-url="{URL}"' in page
     assert "Inklistrad text behåller sina stycken, listor, fetstil och länkar." in page
     assert "Markdown:" not in page
+
+
+def test_the_issue_introduction_has_the_writing_aids_too(app, editor):
+    with app.app_context():
+        issue_id = make_issue().id
+    page = editor.get(f"/editor/issues/{issue_id}").get_data(as_text=True)
+    assert 'role="toolbar" aria-label="Formatering av inledning"' in page
+    assert 'aria-controls="intro" hidden' in page
+    assert "Markdown går att använda" not in page
