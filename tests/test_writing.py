@@ -6,6 +6,7 @@ from newsletter.content import render_markdown
 from newsletter.models import Role
 from tests.conftest import log_in
 from tests.factories import make_editor, make_issue, make_item
+from tests.test_corrections import sent_issue
 
 URL = "/editor/text-preview"
 TEXT = (
@@ -70,3 +71,11 @@ def test_the_issue_introduction_has_the_writing_aids_too(app, editor):
     assert 'role="toolbar" aria-label="Formatering av inledning"' in page
     assert 'aria-controls="intro" hidden' in page
     assert "Markdown går att använda" not in page
+
+
+def test_a_correction_of_a_sent_item_has_the_writing_aids(app, editor):
+    with app.app_context():
+        item_id = sent_issue()
+    page = editor.get(f"/editor/items/{item_id}/correct").get_data(as_text=True)
+    assert 'role="toolbar" aria-label="Formatering av text"' in page
+    assert f'data-preview-url="{URL}"' in page
