@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 TRANSLATIONS := newsletter/translations
 
-.PHONY: run test lint fmt bench translations install clean
+.PHONY: run test lint fmt bench translations install clean vendor-turndown
 
 $(BIN)/flask: pyproject.toml
 	@test -n "$(PYTHON)" || { python3 newsletter/mail/pythoncheck.py; exit 1; }
@@ -61,6 +61,19 @@ translations: install
 	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) \
 		--no-fuzzy-matching --ignore-obsolete
 	$(BIN)/pybabel compile -d $(TRANSLATIONS) --statistics
+
+## Refresh the vendored turndown (paste conversion in the text fields) from the
+## npm registry; e.g. make vendor-turndown TURNDOWN_VERSION=7.2.5.
+TURNDOWN_VERSION ?= 7.2.5
+TURNDOWN_DIR := newsletter/static/vendor/turndown
+vendor-turndown:
+	rm -rf build/turndown && mkdir -p build/turndown
+	cd build/turndown && npm pack --silent turndown@$(TURNDOWN_VERSION) \
+		&& tar xzf turndown-$(TURNDOWN_VERSION).tgz
+	cp build/turndown/package/lib/turndown.browser.umd.js $(TURNDOWN_DIR)/turndown.js
+	cp build/turndown/package/LICENSE $(TURNDOWN_DIR)/LICENSE
+	sed -i 's/^# turndown .* (vendored)$$/# turndown $(TURNDOWN_VERSION) (vendored)/; s/turndown) [0-9.]*, unchanged/turndown) $(TURNDOWN_VERSION), unchanged/' $(TURNDOWN_DIR)/README.md
+	rm -rf build/turndown
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache .mypy_cache

@@ -45,6 +45,8 @@ TABLE: Mapping[str, Roles | Mapping[str, Roles]] = {
     "editor.issues.delete_item": COMPOSERS,
     "editor.issues.move_item": COMPOSERS,
     "editor.issues.section_contact": COMPOSERS,
+    # The live preview of a text field changes nothing; it is for those who write.
+    "editor.writing.text_preview": COMPOSERS,
     "editor.feeds.import_feed": COMPOSERS,
     "editor.feeds.add_feed_entries": COMPOSERS,
     # Links: the report is read-only; adopting an address changes an issue.

@@ -405,6 +405,7 @@ ROUTES: dict[str, Case] = {
     ),
     "editor.links.adopt_final_address": _adopt,
     "editor.feeds.import_feed": "reads a feed and shows a preview; nothing is kept",
+    "editor.writing.text_preview": "renders the text being written; nothing is kept",
     "editor.feeds.add_feed_entries": lambda w: w.admin.post(
         f"/editor/issues/{w.issue()}/import-feed/add",
         data={"target": f"theme:{_theme_id(w)}", "pick": ["0"], "title-0": "Rubrik"},

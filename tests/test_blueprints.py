@@ -87,6 +87,7 @@ RULES_BEFORE_THE_SPLIT = [
     "/editor/subscribers/export.csv GET HEAD OPTIONS",
     "/editor/subscribers/import GET HEAD OPTIONS POST",
     "/editor/subscribers/import/<int:draft_id> GET HEAD OPTIONS POST",
+    "/editor/text-preview OPTIONS POST",
     "/editor/themes GET HEAD OPTIONS POST",
     "/editor/themes/<int:theme_id> GET HEAD OPTIONS POST",
     "/editor/themes/<int:theme_id>/active OPTIONS POST",
@@ -121,6 +122,7 @@ EDITOR_MODULES = (
     "sending",
     "settings",
     "subscribers",
+    "writing",
 )
 
 

@@ -81,7 +81,9 @@ class ProposalForm(FlaskForm):
         ],
         filters=[text_input],
         description=_l(
-            "Markdown: **bold**, *italic*, [link text](https://…), lists with -."
+            "Pasted text keeps its paragraphs, lists, bold type and links. To type "
+            "a list, begin each line with a dash (-) or a number (1.); addresses "
+            "that begin with www. or https:// become links."
         ),
     )
     theme_id = RadioField(

@@ -27,6 +27,7 @@ from newsletter.editor import (
     sending,
     settings,
     subscribers,
+    writing,
 )
 from newsletter.extensions import db
 from newsletter.labels import role_label
@@ -52,6 +53,7 @@ bp.register_blueprint(review.bp)
 bp.register_blueprint(settings.bp)
 bp.register_blueprint(history.bp)
 bp.register_blueprint(audit.bp)
+bp.register_blueprint(writing.bp)
 answer_domain_errors(bp)
 
 PUBLIC_ENDPOINTS = {"editor.auth.login"}

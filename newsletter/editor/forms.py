@@ -165,7 +165,10 @@ class IssueForm(FlaskForm):
         _l("Introduction"),
         validators=[Length(max=5000)],
         filters=[text_input],
-        description=_l("Shown above the sections. Markdown is allowed."),
+        description=_l(
+            "Shown above the sections. Pasted text keeps its paragraphs, lists, "
+            "bold type and links."
+        ),
     )
     publish_on = DateField(
         _l("Publication date"),
@@ -311,7 +314,9 @@ class ItemForm(FlaskForm):
         validators=[Length(max=20000)],
         filters=[text_input],
         description=_l(
-            "Markdown: **bold**, *italic*, [link text](https://…), lists with -."
+            "Pasted text keeps its paragraphs, lists, bold type and links. To type "
+            "a list, begin each line with a dash (-) or a number (1.); addresses "
+            "that begin with www. or https:// become links."
         ),
     )
     contact_name = StringField(
