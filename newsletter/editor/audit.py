@@ -109,6 +109,7 @@ ACTIONS = {
     "proposal.submitted": _l("Proposal submitted"),
     "section_contact.changed": _l("Section contact changed"),
     "setting.changed": _l("Setting changed"),
+    "identity.changed": _l("Organisation identity changed"),
     "subscriber.bounce_hard": _l("Hard bounce"),
     "subscriber.bounce_soft": _l("Soft bounce"),
     "subscriber.complaint": _l("Spam complaint"),
