@@ -14,6 +14,7 @@ import newsletter.editor
 RULES_BEFORE_THE_SPLIT = [
     "/ GET HEAD OPTIONS",
     "/archive/<slug> GET HEAD OPTIONS",
+    "/brand.css GET HEAD OPTIONS",
     "/confirm/<token> GET HEAD OPTIONS POST",
     "/confirm/resend OPTIONS POST",
     "/contribute/<token> GET HEAD OPTIONS POST",
