@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import func, select
 
 from newsletter.extensions import db
 from newsletter.models import ContributionLink, Issue, Proposal, ProposalLink, Theme
 from newsletter.models.states import move
 from newsletter.models.types import utcnow
-from newsletter.services import audit, contributors, plan, sending
+from newsletter.services import audit, contributors, identity, plan, sending
 from newsletter.services.contributor_links import set_proposal_secret
 from newsletter.services.issues import ItemData, LinkData, add_item, create_issue
 from newsletter.services.subscriber_import import ImportRow, import_subscribers
@@ -187,6 +189,40 @@ def _plan_year(september: Issue, december: Issue, now: datetime) -> int:
     return len(made.created)
 
 
+DEMO_IDENTITY = {
+    "tagline": (
+        "Inom socialtjänst och angränsande område hälso- och sjukvård samt skolan "
+        "i Kalmar län"
+    ),
+    "postal_address": "Regional samverkan\nBox 100\n391 00 Kalmar",
+    "editorial_contact": "Redaktionen, nyhetsbrev@example.se, 0480-10 00 00",
+    "footer_text": "Nyhetsbrev – 4 gånger per år med aktuell information",
+}
+
+
+def demo_logo() -> bytes:
+    """A plain demo logo: a coloured mark and the county town's name, as a PNG."""
+    image = Image.new("RGBA", (360, 96), (255, 255, 255, 0))
+    draw = ImageDraw.Draw(image)
+    draw.rounded_rectangle((4, 8, 84, 88), radius=16, fill=(0, 80, 122, 255))
+    draw.ellipse((26, 30, 62, 66), fill=(255, 255, 255, 255))
+    # The built-in font has no å, ä or ö.
+    font = ImageFont.load_default(size=44)
+    draw.text((100, 22), "Kalmar", font=font, fill=(27, 31, 36, 255))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def load_demo_identity() -> bool:
+    """Give the organisation the demo's tagline, footer and logo, unless an
+    administrator has set an identity; return whether it was set."""
+    if identity.stored():
+        return False
+    identity.save({**DEMO_IDENTITY, **identity.store_logo(demo_logo())}, EDITOR)
+    return True
+
+
 def load_demo_content() -> int:
     """Add the demo issues and this year's plan to an empty archive; return how
     many issues were added."""
@@ -205,6 +241,7 @@ def load_demo_content() -> int:
         EDITOR,
         utcnow(),
     )
+    load_demo_identity()
     db.session.flush()
     return 2 + planned
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html as html_module
 import math
+import re
 import sys
 import time
 from datetime import datetime
@@ -25,7 +26,7 @@ from flask_babel import format_date, format_datetime, ngettext
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from jinja2 import select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy.exc import DBAPIError
 from werkzeug import exceptions
 from werkzeug.exceptions import HTTPException
@@ -41,6 +42,12 @@ from newsletter.models import IssueStatus, LinkOutcome, SubscriberStatus
 from newsletter.models.types import utcnow
 from newsletter.request_limits import too_large
 from newsletter.services import workers
+from newsletter.services.identity import (
+    DEFAULT_BRAND_COLOUR,
+    Identity,
+    defaults,
+    identity,
+)
 from newsletter.services.subscribers import display_address
 
 # One way of writing times on every page, in both languages: no seconds, 24-hour
@@ -185,6 +192,38 @@ def _database_unavailable(error: DBAPIError) -> Response:
     return response
 
 
+def _page_identity() -> Identity:
+    """The identity for a page; the environment's during a database outage, so
+    that an error page still renders."""
+    try:
+        return identity()
+    except DBAPIError as error:
+        if not is_database_outage(error):
+            raise
+        db.session.rollback()
+        return defaults()
+
+
+def _darker(colour: str, share: float = 0.25) -> str:
+    """A "#rrggbb" colour mixed with some black, for hovered links."""
+    channels = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return "#" + "".join(f"{round(c * (1 - share)):02x}" for c in channels)
+
+
+def _brand_stylesheet() -> Response:
+    """Answer with the custom properties of the current brand colour."""
+    colour = identity().brand_colour
+    body = f":root {{ --brand: {colour}; --brand-dark: {_darker(colour)}; }}\n"
+    response = make_response(body)
+    response.mimetype = "text/css"
+    if request.args.get("v") == colour.lstrip("#"):
+        response.cache_control.public = True
+        response.cache_control.max_age = 31536000
+    else:
+        response.cache_control.no_cache = True
+    return response
+
+
 def _health() -> tuple[dict[str, object], int]:
     """Report the database, and when a worker was last seen (a missing worker is
     reported, not a failed check: the web process itself is fine)."""
@@ -231,12 +270,47 @@ def tel_href(phone: str) -> str:
     return "tel:" + plus + "".join(ch for ch in number if ch.isdigit())
 
 
+# In free contact text: an email address, or a phone number of at least six digits
+# written with spaces, dashes, parentheses and a leading +.
+CONTACT_PART = re.compile(
+    r"(?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)"
+    r"|(?P<phone>\+?\d[\d ()-]{4,}\d)"
+)
+
+
+def lines(text: str | None) -> Markup:
+    """Plain text with its line breaks kept, escaped."""
+    return Markup("<br>\n").join(escape(line) for line in (text or "").splitlines())
+
+
+def contact_links(text: str | None) -> Markup:
+    """Free contact text, escaped, its email addresses and phone numbers linked."""
+
+    def linked(line: str) -> Markup:
+        out = Markup()
+        position = 0
+        for match in CONTACT_PART.finditer(line):
+            found = match.group(0)
+            if match.group("phone") and sum(c.isdigit() for c in found) < 6:
+                continue
+            href = tel_href(found) if match.group("phone") else f"mailto:{found}"
+            out += escape(line[position : match.start()])
+            out += Markup('<a href="{}">{}</a>').format(href, found)
+            position = match.end()
+        return out + escape(line[position:])
+
+    return Markup("<br>\n").join(linked(line) for line in (text or "").splitlines())
+
+
 def init_app(app: Flask) -> None:
     """Register filters, globals, error pages and /healthz."""
     app.before_request(_refuse_nul_bytes)
     app.register_error_handler(CSRFError, _csrf_error)
     app.url_map.converters["int"] = RowIdConverter
     app.jinja_env.filters["tel"] = tel_href
+    app.jinja_env.filters["lines"] = lines
+    app.jinja_env.filters["contact_links"] = contact_links
+    app.jinja_env.globals["default_brand_colour"] = DEFAULT_BRAND_COLOUR
     app.jinja_env.filters["address"] = display_address
     app.jinja_env.filters["plain_text"] = plain_text
     app.jinja_env.filters["summary"] = summary
@@ -272,11 +346,20 @@ def init_app(app: Flask) -> None:
         """Report whether the app can reach its database, and the newest worker."""
         return _health()
 
+    @app.get("/brand.css")
+    def brand_css() -> Response:
+        """The brand colour as a stylesheet (pages allow no inline styles); its
+        address carries the colour, so it can be cached for a year."""
+        return _brand_stylesheet()
+
     @app.context_processor
     def page_context() -> dict[str, object]:
-        """Expose the site name and the current path to every template."""
+        """Expose the identity, the site name and the current path to every
+        template."""
+        current = _page_identity()
         return {
-            "site_name": settings().site_name,
-            "organisation": settings().organisation,
+            "identity": current,
+            "site_name": current.newsletter_name,
+            "organisation": current.organisation,
             "current_path": request.full_path.rstrip("?") if request else "/",
         }

@@ -15,6 +15,7 @@ RULES_BEFORE_THE_SPLIT = [
     "/ GET HEAD OPTIONS",
     "/archive/<slug> GET HEAD OPTIONS",
     "/archive/<slug>.pdf GET HEAD OPTIONS",
+    "/brand.css GET HEAD OPTIONS",
     "/confirm/<token> GET HEAD OPTIONS POST",
     "/confirm/resend OPTIONS POST",
     "/contribute/<token> GET HEAD OPTIONS POST",

@@ -200,6 +200,32 @@ def test_the_signatures_list_from_twice_and_the_list_headers(delivered):
     assert "list-unsubscribe-post" in signed
 
 
+def test_the_sender_name_and_reply_to_of_the_identity_are_signed(
+    signing_app, smtp_server, keys
+):
+    from newsletter.services import identity
+
+    with signing_app.test_request_context():
+        identity.save(
+            {"sender_name": "Samverkan Kalmar län", "reply_to": "svar@example.se"},
+            "Ada Admin",
+        )
+        db.session.commit()
+        issue = make_issue("Nyhetsbrev maj")
+        make_item(issue, "aldre", "Träffpunkter för äldre")
+        make_subscriber(email="asa@example.se")
+        sending.start_sending(issue.id, utcnow())
+        db.session.commit()
+    Worker(signing_app).run(once=True)
+    [received] = smtp_server.sink.received
+    assert verdicts(received.data, keys) == [True, True]
+    signature = dkim.DKIM(received.data).headers[0][1]
+    signed = dkim.util.parse_tag_value(signature)[b"h"].decode().lower().split(":")
+    assert "reply-to" in [name.strip() for name in signed]
+    head = received.data[: body_start(received.data)]
+    assert b"Reply-To: svar@example.se" in head
+
+
 def test_a_confirmation_email_is_signed_too(signing_app, smtp_server, keys):
     with signing_app.app_context():
         subscriptions.request_subscription(

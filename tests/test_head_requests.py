@@ -61,6 +61,8 @@ def route_values(app: Flask) -> dict[tuple[str, str], str]:
         return {
             ("static", "filename"): "style.css",
             ("archive.issue", "slug"): "nyhetsbrev-mars",
+            ("archive.issue_pdf", "slug"): "nyhetsbrev-mars",
+            ("archive.media_file", "name"): "0123456789abcdef0123456789abcdef-600.jpg",
             ("archive.theme", "slug"): "aldre",
             ("archive.theme_rss", "slug"): "aldre",
             ("subscribe.confirm", "token"): token("confirm", pending),

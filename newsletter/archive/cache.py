@@ -1,13 +1,15 @@
 """Rendered archive pages and feeds, kept per process until the archive changes.
 
-Every public archive response depends only on published issues (frozen once sent)
-and the themes. Two small queries give a stamp of that state; a rendered body is
+Every public archive response depends only on published issues (frozen once sent),
+the themes and the organisation's identity (names, logo, colour, footer). Three
+small queries give a stamp of that state; a rendered body is
 reused while the stamp, the URL and the language stay the same.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -20,7 +22,9 @@ from sqlalchemy import func, select
 
 from newsletter.extensions import db
 from newsletter.models import Issue, IssuePdf, Theme
+from newsletter.models.review import Setting
 from newsletter.services.archive import PUBLIC
+from newsletter.services.identity import IDENTITY
 
 
 @dataclass(frozen=True)
@@ -65,8 +69,26 @@ def archive_stamp() -> Stamp:
     editions, built = db.session.execute(
         select(func.count(IssuePdf.issue_id), func.max(IssuePdf.built_at))
     ).one()
-    times = [t for t in (published, updated, built, *(row[0] for row in themes)) if t]
-    return Stamp(max(times, default=None), (count, versions, editions, built, themes))
+    look = db.session.execute(
+        select(Setting.updated_at, Setting.value).where(Setting.key == IDENTITY)
+    ).one_or_none()
+    identity_changed, identity_value = look if look is not None else (None, None)
+    # The value itself, not only the time: two saves within a clock tick differ.
+    shown = json.dumps(identity_value, sort_keys=True)
+    times = [
+        t
+        for t in (
+            published,
+            updated,
+            built,
+            identity_changed,
+            *(row[0] for row in themes),
+        )
+        if t
+    ]
+    return Stamp(
+        max(times, default=None), (count, versions, editions, built, themes, shown)
+    )
 
 
 class PageCache:

@@ -25,7 +25,7 @@ from flask import Flask
 from newsletter.config import ENV_PREFIX, ConfigError, Settings, settings_of
 
 SIGNED_HEADERS = (
-    b"From", b"To", b"Subject", b"Date", b"Message-ID", b"MIME-Version",
+    b"From", b"Reply-To", b"To", b"Subject", b"Date", b"Message-ID", b"MIME-Version",
     b"Content-Type", b"List-Id", b"List-Unsubscribe", b"List-Unsubscribe-Post",
     b"List-Archive",
 )  # fmt: skip

@@ -33,6 +33,7 @@ from newsletter.models import (
 )
 from newsletter.models.types import utcnow
 from newsletter.services.contributor_links import link_url, proposal_url
+from newsletter.services.identity import identity, sender
 from newsletter.services.issues import sections
 from newsletter.services.tokens import make_token
 
@@ -64,6 +65,25 @@ def message_id(kind: str, row_id: int) -> str:
     return f"<{kind}.{row_id}.{digest[:16]}@{mail_domain()}>"
 
 
+def identity_context() -> dict[str, Any]:
+    """Who sends every email: the identity, its names and its logo's address."""
+    current = identity()
+    logo = f"{base_url()}/media/{current.logo_file}" if current.logo else ""
+    return {
+        "identity": current,
+        "site_name": current.newsletter_name,
+        "organisation": current.organisation,
+        "brand_colour": current.brand_colour,
+        "logo_url": logo,
+    }
+
+
+def reply_to_headers() -> dict[str, str]:
+    """The Reply-To header, when the identity names an address for replies."""
+    address = identity().reply_to
+    return {"Reply-To": address} if address else {}
+
+
 def subscriber_links(
     subscriber_id: int, token_version: int, email: str
 ) -> dict[str, str]:
@@ -88,7 +108,7 @@ def list_unsubscribe(unsubscribe_url: str) -> str:
 
 def list_headers() -> dict[str, str]:
     """Return the list headers every issue email carries besides List-Unsubscribe."""
-    name = settings().site_name
+    name = identity().newsletter_name
     return {
         "List-Id": f"{name} <newsletter.{mail_domain()}>",
         "List-Archive": f"<{base_url()}/>",
@@ -118,8 +138,7 @@ def issue_context(
         if settings().pdf_every_seconds > 0
         else "",
         "subscribed_themes": chosen,
-        "site_name": settings().site_name,
-        "organisation": settings().organisation,
+        **identity_context(),
         **links,
     }
 
@@ -134,8 +153,8 @@ def build_issue_template(
     rendered = render_email("issue", locale=language, **context)
     return MessageTemplate(
         rendered,
-        sender=settings().mail_from,
-        headers=list_headers(),
+        sender=sender(settings().mail_from),
+        headers={**list_headers(), **reply_to_headers()},
         slots=LINK_SLOTS,
         marker=marker,
     )
@@ -176,13 +195,9 @@ def _issue_test_context(message: OutboundMessage) -> dict[str, Any]:
     return issue_context(issue, theme_ids, message.language, links)
 
 
-def _about_us(message: OutboundMessage) -> dict[str, str]:
+def _about_us(message: OutboundMessage) -> dict[str, Any]:
     """What every transactional email says of itself: its language and who we are."""
-    return {
-        "language": message.language,
-        "site_name": settings().site_name,
-        "organisation": settings().organisation,
-    }
+    return {"language": message.language, **identity_context()}
 
 
 def _subscriber_context(message: OutboundMessage) -> dict[str, Any]:
@@ -302,7 +317,9 @@ def build_transactional(message: OutboundMessage) -> bytes:
     """Render a queued transactional message into its final bytes."""
     context = TRANSACTIONAL[message.template](message)
     rendered = render_email(message.template, locale=message.language, **context)
-    template = MessageTemplate(rendered, sender=settings().mail_from)
+    template = MessageTemplate(
+        rendered, sender=sender(settings().mail_from), headers=reply_to_headers()
+    )
     return template.personalise(
         to_address=message.to_address,
         to_name=message.to_name,

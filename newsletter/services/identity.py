@@ -10,18 +10,32 @@ from the environment, the built-in brand colour, or nothing.
 from __future__ import annotations
 
 import dataclasses
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from email.utils import parseaddr
+from email.utils import formataddr, parseaddr
 from typing import Any
 
 from flask import g, has_app_context
+from flask_babel import format_decimal
+from flask_babel import gettext as _
 
 from newsletter.config import settings
+from newsletter.errors import DomainError
 from newsletter.extensions import db
 from newsletter.models.review import Setting
+from newsletter.services import audit
+from newsletter.services.media import ImageRefused, store_image, variant_name
+from newsletter.services.subscribers import InvalidAddress, normalise_address
 
 IDENTITY = "IDENTITY"
 DEFAULT_BRAND_COLOUR = "#00507a"
+# White header text on the brand colour must be readable (WCAG 2 AA, body text).
+MIN_CONTRAST = 4.5
+HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+# Logos are shown at most 300 px wide: the 600 px variant is sharp on every screen.
+LOGO_VARIANT = 600
+LOGO_WIDTHS = (LOGO_VARIANT,)
 
 
 @dataclass(frozen=True)
@@ -45,6 +59,20 @@ class Identity:
     reply_to: str = ""
     feed_title: str = ""
     feed_description: str = ""
+
+    @property
+    def logo_file(self) -> str:
+        """The logo's stored variant that pages and emails show ("" for none)."""
+        return variant_name(self.logo, LOGO_VARIANT) if self.logo else ""
+
+    def logo_size(self, max_width: int, max_height: int) -> tuple[int, int]:
+        """The logo's shown size: its proportions, within the given box."""
+        if not (self.logo_width and self.logo_height):
+            return max_width, max_height
+        scale = min(max_width / self.logo_width, max_height / self.logo_height, 1)
+        return max(1, round(self.logo_width * scale)), max(
+            1, round(self.logo_height * scale)
+        )
 
     @property
     def feed_heading(self) -> str:
@@ -99,6 +127,128 @@ def identity() -> Identity:
     if not isinstance(found, Identity):
         found = g.identity = load()
     return found
+
+
+class IdentityRefused(DomainError):
+    """A field of the identity cannot be saved; the message says why."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def _channel(value: int) -> float:
+    """One sRGB channel (0-255) as linear light, as WCAG 2 defines it."""
+    c = value / 255
+    return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+
+def contrast_with_white(colour: str) -> float:
+    """The WCAG contrast ratio of white text on a "#rrggbb" background."""
+    red, green, blue = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    luminance = 0.2126 * _channel(red) + 0.7152 * _channel(green)
+    luminance += 0.0722 * _channel(blue)
+    return 1.05 / (luminance + 0.05)
+
+
+def colour_problem(colour: str) -> str | None:
+    """Why a brand colour cannot be used, or None when it can ("" is the default)."""
+    if not colour:
+        return None
+    if not HEX_COLOUR.match(colour):
+        return str(_("Write the colour as # and six hexadecimal digits, e.g. #00507a."))
+    ratio = contrast_with_white(colour)
+    if ratio < MIN_CONTRAST:
+        # Rounded down, so that 4.49 is never shown as the 4.5 that is needed.
+        shown = format_decimal(int(ratio * 100) / 100, format="0.00")
+        needed = format_decimal(MIN_CONTRAST, format="0.0")
+        return str(
+            _(
+                "White text on %(colour)s has a contrast of only %(ratio)s:1; at least "
+                "%(needed)s:1 is needed. Choose a darker colour.",
+                colour=colour,
+                ratio=shown,
+                needed=needed,
+            )
+        )
+    return None
+
+
+def _reply_to(address: str) -> str:
+    """A Reply-To address normalised, or IdentityRefused."""
+    try:
+        normal = normalise_address(address)
+    except InvalidAddress:
+        raise IdentityRefused("reply_to", _("Enter a valid email address.")) from None
+    if not normal.isascii():
+        raise IdentityRefused(
+            "reply_to",
+            _("Use an address with only the letters a to z before the @."),
+        )
+    return normal
+
+
+def store_logo(data: bytes) -> dict[str, Any]:
+    """Keep an uploaded logo; return its identity fields, or raise ImageRefused.
+
+    SVG is refused by name: it can carry scripts, and many email programs do not
+    show it."""
+    head = data[:1024].lstrip().lower()
+    if head.startswith((b"<svg", b"<?xml")) or b"<svg" in head:
+        raise ImageRefused(
+            _("SVG images cannot be used as the logo: save it as PNG, JPEG or WebP.")
+        )
+    image = store_image(data, LOGO_WIDTHS)
+    return {"logo": image.name, "logo_width": image.width, "logo_height": image.height}
+
+
+def save(values: Mapping[str, Any], by: str) -> list[str]:
+    """Keep the identity administrators set (an empty value: the default) and
+    audit each changed field with its value before and after; return their names.
+
+    `values` holds every field; the logo's name and size come from store_image."""
+    wanted: dict[str, Any] = {}
+    for key in FIELDS:
+        value = values.get(key, "")
+        if isinstance(value, str):
+            value = value.strip()
+        if value in ("", None, 0):
+            continue
+        wanted[key] = value
+    colour = str(wanted.get("brand_colour", "")).lower()
+    if problem := colour_problem(colour):
+        raise IdentityRefused("brand_colour", problem)
+    if colour:
+        wanted["brand_colour"] = colour
+    if "reply_to" in wanted:
+        wanted["reply_to"] = _reply_to(str(wanted["reply_to"]))
+    before = stored()
+    changed = sorted(k for k in FIELDS if before.get(k) != wanted.get(k))
+    if not changed:
+        return []
+    row = db.session.get(Setting, IDENTITY)
+    if row is None:
+        db.session.add(Setting(key=IDENTITY, value=wanted, updated_by=by))
+    else:
+        row.value = wanted
+        row.updated_by = by
+    audit.record(
+        "identity.changed",
+        "setting",
+        None,
+        IDENTITY,
+        {k: [before.get(k, ""), wanted.get(k, "")] for k in changed},
+    )
+    db.session.flush()
+    forget()
+    return changed
+
+
+def sender(mail_from: str) -> str:
+    """MAIL_FROM with the identity's display name (its address stays)."""
+    name, address = parseaddr(mail_from)
+    return formataddr((identity().sender_name or name, address))
 
 
 def forget() -> None:

@@ -160,3 +160,24 @@
     });
   });
 })();
+
+// A colour picker beside a colour's text field; the text field is what is sent.
+(function () {
+  "use strict";
+  var hex = /^#[0-9a-fA-F]{6}$/;
+  document.querySelectorAll("input.colour-picker[data-for]").forEach(function (picker) {
+    var field = document.getElementById(picker.dataset.for);
+    if (!field) {
+      return;
+    }
+    picker.hidden = false;
+    picker.addEventListener("input", function () {
+      field.value = picker.value;
+    });
+    field.addEventListener("input", function () {
+      if (hex.test(field.value)) {
+        picker.value = field.value.toLowerCase();
+      }
+    });
+  });
+})();
