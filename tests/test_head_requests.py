@@ -98,7 +98,9 @@ def test_a_head_request_on_any_public_route_changes_nothing(app: Flask) -> None:
     client = app.test_client(use_cookies=False)
     for url in urls:
         with client.head(url) as response:
-            assert response.status_code < 500, url
+            # A PDF edition no worker has built yet is "try again shortly".
+            unbuilt = url.endswith(".pdf") and response.status_code == 503
+            assert response.status_code < 500 or unbuilt, url
     assert database_rows(app) == before
 
 
