@@ -32,12 +32,12 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 
 from newsletter import labels
-from newsletter.api.errors import is_api_request, json_error
 from newsletter.config import settings
 from newsletter.content import markdown_as_text, render_markdown
 from newsletter.database import database_is_reachable, is_database_outage
 from newsletter.errors import DomainError, NotFound
 from newsletter.extensions import db, limiter
+from newsletter.json_errors import is_api_request, json_error
 from newsletter.models import IssueStatus, LinkOutcome, SubscriberStatus
 from newsletter.models.types import utcnow
 from newsletter.request_limits import too_large

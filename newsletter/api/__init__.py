@@ -27,13 +27,13 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from newsletter import consent_text
 from newsletter.api import cors, representations
-from newsletter.api.errors import PREFIX, json_error
 from newsletter.api.openapi import DESCRIPTION
 from newsletter.api.signup import Invalid, read_sign_up
 from newsletter.archive import Missing, _respond
 from newsletter.config import settings
 from newsletter.extensions import csrf, db, limiter, login_manager
 from newsletter.i18n import show_in
+from newsletter.json_errors import PREFIX, json_error
 from newsletter.models.types import utcnow
 from newsletter.services import api_keys, archive, corrections, subscribers, themes
 from newsletter.services import subscriptions as subscription_service

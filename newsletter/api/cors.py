@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 from flask import Request, Response, current_app
 from flask_babel import gettext as _
 
-from newsletter.api.errors import json_error
 from newsletter.config import parse_cors_origins, settings
+from newsletter.json_errors import json_error
 
 # How long a browser may reuse an answered preflight.
 PREFLIGHT_MAX_AGE = 600

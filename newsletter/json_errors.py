@@ -1,4 +1,4 @@
-"""JSON answers for every error under /api: callers are programs, not people."""
+"""JSON answers for every error under /api: callers there are programs, not people."""
 
 from __future__ import annotations
 
