@@ -23,7 +23,8 @@ from newsletter.models import (
 from newsletter.models.review import Correction
 from newsletter.models.types import utcnow
 from newsletter.services import api_keys, subscriptions
-from tests.factories import make_subscriber
+from tests.conftest import csrf_token_from
+from tests.factories import PASSWORD, make_editor, make_subscriber
 from tests.test_archive import publish
 
 SITE = "https://www.region.example.se"
@@ -128,6 +129,32 @@ def test_the_api_never_reads_or_sets_the_session_cookie(app, admin):
             select(AuditEvent).where(AuditEvent.action == "subscriber.requested")
         )
         assert entry.actor_kind == "public"  # not the logged-in administrator
+
+
+def test_a_remember_me_cookie_logs_nobody_in_through_the_api(app, client):
+    with app.app_context():
+        make_editor(email="eva@example.se")
+    client.post(
+        "/editor/login",
+        data={
+            "csrf_token": csrf_token_from(client),
+            "email": "eva@example.se",
+            "password": PASSWORD,
+            "remember": "y",
+        },
+    )
+    replay = app.test_client()
+    replay.set_cookie("remember_token", client.get_cookie("remember_token").value)
+    answer = replay.post(URL, json={"email": "x@example.se"})
+    assert answer.status_code == 202
+    assert "Set-Cookie" not in answer.headers
+    with app.app_context():
+        kinds = db.session.scalars(
+            select(AuditEvent.actor_kind).where(
+                AuditEvent.action == "subscriber.requested"
+            )
+        ).all()
+    assert kinds == ["public"]
 
 
 @pytest.mark.parametrize(
