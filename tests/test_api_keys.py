@@ -88,10 +88,19 @@ def test_keys_from_the_command_line(app):
 
 @pytest.mark.real_commits  # the limits count in the database on their own connection
 def test_sign_ups_through_the_api_are_throttled_per_client_with_json(make_app):
-    app = make_app(RATELIMIT_ENABLED=True, SIGNUP_RATE_LIMIT="2 per minute")
+    site = "https://www.region.example.se"
+    app = make_app(
+        RATELIMIT_ENABLED=True,
+        SIGNUP_RATE_LIMIT="2 per minute",
+        API_CORS_ORIGINS=site,
+    )
     client = app.test_client()
     codes = [
-        client.post("/api/v1/subscriptions", json={"email": f"p{n}@example.se"})
+        client.post(
+            "/api/v1/subscriptions",
+            json={"email": f"p{n}@example.se"},
+            headers={"Origin": site},
+        )
         for n in range(3)
     ]
     assert [c.status_code for c in codes] == [202, 202, 429]
@@ -99,6 +108,9 @@ def test_sign_ups_through_the_api_are_throttled_per_client_with_json(make_app):
     assert refused.headers["Content-Type"] == "application/json"
     assert 0 < int(refused.headers["Retry-After"]) <= 60
     assert "Vänta en stund" in refused.json["error"]
+    # The calling page's script can read the refusal and when to try again.
+    assert refused.headers["Access-Control-Allow-Origin"] == site
+    assert "Retry-After" in refused.headers["Access-Control-Expose-Headers"]
     # A preflight is not a sign-up: it does not use up the allowance.
     assert client.options("/api/v1/subscriptions").status_code == 200
 
