@@ -31,7 +31,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     load_config(app, test_config)
     app.request_class = LimitedRequest
 
-    from newsletter import cli, database, devmail, i18n, rate_limits, web
+    from newsletter import api, cli, database, devmail, i18n, rate_limits, web
     from newsletter.archive import bp as archive_bp
     from newsletter.contribute import bp as contribute_bp
     from newsletter.editor import bp as editor_bp
@@ -60,6 +60,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(editor_bp)
     app.register_blueprint(subscribe_bp)
     app.register_blueprint(contribute_bp)
+    api.init_app(app)
     devmail.init_app(app)
     app.after_request(_security_headers)
     proxies = settings_of(app).proxy_fix_x_for

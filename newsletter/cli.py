@@ -30,6 +30,7 @@ from newsletter.models.types import utcnow
 from newsletter.pdf_editions import pdf_cli
 from newsletter.planning import plan_cli
 from newsletter.services import (
+    api_keys,
     audit,
     bounces,
     contributors,
@@ -475,6 +476,53 @@ def dev_command(host: str, port: int, smtp_port: int) -> None:
         catcher.stop()
 
 
+api_keys_cli = AppGroup("api-keys", help="Keys that open the API's figures.")
+
+
+@api_keys_cli.command("create")
+@click.argument("name")
+def create_api_key_command(name: str) -> None:
+    """Make a key; it is printed this once and kept only as a hash."""
+    try:
+        made = api_keys.create_key(name, by=audit.command_line().label)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    click.echo(f"API key {made.row.id} ({made.row.name}): {made.key}")
+    click.echo("Keep it now: it cannot be shown again.")
+
+
+@api_keys_cli.command("list")
+def list_api_keys_command() -> None:
+    """List keys: id, beginning, name, creator, last use, state."""
+    rows = api_keys.list_keys()
+    if not rows:
+        click.echo("No API keys.")
+    for row in rows:
+        used = (
+            row.last_used_at.isoformat(timespec="minutes")
+            if row.last_used_at
+            else "never"
+        )
+        state = "active" if row.active else "revoked"
+        click.echo(
+            f"{row.id:4} {row.prefix}… {state:8} used {used:16} "
+            f"{row.name} (by {row.created_by})"
+        )
+
+
+@api_keys_cli.command("revoke")
+@click.argument("key_id", type=int)
+def revoke_api_key_command(key_id: int) -> None:
+    """Revoke a key for good."""
+    try:
+        row = api_keys.revoke_key(key_id, utcnow())
+    except NotFound:
+        raise click.ClickException(f"no API key with the id {key_id}") from None
+    db.session.commit()
+    click.echo(f"API key {row.id} ({row.name}) is revoked.")
+
+
 def init_app(app: Flask) -> None:
     """Register the commands."""
     app.cli.add_command(create_editor_command)
@@ -489,3 +537,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(contributors_cli)
     app.cli.add_command(plan_cli)
     app.cli.add_command(pdf_cli)
+    app.cli.add_command(api_keys_cli)

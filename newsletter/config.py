@@ -8,6 +8,7 @@ import math
 import os
 import re
 import secrets
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -238,12 +239,19 @@ class Settings:
             )
         values["base_url"] = values["base_url"].rstrip("/")
         parse_domain_rate_limits(values["domain_rate_limits"])
+        values["api_cors_origins"] = ",".join(
+            parse_cors_origins(values["api_cors_origins"])
+        )
         return cls(**values)
 
     @property
     def allow_private_fetches(self) -> bool:
         """Whether the guarded fetcher may reach private addresses (tests only)."""
         return self.outbound_allow_private or self.feed_import_allow_private
+
+    def cors_origins(self) -> frozenset[str]:
+        """Return the origins whose pages may call the API, normalised."""
+        return frozenset(filter(None, self.api_cors_origins.split(",")))
 
     def domain_rates(self) -> dict[str, float]:
         """Return the per-domain limits as messages per second, by ASCII domain."""
@@ -255,6 +263,46 @@ class Settings:
             spec.name.upper(): getattr(self, spec.name)
             for spec in dataclasses.fields(self)
         }
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def parse_cors_origins(text: str) -> list[str]:
+    """Read comma-separated origins (scheme://host[:port]) in the form browsers send
+    them: lower case, without a default port. A path, a query, user details or a
+    wildcard stop the start with a message naming NEWSLETTER_API_CORS_ORIGINS."""
+    origins: list[str] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        problem = "must be scheme://host[:port], e.g. https://www.example.se"
+        try:
+            parts = urllib.parse.urlsplit(part)
+            port = parts.port
+        except ValueError:
+            parts, port = None, None
+        if "*" in part:
+            problem = "cannot hold a wildcard: name each origin"
+        elif (
+            parts is not None
+            and parts.scheme in _DEFAULT_PORTS
+            and parts.hostname
+            and not parts.username
+            and not parts.password
+            and parts.path in ("", "/")
+            and not parts.query
+            and not parts.fragment
+            and not part.endswith(("?", "#"))
+        ):
+            host = parts.hostname
+            if ":" in host:  # an IPv6 address keeps its brackets in an origin
+                host = f"[{host}]"
+            origin = f"{parts.scheme}://{host}"
+            if port is not None and port != _DEFAULT_PORTS[parts.scheme]:
+                origin += f":{port}"
+            origins.append(origin)
+            continue
+        raise ConfigError(f"NEWSLETTER_API_CORS_ORIGINS: {part!r} {problem}")
+    return origins
 
 
 _PERIODS = {"s": 1.0, "min": 60.0, "h": 3600.0}

@@ -79,6 +79,10 @@ def consent_how(how: str | None) -> str:
     how = how or ""
     if how.startswith("editor "):
         return _("editor %(name)s", name=how.removeprefix("editor "))
+    if how == "API":
+        return _("API")
+    if how.startswith("API "):
+        return _("API from %(origin)s", origin=how.removeprefix("API "))
     if how.startswith("import by "):
         return _("import by %(name)s", name=how.removeprefix("import by "))
     return labels.get(how, how)

@@ -107,6 +107,7 @@ TABLE: Mapping[str, Roles | Mapping[str, Roles]] = {
     # Accounts, themes, settings and the audit trail.
     "editor.admin.*": ADMINS,
     "editor.settings.*": ADMINS,
+    "editor.api_keys.*": ADMINS,
     "editor.audit.*": ADMINS,
 }
 

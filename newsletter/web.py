@@ -38,6 +38,7 @@ from newsletter.content import markdown_as_text, render_markdown
 from newsletter.database import database_is_reachable, is_database_outage
 from newsletter.errors import DomainError, NotFound
 from newsletter.extensions import db, limiter
+from newsletter.json_errors import is_api_request, json_error
 from newsletter.models import IssueStatus, LinkOutcome, SubscriberStatus
 from newsletter.models.types import utcnow
 from newsletter.request_limits import too_large
@@ -115,8 +116,9 @@ class RowIdConverter(IntegerConverter):
         super().__init__(url_map, *args, **kwargs)
 
 
-def _error_page(error: HTTPException) -> tuple[str, int]:
-    """Render a friendly page for HTTP errors in the visitor's language."""
+def _error_page(error: HTTPException) -> tuple[str, int] | Response:
+    """Render a friendly page for HTTP errors in the visitor's language (JSON for
+    the API)."""
     code = error.code or 500
     messages = {
         400: _("The request could not be understood. Reload the page and try again."),
@@ -129,10 +131,14 @@ def _error_page(error: HTTPException) -> tuple[str, int]:
     message = messages.get(code, _("Something went wrong on our side."))
     if code == 413:
         message = too_large()  # names the limit that applied
+    if is_api_request():
+        # A 405 says which methods the address takes.
+        kept = {k: v for k, v in error.get_headers() if k == "Allow"}
+        return json_error(code, message, headers=kept)
     return render_template("error.html", code=code, message=message), code
 
 
-def _domain_error_page(error: DomainError) -> tuple[str, int]:
+def _domain_error_page(error: DomainError) -> tuple[str, int] | Response:
     """Answer a domain error no view handled: NotFound as 404, any other as 409."""
     db.session.rollback()  # the page must not run queries in a failed transaction
     if isinstance(error, NotFound):
@@ -152,6 +158,10 @@ def _too_many_attempts(error: HTTPException) -> Response:
     seconds = max(1, math.ceil(lifts - time.time()))
     message = _("Too many attempts. Wait a moment and try again.")
     detail = _("You can try again in %(wait)s.", wait=_wait(seconds))
+    if is_api_request():
+        return json_error(
+            429, f"{message} {detail}", headers={"Retry-After": str(seconds)}
+        )
     body = render_template("error.html", code=429, message=message, detail=detail)
     response = make_response(body, 429)
     response.headers["Retry-After"] = str(seconds)
@@ -180,6 +190,12 @@ def _database_unavailable(error: DBAPIError) -> Response:
         db.session.rollback()
     except Exception:  # noqa: BLE001 - the connection may be gone already
         pass
+    if is_api_request():
+        return json_error(
+            503,
+            _("Something went wrong on our side."),
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     editor = (request.blueprint or "").startswith("editor")
     page = current_app.jinja_env.get_template("unavailable.html").render(
         editor=editor,

@@ -132,6 +132,7 @@ EDITOR = [
     "/editor/inbox/1",
     "/editor/contributors",
     "/editor/contributors/1",
+    "/editor/api-keys",
 ]
 
 
@@ -176,6 +177,10 @@ def test_editor_pages_have_no_accessibility_violations(site, page):
     page.goto(url + "/editor/issues/new")
     page.get_by_role("button", name="Skapa nummer").click()
     found["/editor/issues/new (errors)"] = violations(page)
+    page.goto(url + "/editor/api-keys")
+    page.get_by_label("Namn").fill("Regionens webb")
+    page.get_by_role("button", name="Skapa nyckel").click()
+    found["/editor/api-keys (new key shown)"] = violations(page)
     assert {path: v for path, v in found.items() if v} == {}
 
 

@@ -34,7 +34,7 @@ from newsletter.models import (
     LinkOutcome,
 )
 from newsletter.models.types import utcnow
-from newsletter.services import contacts, plan
+from newsletter.services import api_keys, contacts, plan
 from newsletter.services.contributor_links import proposal_token, token_of
 from newsletter.services.tokens import make_token
 from tests.conftest import EditorClient, csrf_token_from, log_in
@@ -510,6 +510,16 @@ ROUTES: dict[str, Case] = {
     "editor.settings.index": lambda w: w.admin.post(
         "/editor/settings", data={"require_approval": "on"}
     ),
+    # API keys (administrators) and the API's sign-up.
+    "editor.api_keys.key_list": lambda w: w.admin.post(
+        "/editor/api-keys", data={"name": "Regionens webb"}
+    ),
+    "editor.api_keys.revoke": lambda w: w.admin.post(
+        f"/editor/api-keys/{_api_key(w)}/revoke"
+    ),
+    "api.create_subscription": lambda w: w.visitor.post(
+        "/api/v1/subscriptions", json={"email": "api@example.se"}
+    ),
     # Item history and corrections of sent issues.
     "editor.history.restore": _restore,
     "editor.history.correct": _correct,
@@ -577,6 +587,13 @@ def _import_file(w: World) -> list[str]:
     return ["subscribers", "import", str(path)]
 
 
+def _api_key(w: World) -> int:
+    with w.app.app_context():
+        made = api_keys.create_key("Intranätet", by="test")
+        db.session.commit()
+        return made.row.id
+
+
 # CLI command path -> arguments of a successful run (or a function of the world
 # returning them), or why it is exempt (a string starting with "exempt:").
 COMMANDS: dict[str, Any] = {
@@ -609,6 +626,9 @@ COMMANDS: dict[str, Any] = {
     "plan remind": _planned_for_reminder,
     "plan create": ["plan", "create", "2031"],
     "pdf build": _build_pdf,
+    "api-keys create": ["api-keys", "create", "Regionens webb"],
+    "api-keys list": "exempt: read-only",
+    "api-keys revoke": lambda w: ["api-keys", "revoke", str(_api_key(w))],
 }
 DATABASE_COMMANDS = "db"  # Flask-Migrate's schema commands: no application state
 

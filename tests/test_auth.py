@@ -25,6 +25,7 @@ SAMPLE_ARGS = {
     "proposal_id": 1,
     "comment_id": 1,
     "number": 1,
+    "key_id": 1,
 }
 
 

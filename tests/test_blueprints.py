@@ -13,6 +13,13 @@ import newsletter.editor
 # one blueprint per module: the URLs are a public interface (bookmarks, emails).
 RULES_BEFORE_THE_SPLIT = [
     "/ GET HEAD OPTIONS",
+    "/api/v1/consent-text GET HEAD OPTIONS",
+    "/api/v1/issues GET HEAD OPTIONS",
+    "/api/v1/issues/<slug> GET HEAD OPTIONS",
+    "/api/v1/openapi.json GET HEAD OPTIONS",
+    "/api/v1/stats GET HEAD OPTIONS",
+    "/api/v1/subscriptions OPTIONS POST",
+    "/api/v1/themes GET HEAD OPTIONS",
     "/archive/<slug> GET HEAD OPTIONS",
     "/archive/<slug>.pdf GET HEAD OPTIONS",
     "/brand.css GET HEAD OPTIONS",
@@ -22,6 +29,8 @@ RULES_BEFORE_THE_SPLIT = [
     "/contribute/proposal/<token> GET HEAD OPTIONS POST",
     "/editor/ GET HEAD OPTIONS",
     "/editor/account GET HEAD OPTIONS POST",
+    "/editor/api-keys GET HEAD OPTIONS POST",
+    "/editor/api-keys/<int:key_id>/revoke OPTIONS POST",
     "/editor/audit GET HEAD OPTIONS",
     "/editor/audit.csv GET HEAD OPTIONS",
     "/editor/comments/<int:comment_id>/resolve OPTIONS POST",
@@ -110,6 +119,7 @@ RULES_BEFORE_THE_SPLIT = [
 ]
 EDITOR_MODULES = (
     "admin",
+    "api_keys",
     "audit",
     "auth",
     "contacts",

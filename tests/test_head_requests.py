@@ -65,6 +65,7 @@ def route_values(app: Flask) -> dict[tuple[str, str], str]:
             ("archive.media_file", "name"): "0123456789abcdef0123456789abcdef-600.jpg",
             ("archive.theme", "slug"): "aldre",
             ("archive.theme_rss", "slug"): "aldre",
+            ("api.issue", "slug"): "nyhetsbrev-mars",
             ("subscribe.confirm", "token"): token("confirm", pending),
             ("subscribe.unsubscribe", "token"): token("unsubscribe", person),
             ("subscribe.preferences", "token"): preferences,

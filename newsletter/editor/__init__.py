@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 from newsletter import permissions
 from newsletter.editor import (
     admin,
+    api_keys,
     audit,
     auth,
     contacts,
@@ -54,6 +55,7 @@ bp.register_blueprint(settings.bp)
 bp.register_blueprint(history.bp)
 bp.register_blueprint(audit.bp)
 bp.register_blueprint(writing.bp)
+bp.register_blueprint(api_keys.bp)
 answer_domain_errors(bp)
 
 PUBLIC_ENDPOINTS = {"editor.auth.login"}

@@ -60,6 +60,8 @@ ACTOR_KINDS = {
 
 # Readable names of the actions; an action not named here shows its code.
 ACTIONS = {
+    "api_key.created": _l("API key created"),
+    "api_key.revoked": _l("API key revoked"),
     "comment.added": _l("Comment added"),
     "comment.resolved": _l("Comment resolved"),
     "contact.changed": _l("Contact changed"),

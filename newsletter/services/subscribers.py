@@ -272,3 +272,17 @@ def delivery_history(
         .order_by(Delivery.id.desc())
     )
     return [(title, status, sent, error) for title, status, sent, error in rows]
+
+
+def confirmed_per_theme() -> list[tuple[str, str, int]]:
+    """Count confirmed subscribers per theme: slug, name, count, in theme order."""
+    confirmed = case((Subscriber.status == SubscriberStatus.CONFIRMED, 1))
+    rows = db.session.execute(
+        select(Theme.slug, Theme.name, func.count(confirmed))
+        .select_from(Theme)
+        .outerjoin(subscriber_theme, subscriber_theme.c.theme_id == Theme.id)
+        .outerjoin(Subscriber, Subscriber.id == subscriber_theme.c.subscriber_id)
+        .group_by(Theme.id, Theme.slug, Theme.name, Theme.position)
+        .order_by(Theme.position, Theme.id)
+    )
+    return [(slug, name, count) for slug, name, count in rows]
