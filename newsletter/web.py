@@ -40,7 +40,7 @@ from newsletter.extensions import db, limiter
 from newsletter.models import IssueStatus, LinkOutcome, SubscriberStatus
 from newsletter.models.types import utcnow
 from newsletter.request_limits import too_large
-from newsletter.services import workers
+from newsletter.services import media, workers
 from newsletter.services.subscribers import display_address
 
 # One way of writing times on every page, in both languages: no seconds, 24-hour
@@ -231,6 +231,11 @@ def tel_href(phone: str) -> str:
     return "tel:" + plus + "".join(ch for ch in number if ch.isdigit())
 
 
+def media_url(name: str) -> str:
+    """The absolute address of a stored image variant, for emails and feeds."""
+    return f"{settings().base_url}/media/{name}"
+
+
 def init_app(app: Flask) -> None:
     """Register filters, globals, error pages and /healthz."""
     app.before_request(_refuse_nul_bytes)
@@ -241,6 +246,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["plain_text"] = plain_text
     app.jinja_env.filters["summary"] = summary
     app.jinja_env.filters["item_heading"] = item_heading
+    app.jinja_env.globals["item_picture"] = media.picture
+    app.jinja_env.globals["media_url"] = media_url
     # Email bodies are MJML (XML): escape editor text there as in HTML pages.
     app.jinja_env.autoescape = select_autoescape(
         ["html", "htm", "xml", "mjml"], default_for_string=True
