@@ -302,7 +302,8 @@ def _take_image(form: ItemForm, item: Item | None) -> ItemImage | None:
             return None
         form.pending_image.data = stored.name
         form.remove_image.data = False
-        return _described(form, stored.name, stored.width, stored.height)
+        # The size of the largest variant, as a kept upload is measured.
+        return _described(form, stored.name, *stored.size_at(media.WIDTHS[-1]))
     if form.remove_image.data:
         form.pending_image.data = ""
         return NO_IMAGE
