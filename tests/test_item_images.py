@@ -27,6 +27,7 @@ from tests.conftest import EditorClient, log_in
 from tests.factories import make_editor, make_issue, make_item, theme
 from tests.test_issues import item_form
 from tests.test_media import photo
+from tests.test_review import two_publishers
 
 ALT = "Två barn bygger en koja av grenar i skogen."
 HIDDEN = re.compile(r'name="pending_image"[^>]*value="([^"]*)"')
@@ -393,3 +394,20 @@ def test_the_feeds_carry_the_image_by_absolute_address(make_app):
             [entry.get("summary", ""), *(c.value for c in entry.get("content", []))]
         )
         assert f'src="{small}"' in content and f'alt="{ALT}"' in content, url
+
+
+def test_changing_only_the_alt_text_withdraws_an_approval(app):
+    pia, per = two_publishers(app)
+    item_id, aldre, _name = item_with_image(app)
+    with app.app_context():
+        issue = db.session.get(Item, item_id).issue
+        issue_id, version = issue.id, issue.version
+    per.post(f"/editor/issues/{issue_id}/approve", data={"approve-version": version})
+    with app.app_context():
+        assert db.session.get(Issue, issue_id).approved_at is not None
+    status, _ = post_item(
+        pia, f"/editor/items/{item_id}", aldre, version="1", image_alt="En koja."
+    )
+    assert status == 302
+    with app.app_context():
+        assert db.session.get(Issue, issue_id).approved_at is None
