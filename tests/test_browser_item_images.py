@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from newsletter.extensions import db
+from newsletter.mail.emails import preview_email
 from newsletter.models import Item
 from newsletter.services import media
 from tests.browser import live_site
@@ -104,5 +105,55 @@ def test_a_sharp_screen_loads_the_large_variant_of_the_preview(site, browser):
             media.variant_name(stored.name, 1200)
         )
         assert image.bounding_box()["width"] == 600
+    finally:
+        context.close()
+
+
+def email_with_image(app) -> tuple[str, bytes]:
+    """The HTML of an issue email whose item has a photo, and that photo's large
+    variant as the email links it."""
+    with app.app_context():
+        stored = media.store_image(photo())
+        item = make_item(make_issue("Med bild"), "aldre", "Koja", body="Text.")
+        item.image, item.image_alt = stored.name, ALT
+        item.image_width, item.image_height = stored.size_at(1200)
+        db.session.commit()
+        html = preview_email(item.issue, "sv").html
+        large = media.media_path() / stored.variant(1200)
+        return html, large.read_bytes()
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_the_email_image_keeps_its_shape_at_phone_and_desktop_width(
+    site, browser, width
+):
+    app, _url, _ids = site
+    html, image = email_with_image(app)
+    context, page = context_page(browser, width)
+    try:
+        page.route(
+            "**/media/*",
+            lambda route: route.fulfill(body=image, content_type="image/jpeg"),
+        )
+        page.set_content(html, wait_until="load")
+        box = page.get_by_role("img", name=ALT).bounding_box()
+        assert box["width"] <= min(width, 552)
+        assert abs(box["width"] / box["height"] - 1.6) < 0.02
+    finally:
+        context.close()
+
+
+def test_with_images_blocked_the_email_shows_the_alt_text_in_its_room(site, browser):
+    app, _url, _ids = site
+    html, _image = email_with_image(app)
+    context, page = context_page(browser, 1280)
+    try:
+        page.route("**/media/*", lambda route: route.abort())
+        page.set_content(html, wait_until="load")
+        image = page.get_by_role("img", name=ALT)
+        assert image.evaluate("img => img.complete && img.naturalWidth") == 0
+        box = image.bounding_box()
+        assert box["width"] == 552 and box["height"] > 100, box
+        assert page.get_by_text("Text.").is_visible()
     finally:
         context.close()
