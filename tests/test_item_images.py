@@ -411,3 +411,15 @@ def test_changing_only_the_alt_text_withdraws_an_approval(app):
     assert status == 302
     with app.app_context():
         assert db.session.get(Issue, issue_id).approved_at is None
+
+
+def test_the_comparison_of_two_versions_shows_the_alt_text_change(app, editor):
+    item_id, aldre, _name = item_with_image(app)
+    post_item(
+        editor, f"/editor/items/{item_id}", aldre, version="1", image_alt="En koja."
+    )
+    page = editor.get(f"/editor/items/{item_id}/revisions?a=1&b=2").get_data(
+        as_text=True
+    )
+    assert "Bild" in page
+    assert "<ins>koja.</ins>" in page and "<del>Två</del>" in page
