@@ -20,14 +20,19 @@ FORM_ALLOWANCE = 64 * 1024
 
 View = TypeVar("View", bound=Callable[..., object])
 FileLimit = Callable[[Settings], int]
+FileMessage = Callable[[int], str]
 
 
-def takes_file(limit: FileLimit) -> Callable[[View], View]:
-    """Let a view take a file of up to limit(settings) bytes."""
+def takes_file(
+    limit: FileLimit, message: FileMessage | None = None
+) -> Callable[[View], View]:
+    """Let a view take a file of up to limit(settings) bytes; message(limit) says
+    what to do with a larger one (by default: split it, as for imports)."""
 
     def mark(view: View) -> View:
-        """Record the limit on the view."""
+        """Record the limit and its message on the view."""
         view.file_limit = limit  # type: ignore[attr-defined]  # a mark on a function
+        view.file_message = message  # type: ignore[attr-defined]
         return view
 
     return mark
@@ -56,11 +61,22 @@ def file_too_large(limit: int) -> str:
     )
 
 
+def image_too_large(limit: int) -> str:
+    """The message for an image over its limit, naming the limit."""
+    return _(
+        "The image is larger than %(size)s. Save it smaller (for example 2000 "
+        "pixels wide) and choose it again.",
+        size=size_label(limit),
+    )
+
+
 def too_large() -> str:
     """The message for a request body over its limit, naming the limit."""
     limit = file_limit(request.endpoint)
     if limit is not None:
-        return file_too_large(limit)
+        view = current_app.view_functions.get(request.endpoint or "")
+        message: FileMessage = getattr(view, "file_message", None) or file_too_large
+        return message(limit)
     return _(
         "What you sent is too large: at most %(size)s.",
         size=size_label(settings().max_content_length),

@@ -42,7 +42,7 @@ from newsletter.json_errors import is_api_request, json_error
 from newsletter.models import IssueStatus, LinkOutcome, SubscriberStatus
 from newsletter.models.types import utcnow
 from newsletter.request_limits import too_large
-from newsletter.services import workers
+from newsletter.services import media, workers
 from newsletter.services.identity import (
     DEFAULT_BRAND_COLOUR,
     Identity,
@@ -318,6 +318,11 @@ def contact_links(text: str | None) -> Markup:
     return Markup("<br>\n").join(linked(line) for line in (text or "").splitlines())
 
 
+def media_url(name: str) -> str:
+    """The absolute address of a stored image variant, for emails and feeds."""
+    return f"{settings().base_url}/media/{name}"
+
+
 def init_app(app: Flask) -> None:
     """Register filters, globals, error pages and /healthz."""
     app.before_request(_refuse_nul_bytes)
@@ -331,6 +336,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["plain_text"] = plain_text
     app.jinja_env.filters["summary"] = summary
     app.jinja_env.filters["item_heading"] = item_heading
+    app.jinja_env.globals["item_picture"] = media.picture
+    app.jinja_env.globals["media_url"] = media_url
     # Email bodies are MJML (XML): escape editor text there as in HTML pages.
     app.jinja_env.autoescape = select_autoescape(
         ["html", "htm", "xml", "mjml"], default_for_string=True

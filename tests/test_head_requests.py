@@ -11,12 +11,13 @@ from sqlalchemy import select
 from newsletter.extensions import db
 from newsletter.models import ContributionLink, Subscriber
 from newsletter.models.types import utcnow
-from newsletter.services import contributions
+from newsletter.services import contributions, media
 from newsletter.services.contributions import ProposalData
 from newsletter.services.contributor_links import proposal_token, set_token
 from newsletter.services.tokens import make_token
 from tests.conftest import csrf_token_from
 from tests.factories import make_issue, make_item, make_subscriber
+from tests.test_media import photo
 
 
 def database_rows(app: Flask) -> dict[str, list[tuple[Any, ...]]]:
@@ -58,11 +59,12 @@ def route_values(app: Flask) -> dict[tuple[str, str], str]:
         )
         proposal = contributions.submit(link, data, "sv", utcnow())
         db.session.commit()
+        image = media.store_image(photo())
         return {
+            ("archive.media_file", "name"): image.variant(600),
             ("static", "filename"): "style.css",
             ("archive.issue", "slug"): "nyhetsbrev-mars",
             ("archive.issue_pdf", "slug"): "nyhetsbrev-mars",
-            ("archive.media_file", "name"): "0123456789abcdef0123456789abcdef-600.jpg",
             ("archive.theme", "slug"): "aldre",
             ("archive.theme_rss", "slug"): "aldre",
             ("api.issue", "slug"): "nyhetsbrev-mars",

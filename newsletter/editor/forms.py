@@ -10,6 +10,7 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
+from werkzeug.datastructures import FileStorage
 from wtforms import (
     BooleanField,
     DateField,
@@ -331,12 +332,55 @@ class ItemForm(FlaskForm):
     saved_contact = SelectField(_l("Saved contact"), coerce=int, default=0)
     save_contact = BooleanField(_l("Save in the contact directory"))
     links = FieldList(FormField(LinkForm), min_entries=1)
+    image = FileField(
+        _l("Image (optional)"),
+        description=_l("PNG, JPEG or WebP. Shown 600 pixels wide in the email."),
+        render_kw={"accept": "image/png,image/jpeg,image/webp"},
+    )
+    image_alt = StringField(
+        _l("Alt text"),
+        validators=[Length(max=300), no_markup],
+        filters=[text_input],
+        description=_l(
+            "Read aloud to people who cannot see the image, and shown when the "
+            "email program blocks images. Say in a sentence what the image shows "
+            'that matters here, without "Image of".'
+        ),
+    )
+    image_decorative = BooleanField(
+        _l("Decorative image: it adds nothing the text does not already say")
+    )
+    remove_image = BooleanField(_l("Remove the image"))
+    # An image uploaded with a form that was shown again (another field had an
+    # error): its stored name, so that it is not lost.
+    pending_image = HiddenField()
     version = HiddenField()
+    # The image the item has now, set by the view ("" for a new item).
+    current_image = ""
 
     def validate_body(self, field: TextAreaField) -> None:
         """Require a text when the title is empty: an item cannot be blank."""
         if not self.title.data and not field.data:
             raise ValidationError(_l("Give the item a title or a text."))
+
+    def will_have_image(self) -> bool:
+        """Whether the item has an image after this save."""
+        upload = self.image.data
+        if isinstance(upload, FileStorage) and upload.filename:
+            return True
+        if self.remove_image.data:
+            return False
+        return bool(self.pending_image.data or self.current_image)
+
+    def validate_image_alt(self, field: StringField) -> None:
+        """Require an alt text for an image unless it is marked decorative."""
+        if self.will_have_image() and not self.image_decorative.data and not field.data:
+            raise ValidationError(
+                gettext(
+                    "Write an alt text that says what the image shows, or mark the "
+                    "image as decorative."
+                )
+            )
 
     def validate_links(self, field: FieldList) -> None:
         """Refuse more links than an item can carry, rather than dropping some."""

@@ -23,7 +23,13 @@ from newsletter.models import Editor, Issue, Item
 from newsletter.models.review import Revision
 from newsletter.models.types import utcnow
 from newsletter.services import corrections, issues, revisions
-from newsletter.services.issues import EditConflict, ItemData, LinkData
+from newsletter.services.issues import (
+    NO_IMAGE,
+    EditConflict,
+    ItemData,
+    ItemImage,
+    LinkData,
+)
 
 bp = Blueprint("history", __name__)
 
@@ -133,6 +139,22 @@ def _item_data(fields: dict[str, object]) -> ItemData:
         contact_phone=str(fields.get("contact_phone") or ""),
         contact_email=str(fields.get("contact_email") or ""),
         links=[LinkData(str(label), str(url)) for label, url in links],
+        image=_image(fields),
+    )
+
+
+def _image(fields: dict[str, object]) -> ItemImage:
+    """A revision's image; one saved before items had images had none."""
+    name = str(fields.get("image") or "")
+    if not name:
+        return NO_IMAGE
+    width, height = fields.get("image_width"), fields.get("image_height")
+    return ItemImage(
+        name=name,
+        alt=str(fields.get("image_alt") or ""),
+        decorative=bool(fields.get("image_decorative")),
+        width=width if isinstance(width, int) else None,
+        height=height if isinstance(height, int) else None,
     )
 
 

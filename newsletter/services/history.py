@@ -32,6 +32,11 @@ def item_fields(item: Item) -> dict[str, Any]:
         "contact_phone": item.contact_phone,
         "contact_email": item.contact_email,
         "links": [[link.label, link.url] for link in item.links],
+        "image": item.image,
+        "image_alt": item.image_alt,
+        "image_decorative": item.image_decorative,
+        "image_width": item.image_width,
+        "image_height": item.image_height,
     }
 
 

@@ -42,9 +42,24 @@ class LinkData:
     url: str
 
 
+@dataclass(frozen=True)
+class ItemImage:
+    """An item's image: the stored name ("" for none), its alt text, whether it is
+    decorative (then it has no alt text), and its pixel size."""
+
+    name: str = ""
+    alt: str = ""
+    decorative: bool = False
+    width: int | None = None
+    height: int | None = None
+
+
+NO_IMAGE = ItemImage()
+
+
 @dataclass
 class ItemData:
-    """The editable fields of an item."""
+    """The editable fields of an item; image None leaves the image as it is."""
 
     title: str
     body: str = ""
@@ -53,6 +68,7 @@ class ItemData:
     contact_phone: str = ""
     contact_email: str = ""
     links: Sequence[LinkData] = field(default_factory=list)
+    image: ItemImage | None = None
 
 
 @dataclass(frozen=True)
@@ -237,9 +253,31 @@ def _links(links: Sequence[LinkData]) -> list[Link]:
     ]
 
 
+def _set_image(item: Item, image: ItemImage | None) -> None:
+    """Give an item an image, or none; None leaves its image alone."""
+    if image is None:
+        return
+    item.image = image.name
+    item.image_alt = image.alt if image.name else ""
+    item.image_decorative = image.decorative if image.name else False
+    item.image_width = image.width if image.name else None
+    item.image_height = image.height if image.name else None
+
+
+def _item_image(item: Item) -> ItemImage:
+    """The image of a stored item."""
+    return ItemImage(
+        item.image,
+        item.image_alt,
+        item.image_decorative,
+        item.image_width,
+        item.image_height,
+    )
+
+
 def _new_item(issue: Issue, data: ItemData, position: int, editor: str) -> Item:
     """Build a complete item, links included, ready to be added to the session."""
-    return Item(
+    item = Item(
         issue=issue,
         theme_id=data.theme_id,
         position=position,
@@ -251,6 +289,8 @@ def _new_item(issue: Issue, data: ItemData, position: int, editor: str) -> Item:
         updated_by=editor,
         links=_links(data.links),
     )
+    _set_image(item, data.image or NO_IMAGE)
+    return item
 
 
 def add_item(issue_id: int, data: ItemData, editor: str) -> Item:
@@ -289,6 +329,7 @@ def update_item(
     # Always touch the row so that a links-only change bumps the version too.
     item.updated_at = utcnow()
     item.links = _links(data.links)
+    _set_image(item, data.image)
     _save(item)
     _touch_issue(item.issue_id, editor)
     history.changed(
@@ -369,7 +410,8 @@ def move_item(item_id: int, step: int, editor: str) -> Item:
 
 
 def duplicate_issue(issue_id: int, title: str, editor: str) -> Issue:
-    """Copy an issue's header, items and links into a new draft."""
+    """Copy an issue's header, items, links and images into a new draft (the
+    copies share the stored image files, which never change)."""
     source = get_row(Issue, issue_id)
     copy = create_issue(
         title=title,
@@ -414,6 +456,7 @@ def _item_data(item: Item) -> ItemData:
         contact_phone=item.contact_phone,
         contact_email=item.contact_email,
         links=[LinkData(link.label, link.url) for link in item.links],
+        image=_item_image(item),
     )
 
 

@@ -17,12 +17,14 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from flask_babel import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from newsletter.config import settings
 from newsletter.errors import DomainError
+from newsletter.request_limits import image_too_large
 
 # Email: 600 px, and twice that for sharp screens; the archive uses both.
 WIDTHS = (600, 1200)
@@ -32,6 +34,10 @@ ACCEPTED = {"PNG", "JPEG", "WEBP"}
 MAX_PIXELS = 40_000_000
 # The images /media/ serves; PDF editions have a route of their own.
 FILE = re.compile(r"^[0-9a-f]{32}-[0-9]{1,5}\.(?:png|jpg)$")
+# The name an item keeps: the hash and the extension of its variants.
+NAME = re.compile(r"^[0-9a-f]{32}\.(?:png|jpg)$")
+# The width an image is shown at in the email and at most in the archive.
+SHOWN_WIDTH = 600
 
 
 class ImageRefused(DomainError):
@@ -78,8 +84,7 @@ def is_image_file(name: str) -> bool:
 def _open(data: bytes) -> Image.Image:
     """Open and check an upload; raise ImageRefused with a readable reason."""
     if len(data) > settings().image_max_bytes:
-        limit = settings().image_max_bytes // (1024 * 1024)
-        raise ImageRefused(_("The image is larger than %(limit)s MB.", limit=limit))
+        raise ImageRefused(image_too_large(settings().image_max_bytes))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -91,7 +96,9 @@ def _open(data: bytes) -> Image.Image:
             image.load()
     except ImageRefused:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Warning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageRefused(_("The image has too many pixels.")) from None
+    except (UnidentifiedImageError, Warning):
         raise ImageRefused(
             _("The file is not an image we can read: use PNG, JPEG or WebP.")
         ) from None
@@ -136,6 +143,9 @@ def store_image(data: bytes, widths: tuple[int, ...] = WIDTHS) -> StoredImage:
     )
     ext = "png" if has_alpha else "jpg"
     image = image.convert("RGBA" if has_alpha else "RGB")
+    # Pillow writes some metadata it read (a JPEG comment, XMP, an ICC profile in
+    # PNG) back out unless asked not to: forget all of it.
+    image.info.clear()
     digest = hashlib.sha256(data).hexdigest()[:32]
     stored = StoredImage(f"{digest}.{ext}", image.width, image.height)
     folder = media_path()
@@ -149,6 +159,7 @@ def store_image(data: bytes, widths: tuple[int, ...] = WIDTHS) -> StoredImage:
             if shown == image.size
             else image.resize(shown, Image.Resampling.LANCZOS)
         )
+        variant.info.clear()
         _write(target, _encode(variant, ext))
     return stored
 
@@ -156,6 +167,61 @@ def store_image(data: bytes, widths: tuple[int, ...] = WIDTHS) -> StoredImage:
 def stored_image(name: str, width: int, height: int) -> StoredImage:
     """The StoredImage of a name kept in the database."""
     return StoredImage(name, width, height)
+
+
+def find_image(name: str) -> StoredImage | None:
+    """The stored image of a name handed back by a form, or None when no such
+    image is kept (a tampered or forgotten name)."""
+    if not NAME.match(name):
+        return None
+    largest = media_path() / variant_name(name, max(WIDTHS))
+    try:
+        with Image.open(largest) as image:
+            return StoredImage(name, image.width, image.height)
+    except (OSError, UnidentifiedImageError):
+        return None
+
+
+@dataclass(frozen=True)
+class Picture:
+    """An item's image as a page or an email shows it: its variants' file names
+    and widths, the size it is shown at, and its alt text ("" if decorative)."""
+
+    small: str
+    small_width: int
+    large: str
+    large_width: int
+    width: int
+    height: int
+    alt: str
+
+    def fit(self, room: int) -> tuple[int, int]:
+        """The size the picture is shown at in a column room pixels wide."""
+        width = min(self.width, room)
+        return width, max(1, round(self.height * width / self.width))
+
+    @property
+    def sharper(self) -> bool:
+        """Whether the large variant has more pixels than the small one."""
+        return self.large_width > self.small_width
+
+
+def picture(item: Any) -> Picture | None:
+    """The picture of an item (anything with image fields), or None without one."""
+    if not item.image or not item.image_width or not item.image_height:
+        return None
+    stored = StoredImage(item.image, item.image_width, item.image_height)
+    small, large = WIDTHS[0], WIDTHS[-1]
+    width, height = stored.size_at(SHOWN_WIDTH)
+    return Picture(
+        small=stored.variant(small),
+        small_width=stored.size_at(small)[0],
+        large=stored.variant(large),
+        large_width=stored.size_at(large)[0],
+        width=width,
+        height=height,
+        alt="" if item.image_decorative else item.image_alt,
+    )
 
 
 def store_file(data: bytes, ext: str) -> str:

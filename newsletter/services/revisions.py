@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -23,7 +24,7 @@ ITEM = "item"
 ISSUE = "issue"
 
 # The fields a comparison shows, in order, by object type.
-ITEM_FIELDS = ("title", "body", "contact", "links")
+ITEM_FIELDS = ("title", "body", "contact", "links", "image")
 ISSUE_FIELDS = ("title", "slug", "preheader", "intro")
 
 _WORDS = re.compile(r"(\s+)")
@@ -124,10 +125,23 @@ def field_text(fields: Mapping[str, Any], name: str) -> str:
     if name == "contact":
         parts = (fields.get(f"contact_{part}") for part in ("name", "phone", "email"))
         return " ".join(str(part) for part in parts if part)
+    if name == "image":
+        return _image_text(fields)
     if name == "links":
         return "\n".join(f"{label} – {url}" for label, url in fields.get("links", []))
     value = fields.get(name)
     return "" if value is None else str(value)
+
+
+def _image_text(fields: Mapping[str, Any]) -> str:
+    """An item revision's image as a comparison shows it: its file and alt text."""
+    image = fields.get("image") or ""
+    if not image:
+        return ""
+    if fields.get("image_decorative"):
+        decorative = _("decorative image")
+        return f"{image} ({decorative})"
+    return f"{image}: {fields.get('image_alt') or ''}"
 
 
 def _segments(before: str, after: str) -> list[Segment]:
