@@ -63,6 +63,8 @@ def route_values(app: Flask) -> dict[tuple[str, str], str]:
             ("archive.issue", "slug"): "nyhetsbrev-mars",
             ("archive.theme", "slug"): "aldre",
             ("archive.theme_rss", "slug"): "aldre",
+            ("archive.theme_json", "slug"): "aldre",
+            ("archive.media_file", "name"): "not-stored.webp",
             ("subscribe.confirm", "token"): token("confirm", pending),
             ("subscribe.unsubscribe", "token"): token("unsubscribe", person),
             ("subscribe.preferences", "token"): preferences,

@@ -17,6 +17,7 @@ from flask import (
 )
 from flask_babel import force_locale, get_locale
 
+from newsletter.archive import json_feed
 from newsletter.archive.cache import PageCache
 from newsletter.config import settings
 from newsletter.content import clean_text
@@ -34,6 +35,7 @@ MEDIA_CACHE = "public, max-age=31536000, immutable"
 HTML = "text/html; charset=utf-8"
 RSS = "application/rss+xml; charset=utf-8"
 ATOM = "application/atom+xml; charset=utf-8"
+JSON_FEED = "application/feed+json; charset=utf-8"
 
 
 def _pages() -> PageCache:
@@ -94,13 +96,18 @@ def private_when_setting_cookies(response: Response) -> Response:
     return response
 
 
-@bp.get("/")
-def index() -> Response:
-    """List published issues, newest first, ten a page; other pages are 404."""
+def _page_number() -> int:
+    """The ?page= number asked for; anything but a plain small number is a 404."""
     asked = request.args.get("page", "1")
     if not asked.isascii() or not asked.isdigit() or len(asked) > 6:
         abort(404)
-    number = int(asked)
+    return int(asked)
+
+
+@bp.get("/")
+def index() -> Response:
+    """List published issues, newest first, ten a page; other pages are 404."""
+    number = _page_number()
 
     def render() -> str:
         page = archive.index_page(number)
@@ -123,6 +130,7 @@ def issue(slug: str) -> Response:
             "public/issue.html",
             issue=record,
             sections=sections(record),
+            neighbours=archive.neighbours(record),
             preview=False,
             corrections=corrections.for_issue(record.id),
         )
@@ -132,16 +140,19 @@ def issue(slug: str) -> Response:
 
 @bp.get("/themes/<slug>")
 def theme(slug: str) -> Response:
-    """One theme's items across published issues."""
+    """One theme's items across published issues, newest first, twenty a page."""
+    number = _page_number()
 
     def render() -> str:
         record = archive.theme_by_slug(slug)
-        if record is None:
+        page = None if record is None else archive.theme_page(record.id, number)
+        if record is None or page is None:
             raise Missing(slug)
-        rows = archive.theme_items(record.id)
-        return render_template("archive/theme.html", theme=record, rows=rows)
+        return render_template(
+            "archive/theme.html", theme=record, page=page, rows=page.rows
+        )
 
-    return _respond(render, HTML)
+    return _respond(render, HTML, variant=number)
 
 
 def _render_feed(template: str, **context: object) -> str:
@@ -200,6 +211,32 @@ def theme_rss(slug: str) -> Response:
         return _render_feed("feeds/theme.rss.xml", theme=record, rows=rows)
 
     return _respond(render, RSS, localised=False)
+
+
+@bp.get("/feed.json")
+def json_feed_of_issues() -> Response:
+    """JSON Feed 1.1 of the issues, the same entries as RSS and Atom."""
+
+    def render() -> str:
+        with force_locale(settings().babel_default_locale):
+            return json_feed.issues_feed(archive.latest_issues(), sections)
+
+    return _respond(render, JSON_FEED, localised=False)
+
+
+@bp.get("/themes/<slug>/feed.json")
+def theme_json(slug: str) -> Response:
+    """JSON Feed 1.1 of one theme's items."""
+
+    def render() -> str:
+        record = archive.theme_by_slug(slug)
+        if record is None:
+            raise Missing(slug)
+        rows = archive.theme_items(record.id, limit=archive.FEED_SIZE)
+        with force_locale(settings().babel_default_locale):
+            return json_feed.theme_feed(record, rows)
+
+    return _respond(render, JSON_FEED, localised=False)
 
 
 @bp.get("/media/<name>")
