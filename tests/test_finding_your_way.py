@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -244,3 +245,62 @@ def test_a_visitor_who_chose_english_gets_english_from_the_cache(make_app):
     assert '<html lang="sv">' in swedish.get_data(as_text=True)
     assert "Cookie" in english.headers["Vary"]
     assert seen == []
+
+
+def test_a_cached_answer_skips_the_apps_request_handling_for_cookieless_visitors(
+    make_app,
+):
+    app = long_stamp_app(make_app)
+    handled: list[str] = []
+    app.before_request(lambda: handled.append("request"))
+    anonymous, with_cookie = app.test_client(), app.test_client()
+    with_cookie.post("/language", data={"lang": "sv", "next": "/"})
+    anonymous.get("/feed.atom")
+    handled.clear()
+    assert anonymous.get("/feed.atom").status_code == 200
+    assert handled == []  # no session, locale, limiter or database work
+    assert with_cookie.get("/feed.atom").status_code == 200
+    assert handled == ["request"]
+
+
+def test_cached_answers_keep_headers_head_and_conditional_gets(make_app):
+    client = long_stamp_app(make_app).test_client()
+    for url in ("/", "/archive/nyhetsbrev-03", "/themes/aldre", "/feed.json"):
+        first = client.get(url)
+        again = client.get(url)
+        undated = [dict(r.headers) for r in (first, again)]
+        for headers in undated:
+            assert headers.pop("Date")
+        assert undated[0] == undated[1], url
+        assert again.headers["Content-Security-Policy"]
+        head = client.head(url)
+        assert head.status_code == 200 and head.data == b""
+        assert head.headers["Content-Length"] == first.headers["Content-Length"]
+        modified = {"If-Modified-Since": first.headers["Last-Modified"]}
+        unchanged = client.get(url, headers=modified)
+        assert unchanged.status_code == 304 and unchanged.data == b""
+        assert unchanged.headers["ETag"] == first.headers["ETag"]
+        stale = {"If-None-Match": '"something-else"'}
+        assert client.get(url, headers=stale).status_code == 200
+
+
+def test_cached_answers_keep_page_numbers_and_404s(make_app):
+    client = long_stamp_app(make_app).test_client()  # 12 issues: two pages
+    first, second = client.get("/").data, client.get("/?page=2").data
+    assert client.get("/?page=1").data == first
+    assert client.get("/?utm_source=brev").data == first
+    assert client.get("/?page=2").data == second != first
+    for page in ("0", "3", "abc", "99999999999999999999", "2%00"):
+        assert client.get(f"/?page={page}").status_code in (400, 404), page
+    assert client.get("/archive/nyhetsbrev-03?page=7").status_code == 200
+
+
+def test_a_new_issue_shows_once_the_stamp_period_is_over(make_app):
+    app = published_app(lambda **kw: make_app(**kw, ARCHIVE_STAMP_SECONDS=0.3))
+    client = app.test_client()
+    assert "Nyhetsbrev nytt" not in client.get("/feed.json").get_data(as_text=True)
+    with app.app_context():
+        publish("Nyhetsbrev nytt", datetime(2026, 11, 20, tzinfo=UTC))
+    time.sleep(0.35)
+    assert "Nyhetsbrev nytt" in client.get("/feed.json").get_data(as_text=True)
+    assert "Nyhetsbrev nytt" in client.get("/").get_data(as_text=True)

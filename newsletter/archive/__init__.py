@@ -7,6 +7,7 @@ from email.utils import format_datetime
 
 from flask import (
     Blueprint,
+    Flask,
     Response,
     abort,
     current_app,
@@ -18,7 +19,7 @@ from flask import (
 from flask_babel import force_locale, get_locale
 
 from newsletter.archive import json_feed
-from newsletter.archive.cache import PageCache
+from newsletter.archive.cache import ANSWER_KEY, ArchiveAnswers, PageCache
 from newsletter.config import settings
 from newsletter.content import clean_text
 from newsletter.models.types import utcnow
@@ -70,10 +71,15 @@ def _respond(
         variant,
         language,
     )
+    pages = _pages()
     try:
-        rendered = _pages().get(key, render)
+        rendered = pages.get(key, render)
     except Missing:
         abort(404)
+    if pages.stamp is not None and (not localised or language == _default_language()):
+        # Whole answers are kept for visitors without cookies (see ArchiveAnswers).
+        path = request.environ.get("SCRIPT_NAME", "") + request.environ["PATH_INFO"]
+        request.environ[ANSWER_KEY] = ((path, variant), pages.stamp)
     response = Response(rendered.body, content_type=content_type)
     response.set_etag(rendered.etag)
     if rendered.last_modified is not None:
@@ -83,6 +89,17 @@ def _respond(
         response.vary.add("Cookie")  # the chosen language lives in the session
     response.make_conditional(request)  # answers 304 in place when unchanged
     return response
+
+
+def _default_language() -> str:
+    return settings().babel_default_locale
+
+
+def answer_from_cache(app: Flask) -> None:
+    """Serve cookieless archive requests from stored answers ahead of the app."""
+    app.wsgi_app = ArchiveAnswers(  # type: ignore[method-assign]
+        app.wsgi_app, lambda: app.extensions.get("archive_pages")
+    )
 
 
 @bp.after_request
