@@ -63,6 +63,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     api.init_app(app)
     devmail.init_app(app)
     app.after_request(_security_headers)
+    from newsletter.archive import answer_from_cache
+
+    answer_from_cache(app)
     proxies = settings_of(app).proxy_fix_x_for
     if proxies:
         # Behind a reverse proxy: take the client address and scheme from it.

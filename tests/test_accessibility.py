@@ -166,6 +166,35 @@ def test_public_pages_have_no_accessibility_violations(site, page):
     assert {path: v for path, v in found.items() if v} == {}
 
 
+def test_issue_and_theme_pages_have_no_violations_at_phone_width(site, browser):
+    """The pages with the neighbouring issues, the theme links and the short
+    sign-up form, at 375 pixels (1280 is checked with the other public pages)."""
+    url, links = site
+    context = browser.new_context(
+        locale="sv-SE", viewport={"width": 375, "height": 800}, bypass_csp=True
+    )
+    page = context.new_page()
+    found = {}
+    for path in ("/", "/archive/{slug}", "/themes/aldre"):
+        page.goto(url + path.format(**links))
+        found[path] = violations(page)
+    context.close()
+    assert {path: v for path, v in found.items() if v} == {}
+
+
+def test_the_short_sign_up_form_leads_to_the_prefilled_double_opt_in(site, page):
+    url, links = site
+    page.goto(url + "/archive/" + links["slug"])
+    cta = page.get_by_role("complementary", name="Få nyhetsbrevet via e-post")
+    cta.get_by_label("E-postadress").fill("kort@example.se")
+    cta.get_by_role("button", name="Gå vidare till anmälan").click()
+    page.wait_for_url("**/subscribe?email=*")
+    assert page.get_by_label("E-postadress").input_value() == "kort@example.se"
+    page.get_by_role("button", name="Prenumerera").click()
+    heading = page.get_by_role("heading", level=1)
+    assert heading.inner_text() == "Titta i din inkorg"
+
+
 def test_editor_pages_have_no_accessibility_violations(site, page):
     url, links = site
     page.goto(url + "/editor/login")

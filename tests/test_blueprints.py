@@ -103,6 +103,7 @@ RULES_BEFORE_THE_SPLIT = [
     "/editor/themes/<int:theme_id>/active OPTIONS POST",
     "/editor/themes/<int:theme_id>/move OPTIONS POST",
     "/feed.atom GET HEAD OPTIONS",
+    "/feed.json GET HEAD OPTIONS",
     "/feed.xml GET HEAD OPTIONS",
     "/healthz GET HEAD OPTIONS",
     "/language OPTIONS POST",
@@ -114,6 +115,7 @@ RULES_BEFORE_THE_SPLIT = [
     "/static/<path:filename> GET HEAD OPTIONS",
     "/subscribe GET HEAD OPTIONS POST",
     "/themes/<slug> GET HEAD OPTIONS",
+    "/themes/<slug>/feed.json GET HEAD OPTIONS",
     "/themes/<slug>/feed.xml GET HEAD OPTIONS",
     "/unsubscribe/<token> GET HEAD OPTIONS POST",
 ]

@@ -68,6 +68,7 @@ def route_values(app: Flask) -> dict[tuple[str, str], str]:
             ("archive.theme", "slug"): "aldre",
             ("archive.theme_rss", "slug"): "aldre",
             ("api.issue", "slug"): "nyhetsbrev-mars",
+            ("archive.theme_json", "slug"): "aldre",
             ("subscribe.confirm", "token"): token("confirm", pending),
             ("subscribe.unsubscribe", "token"): token("unsubscribe", person),
             ("subscribe.preferences", "token"): preferences,

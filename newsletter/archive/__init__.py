@@ -7,6 +7,7 @@ from email.utils import format_datetime
 
 from flask import (
     Blueprint,
+    Flask,
     Response,
     abort,
     current_app,
@@ -19,7 +20,8 @@ from flask import (
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 
-from newsletter.archive.cache import PageCache
+from newsletter.archive import json_feed
+from newsletter.archive.cache import ANSWER_KEY, ArchiveAnswers, PageCache
 from newsletter.config import settings
 from newsletter.content import clean_text
 from newsletter.models.types import utcnow
@@ -36,6 +38,7 @@ MEDIA_CACHE = "public, max-age=31536000, immutable"
 HTML = "text/html; charset=utf-8"
 RSS = "application/rss+xml; charset=utf-8"
 ATOM = "application/atom+xml; charset=utf-8"
+JSON_FEED = "application/feed+json; charset=utf-8"
 
 
 def _pages() -> PageCache:
@@ -70,10 +73,15 @@ def _respond(
         variant,
         language,
     )
+    pages = _pages()
     try:
-        rendered = _pages().get(key, render)
+        rendered = pages.get(key, render)
     except Missing:
         abort(404)
+    if pages.stamp is not None and (not localised or language == _default_language()):
+        # Whole answers are kept for visitors without cookies (see ArchiveAnswers).
+        path = request.environ.get("SCRIPT_NAME", "") + request.environ["PATH_INFO"]
+        request.environ[ANSWER_KEY] = ((path, variant), pages.stamp)
     response = Response(rendered.body, content_type=content_type)
     response.set_etag(rendered.etag)
     if rendered.last_modified is not None:
@@ -83,6 +91,17 @@ def _respond(
         response.vary.add("Cookie")  # the chosen language lives in the session
     response.make_conditional(request)  # answers 304 in place when unchanged
     return response
+
+
+def _default_language() -> str:
+    return settings().babel_default_locale
+
+
+def answer_from_cache(app: Flask) -> None:
+    """Serve cookieless archive requests from stored answers ahead of the app."""
+    app.wsgi_app = ArchiveAnswers(  # type: ignore[method-assign]
+        app.wsgi_app, lambda: app.extensions.get("archive_pages")
+    )
 
 
 @bp.after_request
@@ -96,13 +115,18 @@ def private_when_setting_cookies(response: Response) -> Response:
     return response
 
 
-@bp.get("/")
-def index() -> Response:
-    """List published issues, newest first, ten a page; other pages are 404."""
+def _page_number() -> int:
+    """The ?page= number asked for; anything but a plain small number is a 404."""
     asked = request.args.get("page", "1")
     if not asked.isascii() or not asked.isdigit() or len(asked) > 6:
         abort(404)
-    number = int(asked)
+    return int(asked)
+
+
+@bp.get("/")
+def index() -> Response:
+    """List published issues, newest first, ten a page; other pages are 404."""
+    number = _page_number()
 
     def render() -> str:
         page = archive.index_page(number)
@@ -125,6 +149,7 @@ def issue(slug: str) -> Response:
             "public/issue.html",
             issue=record,
             sections=sections(record),
+            neighbours=archive.neighbours(record),
             preview=False,
             corrections=corrections.for_issue(record.id),
             edition=pdf.edition(record.id),
@@ -171,16 +196,19 @@ def issue_pdf(slug: str) -> Response:
 
 @bp.get("/themes/<slug>")
 def theme(slug: str) -> Response:
-    """One theme's items across published issues."""
+    """One theme's items across published issues, newest first, twenty a page."""
+    number = _page_number()
 
     def render() -> str:
         record = archive.theme_by_slug(slug)
-        if record is None:
+        page = None if record is None else archive.theme_page(record.id, number)
+        if record is None or page is None:
             raise Missing(slug)
-        rows = archive.theme_items(record.id)
-        return render_template("archive/theme.html", theme=record, rows=rows)
+        return render_template(
+            "archive/theme.html", theme=record, page=page, rows=page.rows
+        )
 
-    return _respond(render, HTML)
+    return _respond(render, HTML, variant=number)
 
 
 def _render_feed(template: str, **context: object) -> str:
@@ -239,6 +267,32 @@ def theme_rss(slug: str) -> Response:
         return _render_feed("feeds/theme.rss.xml", theme=record, rows=rows)
 
     return _respond(render, RSS, localised=False)
+
+
+@bp.get("/feed.json")
+def json_feed_of_issues() -> Response:
+    """JSON Feed 1.1 of the issues, the same entries as RSS and Atom."""
+
+    def render() -> str:
+        with force_locale(settings().babel_default_locale):
+            return json_feed.issues_feed(archive.latest_issues(), sections)
+
+    return _respond(render, JSON_FEED, localised=False)
+
+
+@bp.get("/themes/<slug>/feed.json")
+def theme_json(slug: str) -> Response:
+    """JSON Feed 1.1 of one theme's items."""
+
+    def render() -> str:
+        record = archive.theme_by_slug(slug)
+        if record is None:
+            raise Missing(slug)
+        rows = archive.theme_items(record.id, limit=archive.FEED_SIZE)
+        with force_locale(settings().babel_default_locale):
+            return json_feed.theme_feed(record, rows)
+
+    return _respond(render, JSON_FEED, localised=False)
 
 
 @bp.get("/media/<name>")

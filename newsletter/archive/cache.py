@@ -12,19 +12,30 @@ import hashlib
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from threading import Lock
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import parse_qsl
 
 from sqlalchemy import func, select
+from werkzeug.datastructures import Headers
+from werkzeug.http import (
+    http_date,
+    is_resource_modified,
+    parse_date,
+    remove_entity_headers,
+)
 
 from newsletter.extensions import db
 from newsletter.models import Issue, IssuePdf, Theme
 from newsletter.models.review import Setting
 from newsletter.services.archive import PUBLIC
 from newsletter.services.identity import IDENTITY
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 
 @dataclass(frozen=True)
@@ -97,12 +108,22 @@ class PageCache:
     def __init__(self, size: int = 256, stamp_seconds: float = 1.0) -> None:
         self.size = size
         self.items: OrderedDict[tuple[object, ...], Rendered] = OrderedDict()
+        # Whole answers (status line, headers, bytes) for visitors without cookies,
+        # served by ArchiveAnswers before Flask sees the request.
+        self.answers: OrderedDict[tuple[str, object], Answer] = OrderedDict()
         self.lock = Lock()
         # The stamp itself is reused this long, so that busy moments cost no query;
         # a newly published issue shows up at most this much later.
         self.stamp_seconds = stamp_seconds
         self.stamp: Stamp | None = None
         self.stamp_taken = 0.0
+
+    def fresh_stamp(self) -> Stamp | None:
+        """The stamp if it is still within its period, else None (no query)."""
+        stamp = self.stamp
+        if stamp is None or time.monotonic() - self.stamp_taken >= self.stamp_seconds:
+            return None
+        return stamp
 
     def current_stamp(self) -> Stamp:
         """Return the archive stamp, asking the database at most once a period."""
@@ -129,3 +150,155 @@ class PageCache:
             while len(self.items) > self.size:
                 self.items.popitem(last=False)
         return rendered
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A complete 200 answer as Flask sent it, with what a 304 needs."""
+
+    stamp: Stamp
+    status: str
+    headers: list[tuple[str, str]]
+    not_modified_headers: list[tuple[str, str]]
+    body: bytes
+    etag: str | None
+    last_modified: datetime | None
+
+
+# Set by the archive views on a cacheable answer: (path, variant) and the stamp.
+ANSWER_KEY = "newsletter.archive_answer"
+
+
+def answer_key(environ: WSGIEnvironment) -> tuple[str, str | None] | None:
+    """The (path, page) a request asks for, when the stored answers may serve it."""
+    if environ.get("REQUEST_METHOD") not in ("GET", "HEAD") or environ.get(
+        "HTTP_COOKIE"
+    ):
+        return None  # a session may choose another language, or hold a login
+    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    query = environ.get("QUERY_STRING", "")
+    if not query:
+        return (path, None)
+    if "\x00" in query or "%00" in query:
+        return None  # refused with a 400 by the app
+    page = next((v for k, v in parse_qsl(query) if k == "page"), None)
+    return (path, page)
+
+
+def _lookup(pages: PageCache, key: tuple[str, str | None]) -> Answer | None:
+    """The stored answer for key, or for the same path without a page number."""
+    path, page = key
+    candidates: list[tuple[str, object]] = [(path, None)]
+    if page is not None:
+        if not (page.isascii() and page.isdigit() and len(page) <= 6):
+            return None
+        candidates.insert(0, (path, int(page)))
+    else:
+        candidates.append((path, 1))
+    with pages.lock:
+        for candidate in candidates:
+            found = pages.answers.get(candidate)
+            if found is not None:
+                return found
+    return None
+
+
+class ArchiveAnswers:
+    """WSGI middleware: answer a cookieless GET or HEAD of an archive page or feed
+    from the bytes the app sent before, while the archive stamp is fresh, without
+    opening a session, choosing a language, checking limits or asking the database.
+
+    Anything else (a cookie, a stale stamp, an unknown URL) goes to the app, which
+    renders or reuses its page cache and stores the answer here again."""
+
+    def __init__(self, app: WSGIApplication, pages: Callable[[], PageCache | None]):
+        self.app = app
+        self.pages = pages
+
+    def __call__(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """Serve a stored answer, or pass the request on and store what comes back."""
+        key = answer_key(environ)
+        if key is None:
+            return self.app(environ, start_response)
+        pages = self.pages()  # None until the first archive request made it
+        stamp = pages.fresh_stamp() if pages is not None else None
+        found = _lookup(pages, key) if pages is not None and stamp else None
+        if found is not None and found.stamp == stamp:
+            return self._serve(found, environ, start_response)
+        return self._pass_and_store(environ, start_response)
+
+    @staticmethod
+    def _serve(
+        answer: Answer, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        conditional = "HTTP_IF_NONE_MATCH" in environ or (
+            "HTTP_IF_MODIFIED_SINCE" in environ
+        )
+        if conditional and not is_resource_modified(
+            environ, etag=answer.etag, last_modified=answer.last_modified
+        ):
+            start_response("304 NOT MODIFIED", _dated(answer.not_modified_headers))
+            return []
+        start_response(answer.status, _dated(answer.headers))
+        return [] if environ["REQUEST_METHOD"] == "HEAD" else [answer.body]
+
+    def _pass_and_store(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        seen: dict[str, Any] = {}
+
+        def remember(
+            status: str, headers: list[tuple[str, str]], *args: Any
+        ) -> Callable[[bytes], object]:
+            seen["status"], seen["headers"] = status, headers
+            return start_response(status, headers, *args)
+
+        body = self.app(environ, remember)
+        marked = environ.get(ANSWER_KEY)
+        if marked is None or environ["REQUEST_METHOD"] != "GET":
+            return body
+        try:
+            chunks = b"".join(body)
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+        answer = _storable(seen, chunks, marked[1])
+        pages = self.pages()
+        if answer is not None and pages is not None:
+            with pages.lock:
+                pages.answers[marked[0]] = answer
+                pages.answers.move_to_end(marked[0])
+                while len(pages.answers) > pages.size:
+                    pages.answers.popitem(last=False)
+        return [chunks]
+
+
+def _dated(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The stored headers with today's Date, as the app's conditional answers have."""
+    return [*headers, ("Date", http_date())]
+
+
+def _storable(seen: dict[str, Any], body: bytes, stamp: Stamp) -> Answer | None:
+    """An Answer for a public 200 without cookies, else None."""
+    headers = Headers(seen.get("headers", []))
+    headers.remove("Date")  # dated afresh each time it is served
+    if not str(seen.get("status", "")).startswith("200") or "Set-Cookie" in headers:
+        return None
+    if not headers.get("Cache-Control", "").startswith("public"):
+        return None
+    etag = headers.get("ETag")
+    modified = headers.get("Last-Modified")
+    not_modified = headers.copy()
+    remove_entity_headers(not_modified)
+    return Answer(
+        stamp=stamp,
+        status=seen["status"],
+        headers=headers.to_wsgi_list(),
+        not_modified_headers=not_modified.to_wsgi_list(),
+        body=body,
+        etag=etag.strip('"').removeprefix("W/").strip('"') if etag else None,
+        last_modified=parse_date(modified) if modified else None,
+    )

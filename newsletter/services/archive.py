@@ -67,13 +67,79 @@ def theme_by_slug(slug: str) -> Theme | None:
     return db.session.scalar(select(Theme).where(Theme.slug == slug))
 
 
-def theme_items(theme_id: int, limit: int = 50) -> list[tuple[Item, Issue]]:
+def theme_items(
+    theme_id: int, limit: int = 50, offset: int = 0
+) -> list[tuple[Item, Issue]]:
     """A theme's items across published issues, newest issue first."""
     rows = db.session.execute(
         select(Item, Issue)
         .join(Issue, Issue.id == Item.issue_id)
         .where(Item.theme_id == theme_id, PUBLIC)
-        .order_by(Issue.published_at.desc(), Item.position, Item.id)
+        .order_by(Issue.published_at.desc(), Issue.id.desc(), Item.position, Item.id)
+        .offset(offset)
         .limit(limit)
     ).all()
     return [(item, issue) for item, issue in rows]
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """The issues published just before and just after one issue."""
+
+    previous: Issue | None
+    next: Issue | None
+
+
+def neighbours(issue: Issue) -> Neighbours:
+    """Return the published issues before and after this one, by publication date."""
+    published_at, issue_id = issue.published_at, issue.id
+    earlier = db.session.scalar(
+        published()
+        .where(
+            (Issue.published_at < published_at)
+            | ((Issue.published_at == published_at) & (Issue.id < issue_id))
+        )
+        .limit(1)
+    )
+    later = db.session.scalar(
+        select(Issue)
+        .where(PUBLIC)
+        .where(
+            (Issue.published_at > published_at)
+            | ((Issue.published_at == published_at) & (Issue.id > issue_id))
+        )
+        .order_by(Issue.published_at.asc(), Issue.id.asc())
+        .limit(1)
+    )
+    return Neighbours(earlier, later)
+
+
+THEME_PER_PAGE = 20
+
+
+@dataclass(frozen=True)
+class ThemePage:
+    """One page of a theme's items across published issues."""
+
+    rows: list[tuple[Item, Issue]]
+    number: int
+    pages: int
+
+
+def theme_page(theme_id: int, number: int) -> ThemePage | None:
+    """Return a page of a theme's items (20 a page), None past the last page."""
+    total = (
+        db.session.scalar(
+            select(func.count(Item.id))
+            .join(Issue, Issue.id == Item.issue_id)
+            .where(Item.theme_id == theme_id, PUBLIC)
+        )
+        or 0
+    )
+    pages = max(1, -(-total // THEME_PER_PAGE))
+    if not 1 <= number <= pages:
+        return None
+    rows = theme_items(
+        theme_id, limit=THEME_PER_PAGE, offset=(number - 1) * THEME_PER_PAGE
+    )
+    return ThemePage(rows, number, pages)

@@ -107,10 +107,15 @@ def record_event(
     )
 
 
-def _throttled(address: str, now: datetime) -> bool:
-    """At most one confirmation email per 15 minutes and three per day per address."""
+def _throttled(subscriber: Subscriber, now: datetime) -> bool:
+    """At most one confirmation email per 15 minutes and three per day per address.
+
+    Looked up through the subscriber's (indexed) messages: by address alone each
+    sign-up read the whole outbox, which only grows. Every confirmation email has
+    its subscriber's id, and erasing a subscriber deletes its messages."""
     recent = select(OutboundMessage.created_at).where(
-        OutboundMessage.to_address == address,
+        OutboundMessage.subscriber_id == subscriber.id,
+        OutboundMessage.to_address == subscriber.email,
         OutboundMessage.template.in_(CONFIRMATION_TEMPLATES),
         OutboundMessage.created_at > now - timedelta(days=1),
     )
@@ -191,7 +196,7 @@ def request_subscription(
         consent_version=consent_text.VERSION,
         consent_text=consent_text.consent_text(language),
     )
-    if not _throttled(address, now):
+    if not _throttled(subscriber, now):
         template = "already_subscribed" if was_confirmed else "confirm_subscription"
         email_language = subscriber.language if was_confirmed else language
         db.session.add(_email_about(subscriber, template, email_language, now))
@@ -299,7 +304,7 @@ def _answer_link_request(link_request: LinkRequest, now: datetime) -> None:
     record_event(
         subscriber.id, ConsentKind.REQUESTED, origin, link_request.requested_at
     )
-    if not _throttled(subscriber.email, now):
+    if not _throttled(subscriber, now):
         db.session.add(_email_about(subscriber, "confirm_subscription", language, now))
 
 

@@ -81,6 +81,10 @@ def subscribe() -> tuple[str, int]:
         offered = _theme_choices(form)
         if not request.args.getlist("themes"):
             form.themes.data = offered
+        if request.args.get("email"):
+            # An address brought from the short form on the archive pages: say
+            # at once if it is not an address, as the full form would.
+            form.email.validate(form)
         return _signup_page(form, from_elsewhere=False), 200
     form = SubscribeForm(meta={"csrf": False})
     _theme_choices(form)
