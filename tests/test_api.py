@@ -22,10 +22,11 @@ from newsletter.models import (
 )
 from newsletter.models.review import Correction
 from newsletter.models.types import utcnow
-from newsletter.services import api_keys, subscriptions
+from newsletter.services import api_keys, media, subscriptions
 from tests.conftest import csrf_token_from
 from tests.factories import PASSWORD, make_editor, make_subscriber
 from tests.test_archive import publish
+from tests.test_media import photo
 
 SITE = "https://www.region.example.se"
 OTHER = "https://evil.example.com"
@@ -328,6 +329,9 @@ def test_an_issue_has_its_themes_items_sanitised_html_and_corrections(make_app):
 
         item = db.session.scalar(select(Item).where(Item.theme.has(slug="aldre")))
         item.body += " <script>alert(1)</script> [y](javascript:alert(1))"
+        stored = media.store_image(photo())
+        item.image, item.image_alt = stored.name, "Deltagare vid ett bord"
+        item.image_width, item.image_height = stored.size_at(1200)
         db.session.add(Correction(issue_id=issue_id, item_id=item.id, note="Ny tid"))
         db.session.commit()
         item_id = item.id
@@ -339,6 +343,12 @@ def test_an_issue_has_its_themes_items_sanitised_html_and_corrections(make_app):
     assert '<a href="javascript' not in shown["html"]
     assert shown["contact"]["name"] == "Karin Ek"
     assert shown["links"] == [{"label": "Anmälan", "url": "https://example.se/anmalan"}]
+    assert shown["image"]["alt"] == "Deltagare vid ett bord"
+    assert shown["image"]["url"] == (
+        f"https://nyhetsbrev.example.se/media/{stored.variant(1200)}"
+    )
+    assert [v["width"] for v in shown["image"]["srcset"]] == [600, 1200]
+    assert body["themes"][0]["items"][0]["image"] is None
     assert shown["permalink"] == (
         f"https://nyhetsbrev.example.se/archive/nyhetsbrev-mars#item-{item_id}"
     )

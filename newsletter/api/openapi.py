@@ -151,7 +151,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "Item": {
         "type": "object",
-        "required": ["id", "title", "html", "contact", "links", "permalink"],
+        "required": ["id", "title", "html", "contact", "links", "image", "permalink"],
         "properties": {
             "id": {"type": "integer"},
             "title": _STRING,
@@ -166,7 +166,30 @@ SCHEMAS: dict[str, Any] = {
                     "additionalProperties": False,
                 },
             },
+            "image": {"oneOf": [{"type": "null"}, _ref("Image")]},
             "permalink": _URL,
+        },
+        "additionalProperties": False,
+    },
+    "Image": {
+        "type": "object",
+        "description": "The item's image; alt is empty for a decorative image.",
+        "required": ["url", "srcset", "width", "height", "alt", "decorative"],
+        "properties": {
+            "url": _URL,
+            "srcset": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["url", "width"],
+                    "properties": {"url": _URL, "width": {"type": "integer"}},
+                    "additionalProperties": False,
+                },
+            },
+            "width": {"type": "integer"},
+            "height": {"type": "integer"},
+            "alt": _STRING,
+            "decorative": {"type": "boolean"},
         },
         "additionalProperties": False,
     },

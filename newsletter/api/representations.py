@@ -11,6 +11,7 @@ from flask import url_for
 from newsletter.config import settings
 from newsletter.content import render_markdown
 from newsletter.models import Correction, Issue, Item, Theme
+from newsletter.services import media
 from newsletter.services.archive import Page
 from newsletter.services.issues import Section
 
@@ -91,6 +92,25 @@ def _correction(record: Correction) -> dict[str, Any]:
     }
 
 
+def _image(record: Item) -> dict[str, Any] | None:
+    """The item's image: both stored widths, its shown size and alt text."""
+    picture = media.picture(record)
+    if picture is None:
+        return None
+    base = settings().base_url
+    return {
+        "url": f"{base}/media/{picture.large}",
+        "srcset": [
+            {"url": f"{base}/media/{picture.small}", "width": picture.small_width},
+            {"url": f"{base}/media/{picture.large}", "width": picture.large_width},
+        ],
+        "width": picture.width,
+        "height": picture.height,
+        "alt": picture.alt,
+        "decorative": record.image_decorative,
+    }
+
+
 def _item(record: Item, issue_slug: str) -> dict[str, Any]:
     return {
         "id": record.id,
@@ -98,6 +118,7 @@ def _item(record: Item, issue_slug: str) -> dict[str, Any]:
         "html": str(render_markdown(record.body or "")),
         "contact": _contact(record),
         "links": [{"label": link.label, "url": link.url} for link in record.links],
+        "image": _image(record),
         "permalink": absolute("archive.issue", slug=issue_slug) + f"#item-{record.id}",
     }
 
