@@ -598,6 +598,7 @@ COMMANDS: dict[str, Any] = {
     "contributors revoke": lambda w: ["contributors", "revoke", str(w.make(make_link))],
     "plan remind": _planned_for_reminder,
     "plan create": ["plan", "create", "2031"],
+    "search rebuild": ["search", "rebuild"],
 }
 DATABASE_COMMANDS = "db"  # Flask-Migrate's schema commands: no application state
 

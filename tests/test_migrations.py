@@ -46,7 +46,10 @@ def _empty_database(app) -> None:
 def _differences(app) -> list:
     """Return what autogenerate would still change after the migrations ran."""
     with app.app_context(), db.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        include = app.extensions["migrate"].configure_args["include_object"]
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_object": include}
+        )
         return compare_metadata(context, db.metadata)
 
 

@@ -144,7 +144,11 @@ def store_image(data: bytes, widths: tuple[int, ...] = WIDTHS) -> StoredImage:
         if target.exists():
             continue
         shown = stored.size_at(width)
-        variant = image if shown == image.size else image.resize(shown, Image.Resampling.LANCZOS)
+        variant = (
+            image
+            if shown == image.size
+            else image.resize(shown, Image.Resampling.LANCZOS)
+        )
         _write(target, _encode(variant, ext))
     return stored
 
