@@ -15,13 +15,13 @@ from flask import (
     send_from_directory,
     session,
 )
-from flask_babel import force_locale, get_locale
+from flask_babel import force_locale, get_locale, gettext
 
 from newsletter.archive.cache import PageCache
 from newsletter.config import settings
 from newsletter.content import clean_text
 from newsletter.models.types import utcnow
-from newsletter.services import archive, corrections, media
+from newsletter.services import archive, corrections, media, search, themes
 from newsletter.services.issues import sections
 from newsletter.web import answer_domain_errors
 
@@ -29,6 +29,8 @@ bp = Blueprint("archive", __name__)
 answer_domain_errors(bp)
 
 CACHE_SECONDS = 300
+# Results change when an issue is published or corrected: a short shared cache.
+SEARCH_CACHE = "public, max-age=60"
 # Stored images never change under their content-hashed names.
 MEDIA_CACHE = "public, max-age=31536000, immutable"
 HTML = "text/html; charset=utf-8"
@@ -200,6 +202,60 @@ def theme_rss(slug: str) -> Response:
         return _render_feed("feeds/theme.rss.xml", theme=record, rows=rows)
 
     return _respond(render, RSS, localised=False)
+
+
+@bp.get("/search")
+def search_page() -> tuple[str, int, dict[str, str]]:
+    """Search the published archive; with no query, the form alone."""
+    query = request.args.get("q", "").strip()
+    theme_slug = request.args.get("theme", "")
+    year_text = request.args.get("year", "")
+    page_text = request.args.get("page", "1")
+    if not page_text.isascii() or not page_text.isdigit() or len(page_text) > 6:
+        abort(404)
+    choices = themes.list_themes()
+    years = search.years()
+    theme = next((t for t in choices if t.slug == theme_slug), None)
+    year = int(year_text) if year_text.isascii() and year_text.isdigit() else None
+    error = None
+    if len(query) > search.MAX_QUERY:
+        error = gettext(
+            "Shorten your search to at most %(count)d characters.",
+            count=search.MAX_QUERY,
+        )
+    elif theme_slug and theme is None:
+        error = gettext("Choose a theme from the list.")
+    elif year_text and year not in years:
+        error = gettext("Choose a year from the list.")
+    results = None
+    if query and error is None:
+        results = search.search(
+            query, theme.id if theme else None, year, int(page_text)
+        )
+        if results.page > results.pages:
+            abort(404)
+    body = render_template(
+        "archive/search.html",
+        query=query,
+        theme_slug=theme_slug,
+        year_text=year_text,
+        themes=choices,
+        years=years,
+        error=error,
+        results=results,
+        max_query=search.MAX_QUERY,
+        args={
+            name: value
+            for name, value in (
+                ("q", query),
+                ("theme", theme_slug),
+                ("year", year_text),
+            )
+            if value
+        },
+    )
+    headers = {"Cache-Control": SEARCH_CACHE, "Vary": "Cookie"}
+    return body, 400 if error else 200, headers
 
 
 @bp.get("/media/<name>")
