@@ -20,6 +20,7 @@ from flask_babel import force_locale, get_locale, gettext
 from newsletter.archive.cache import PageCache
 from newsletter.config import settings
 from newsletter.content import clean_text
+from newsletter.models import Theme
 from newsletter.models.types import utcnow
 from newsletter.services import archive, corrections, media, search, themes
 from newsletter.services.issues import sections
@@ -30,7 +31,7 @@ answer_domain_errors(bp)
 
 CACHE_SECONDS = 300
 # Results change when an issue is published or corrected: a short shared cache.
-SEARCH_CACHE = "public, max-age=60"
+SEARCH_CACHE_SECONDS = 60
 # Stored images never change under their content-hashed names.
 MEDIA_CACHE = "public, max-age=31536000, immutable"
 HTML = "text/html; charset=utf-8"
@@ -38,13 +39,14 @@ RSS = "application/rss+xml; charset=utf-8"
 ATOM = "application/atom+xml; charset=utf-8"
 
 
-def _pages() -> PageCache:
-    """This app's cache of rendered archive responses."""
-    cache = current_app.extensions.get("archive_pages")
+def _pages(name: str = "archive_pages", size: int = 256) -> PageCache:
+    """This app's cache of rendered archive responses (search pages have a cache
+    of their own: queries anyone can vary must not push archive pages out)."""
+    cache = current_app.extensions.get(name)
     if cache is None:
         seconds = settings().archive_stamp_seconds
-        cache = current_app.extensions["archive_pages"] = PageCache(
-            stamp_seconds=seconds
+        cache = current_app.extensions[name] = PageCache(
+            size=size, stamp_seconds=seconds
         )
     return cache
 
@@ -58,6 +60,8 @@ def _respond(
     content_type: str,
     variant: object = None,
     localised: bool = True,
+    cache: PageCache | None = None,
+    max_age: int = CACHE_SECONDS,
 ) -> Response:
     """Serve a (cached) rendering with ETag and Last-Modified; 304 when unchanged.
 
@@ -71,14 +75,14 @@ def _respond(
         language,
     )
     try:
-        rendered = _pages().get(key, render)
+        rendered = (cache or _pages()).get(key, render)
     except Missing:
         abort(404)
     response = Response(rendered.body, content_type=content_type)
     response.set_etag(rendered.etag)
     if rendered.last_modified is not None:
         response.last_modified = rendered.last_modified
-    response.headers["Cache-Control"] = f"public, max-age={CACHE_SECONDS}"
+    response.headers["Cache-Control"] = f"public, max-age={max_age}"
     if localised:
         response.vary.add("Cookie")  # the chosen language lives in the session
     response.make_conditional(request)  # answers 304 in place when unchanged
@@ -204,8 +208,16 @@ def theme_rss(slug: str) -> Response:
     return _respond(render, RSS, localised=False)
 
 
+class Refused(Exception):
+    """A search with a query or filter it cannot take; carries the page saying so."""
+
+    def __init__(self, body: str) -> None:
+        super().__init__(body)
+        self.body = body
+
+
 @bp.get("/search")
-def search_page() -> tuple[str, int, dict[str, str]]:
+def search_page() -> Response | tuple[str, int, dict[str, str]]:
     """Search the published archive; with no query, the form alone."""
     query = request.args.get("q", "").strip()
     theme_slug = request.args.get("theme", "")
@@ -213,49 +225,66 @@ def search_page() -> tuple[str, int, dict[str, str]]:
     page_text = request.args.get("page", "1")
     if not page_text.isascii() or not page_text.isdigit() or len(page_text) > 6:
         abort(404)
-    choices = themes.list_themes()
-    years = search.years()
-    theme = next((t for t in choices if t.slug == theme_slug), None)
-    year = int(year_text) if year_text.isascii() and year_text.isdigit() else None
-    error = None
+    args = {"q": query, "theme": theme_slug, "year": year_text}
+
+    def render() -> str:
+        choices = themes.list_themes()
+        years = search.years()
+        theme = next((t for t in choices if t.slug == theme_slug), None)
+        year = int(year_text) if year_text.isascii() and year_text.isdigit() else None
+        context = {
+            "query": query,
+            "theme_slug": theme_slug,
+            "year_text": year_text,
+            "themes": choices,
+            "years": years,
+            "max_query": search.MAX_QUERY,
+            "args": {name: value for name, value in args.items() if value},
+        }
+        error = _search_error(query, theme_slug, theme, year_text, year, years)
+        if error is not None:
+            raise Refused(
+                render_template("archive/search.html", error=error, **context)
+            )
+        results = None
+        if query:
+            theme_id = theme.id if theme else None
+            results = search.search(query, theme_id, year, int(page_text))
+            if results.page > results.pages:
+                raise Missing(page_text)
+        return render_template("archive/search.html", results=results, **context)
+
+    try:
+        return _respond(
+            render,
+            HTML,
+            variant=(query, theme_slug, year_text, int(page_text)),
+            cache=_pages("search_pages", size=512),
+            max_age=SEARCH_CACHE_SECONDS,
+        )
+    except Refused as refused:
+        return refused.body, 400, {"Cache-Control": "no-store"}
+
+
+def _search_error(
+    query: str,
+    theme_slug: str,
+    theme: Theme | None,
+    year_text: str,
+    year: int | None,
+    years: list[int],
+) -> str | None:
+    """What is wrong with a search's query or filters, or None."""
     if len(query) > search.MAX_QUERY:
-        error = gettext(
+        return gettext(
             "Shorten your search to at most %(count)d characters.",
             count=search.MAX_QUERY,
         )
-    elif theme_slug and theme is None:
-        error = gettext("Choose a theme from the list.")
-    elif year_text and year not in years:
-        error = gettext("Choose a year from the list.")
-    results = None
-    if query and error is None:
-        results = search.search(
-            query, theme.id if theme else None, year, int(page_text)
-        )
-        if results.page > results.pages:
-            abort(404)
-    body = render_template(
-        "archive/search.html",
-        query=query,
-        theme_slug=theme_slug,
-        year_text=year_text,
-        themes=choices,
-        years=years,
-        error=error,
-        results=results,
-        max_query=search.MAX_QUERY,
-        args={
-            name: value
-            for name, value in (
-                ("q", query),
-                ("theme", theme_slug),
-                ("year", year_text),
-            )
-            if value
-        },
-    )
-    headers = {"Cache-Control": SEARCH_CACHE, "Vary": "Cookie"}
-    return body, 400 if error else 200, headers
+    if theme_slug and theme is None:
+        return gettext("Choose a theme from the list.")
+    if year_text and year not in years:
+        return gettext("Choose a year from the list.")
+    return None
 
 
 @bp.get("/media/<name>")

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
 import nh3
@@ -57,6 +57,13 @@ def _stemmer() -> snowballstemmer.stemmer:
     return snowballstemmer.stemmer("swedish")
 
 
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """A lower-case word's Swedish stem (remembered: stemming is the costly part
+    of marking matches, and an archive's vocabulary is small)."""
+    return str(_stemmer().stemWord(word))
+
+
 def words(text_: str) -> list[str]:
     """The words of a text, lower case."""
     return WORD.findall(text_.lower())
@@ -64,7 +71,7 @@ def words(text_: str) -> list[str]:
 
 def stemmed(text_: str) -> str:
     """A text as its stemmed words, separated by spaces (what SQLite indexes)."""
-    return " ".join(_stemmer().stemWords(words(text_)))
+    return " ".join(stem(word) for word in words(text_))
 
 
 def plain(markdown: str | None) -> str:
@@ -234,7 +241,7 @@ def parse(query: str) -> Query:
         if raw == "OR" and found.group(4) is not None and parsed.clauses:
             alternative = True
             continue
-        stems = _stemmer().stemWords(words(raw))
+        stems = [stem(word) for word in words(raw)]
         if not stems:
             continue
         if minus:
@@ -362,7 +369,7 @@ def highlight(text_: str, stems: set[str]) -> Markup:
     out = Markup("")
     at = 0
     for found in WORD.finditer(text_):
-        if _stemmer().stemWord(found.group().lower()) in stems:
+        if stem(found.group().lower()) in stems:
             out += escape(text_[at : found.start()])
             out += Markup("<mark>%s</mark>") % found.group()
             at = found.end()
@@ -373,11 +380,7 @@ def snippet(text_: str, stems: set[str], size: int = SNIPPET_WORDS) -> Markup:
     """A stretch of the text around its first matching word, highlighted."""
     found = list(WORD.finditer(text_))
     first = next(
-        (
-            n
-            for n, word in enumerate(found)
-            if _stemmer().stemWord(word.group().lower()) in stems
-        ),
+        (n for n, word in enumerate(found) if stem(word.group().lower()) in stems),
         0,
     )
     start = max(0, min(first - size // 3, len(found) - size))
