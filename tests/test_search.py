@@ -187,6 +187,7 @@ def test_results_come_ten_to_a_page(app, client):
     assert len(HIT_LINK.findall(first)) == 10
     assert len(hrefs(client, "seniorträff", page="2")) == 2
     assert client.get("/search?q=seniorträff&page=3").status_code == 404
+    assert client.get("/search?q=seniorträff&page=0").status_code == 404
 
 
 def test_an_empty_query_shows_the_form_only(app, client):

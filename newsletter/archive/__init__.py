@@ -225,6 +225,8 @@ def search_page() -> Response | tuple[str, int, dict[str, str]]:
     page_text = request.args.get("page", "1")
     if not page_text.isascii() or not page_text.isdigit() or len(page_text) > 6:
         abort(404)
+    if int(page_text) < 1:
+        abort(404)
     args = {"q": query, "theme": theme_slug, "year": year_text}
 
     def render() -> str:
