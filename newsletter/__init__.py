@@ -36,6 +36,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from newsletter.contribute import bp as contribute_bp
     from newsletter.editor import bp as editor_bp
     from newsletter.extensions import csrf, db, limiter, login_manager, migrate
+    from newsletter.models.search import include_in_migrations
     from newsletter.models.types import render_migration_item
     from newsletter.subscribe import bp as subscribe_bp
 
@@ -47,6 +48,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         render_as_batch=True,
         compare_type=True,
         render_item=render_migration_item,
+        include_object=include_in_migrations,
     )
     csrf.init_app(app)
     rate_limits.init_app(app)

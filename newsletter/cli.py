@@ -37,6 +37,7 @@ from newsletter.services import (
     editors,
     issues,
     review,
+    search,
     sending,
     subscriber_import,
     subscribers,
@@ -50,6 +51,7 @@ bounces_cli = AppGroup("bounces", help="Record bounces and complaints.")
 contributors_cli = AppGroup(
     "contributors", help="Make, list and revoke partners' contribution links."
 )
+search_cli = AppGroup("search", help="The search index of the published archive.")
 # sysexits.h: the mail server keeps the message and tries the command again later.
 EX_TEMPFAIL = 75
 
@@ -190,6 +192,15 @@ def issue_status_command(slug: str) -> None:
     progress = sending.progress(issue.id)
     counts = ", ".join(f"{k} {v}" for k, v in progress.counts.items())
     click.echo(f"{slug}: {issue.status}; {counts}")
+
+
+@search_cli.command("rebuild")
+def rebuild_search_command() -> None:
+    """Index every published issue afresh (after a restore or an upgrade)."""
+    count = search.rebuild()
+    audit.record("search.rebuilt", "search", None, "", {"documents": [None, count]})
+    db.session.commit()
+    click.echo(f"The search index holds {count} document(s).")
 
 
 def _issue_by_slug(slug: str) -> Issue:
@@ -538,3 +549,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(plan_cli)
     app.cli.add_command(pdf_cli)
     app.cli.add_command(api_keys_cli)
+    app.cli.add_command(search_cli)

@@ -13,7 +13,7 @@ from newsletter.extensions import db
 from newsletter.models import ContributionLink, Issue, Proposal, ProposalLink, Theme
 from newsletter.models.states import move
 from newsletter.models.types import utcnow
-from newsletter.services import audit, contributors, identity, plan, sending
+from newsletter.services import audit, contributors, identity, plan, search, sending
 from newsletter.services.contributor_links import set_proposal_secret
 from newsletter.services.issues import ItemData, LinkData, add_item, create_issue
 from newsletter.services.subscriber_import import ImportRow, import_subscribers
@@ -168,6 +168,8 @@ def _load_issue(spec: dict, published: datetime | None) -> Issue:
         move(issue, sending.START)
         move(issue, sending.FINISH)
     issue.published_at = published
+    db.session.flush()
+    search.index_issue(issue.id)
     return issue
 
 

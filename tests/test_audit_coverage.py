@@ -629,6 +629,7 @@ COMMANDS: dict[str, Any] = {
     "api-keys create": ["api-keys", "create", "Regionens webb"],
     "api-keys list": "exempt: read-only",
     "api-keys revoke": lambda w: ["api-keys", "revoke", str(_api_key(w))],
+    "search rebuild": ["search", "rebuild"],
 }
 DATABASE_COMMANDS = "db"  # Flask-Migrate's schema commands: no application state
 

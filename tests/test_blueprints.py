@@ -112,6 +112,7 @@ RULES_BEFORE_THE_SPLIT = [
     "/preferences/<token>/data.json GET HEAD OPTIONS",
     "/preferences/<token>/erase OPTIONS POST",
     "/preferences/<token>/unsubscribe OPTIONS POST",
+    "/search GET HEAD OPTIONS",
     "/static/<path:filename> GET HEAD OPTIONS",
     "/subscribe GET HEAD OPTIONS POST",
     "/themes/<slug> GET HEAD OPTIONS",

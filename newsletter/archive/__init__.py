@@ -17,15 +17,16 @@ from flask import (
     send_from_directory,
     session,
 )
-from flask_babel import force_locale, get_locale
+from flask_babel import force_locale, get_locale, gettext
 from flask_babel import gettext as _
 
 from newsletter.archive import json_feed
 from newsletter.archive.cache import ANSWER_KEY, ArchiveAnswers, PageCache
 from newsletter.config import settings
 from newsletter.content import clean_text
+from newsletter.models import Theme
 from newsletter.models.types import utcnow
-from newsletter.services import archive, corrections, media, pdf
+from newsletter.services import archive, corrections, media, pdf, search, themes
 from newsletter.services.issues import sections
 from newsletter.web import answer_domain_errors
 
@@ -33,6 +34,8 @@ bp = Blueprint("archive", __name__)
 answer_domain_errors(bp)
 
 CACHE_SECONDS = 300
+# Results change when an issue is published or corrected: a short shared cache.
+SEARCH_CACHE_SECONDS = 60
 # Stored images never change under their content-hashed names.
 MEDIA_CACHE = "public, max-age=31536000, immutable"
 HTML = "text/html; charset=utf-8"
@@ -41,13 +44,14 @@ ATOM = "application/atom+xml; charset=utf-8"
 JSON_FEED = "application/feed+json; charset=utf-8"
 
 
-def _pages() -> PageCache:
-    """This app's cache of rendered archive responses."""
-    cache = current_app.extensions.get("archive_pages")
+def _pages(name: str = "archive_pages", size: int = 256) -> PageCache:
+    """This app's cache of rendered archive responses (search pages have a cache
+    of their own: queries anyone can vary must not push archive pages out)."""
+    cache = current_app.extensions.get(name)
     if cache is None:
         seconds = settings().archive_stamp_seconds
-        cache = current_app.extensions["archive_pages"] = PageCache(
-            stamp_seconds=seconds
+        cache = current_app.extensions[name] = PageCache(
+            size=size, stamp_seconds=seconds
         )
     return cache
 
@@ -61,6 +65,8 @@ def _respond(
     content_type: str,
     variant: object = None,
     localised: bool = True,
+    cache: PageCache | None = None,
+    max_age: int = CACHE_SECONDS,
 ) -> Response:
     """Serve a (cached) rendering with ETag and Last-Modified; 304 when unchanged.
 
@@ -73,20 +79,22 @@ def _respond(
         variant,
         language,
     )
-    pages = _pages()
+    pages = cache or _pages()
     try:
         rendered = pages.get(key, render)
     except Missing:
         abort(404)
-    if pages.stamp is not None and (not localised or language == _default_language()):
-        # Whole answers are kept for visitors without cookies (see ArchiveAnswers).
+    # Whole answers are kept for visitors without cookies (see ArchiveAnswers); not
+    # search pages, whose answers depend on more of the query than the page number.
+    whole = cache is None and (not localised or language == _default_language())
+    if whole and pages.stamp is not None:
         path = request.environ.get("SCRIPT_NAME", "") + request.environ["PATH_INFO"]
         request.environ[ANSWER_KEY] = ((path, variant), pages.stamp)
     response = Response(rendered.body, content_type=content_type)
     response.set_etag(rendered.etag)
     if rendered.last_modified is not None:
         response.last_modified = rendered.last_modified
-    response.headers["Cache-Control"] = f"public, max-age={CACHE_SECONDS}"
+    response.headers["Cache-Control"] = f"public, max-age={max_age}"
     if localised:
         response.vary.add("Cookie")  # the chosen language lives in the session
     response.make_conditional(request)  # answers 304 in place when unchanged
@@ -293,6 +301,87 @@ def theme_json(slug: str) -> Response:
             return json_feed.theme_feed(record, rows)
 
     return _respond(render, JSON_FEED, localised=False)
+
+
+class Refused(Exception):
+    """A search with a query or filter it cannot take; carries the page saying so."""
+
+    def __init__(self, body: str) -> None:
+        super().__init__(body)
+        self.body = body
+
+
+@bp.get("/search")
+def search_page() -> Response | tuple[str, int, dict[str, str]]:
+    """Search the published archive; with no query, the form alone."""
+    query = request.args.get("q", "").strip()
+    theme_slug = request.args.get("theme", "")
+    year_text = request.args.get("year", "")
+    page_text = request.args.get("page", "1")
+    if not page_text.isascii() or not page_text.isdigit() or len(page_text) > 6:
+        abort(404)
+    if int(page_text) < 1:
+        abort(404)
+    args = {"q": query, "theme": theme_slug, "year": year_text}
+
+    def render() -> str:
+        choices = themes.list_themes()
+        years = search.years()
+        theme = next((t for t in choices if t.slug == theme_slug), None)
+        year = int(year_text) if year_text.isascii() and year_text.isdigit() else None
+        context = {
+            "query": query,
+            "theme_slug": theme_slug,
+            "year_text": year_text,
+            "themes": choices,
+            "years": years,
+            "max_query": search.MAX_QUERY,
+            "args": {name: value for name, value in args.items() if value},
+        }
+        error = _search_error(query, theme_slug, theme, year_text, year, years)
+        if error is not None:
+            raise Refused(
+                render_template("archive/search.html", error=error, **context)
+            )
+        results = None
+        if query:
+            theme_id = theme.id if theme else None
+            results = search.search(query, theme_id, year, int(page_text))
+            if results.page > results.pages:
+                raise Missing(page_text)
+        return render_template("archive/search.html", results=results, **context)
+
+    try:
+        return _respond(
+            render,
+            HTML,
+            variant=(query, theme_slug, year_text, int(page_text)),
+            cache=_pages("search_pages", size=512),
+            max_age=SEARCH_CACHE_SECONDS,
+        )
+    except Refused as refused:
+        return refused.body, 400, {"Cache-Control": "no-store"}
+
+
+def _search_error(
+    query: str,
+    theme_slug: str,
+    theme: Theme | None,
+    year_text: str,
+    year: int | None,
+    years: list[int],
+) -> str | None:
+    """What is wrong with a search's query or filters, or None."""
+    if len(query) > search.MAX_QUERY:
+        return gettext(
+            "Shorten your search to at most %(count)d characters.",
+            count=search.MAX_QUERY,
+        )
+    if theme_slug and theme is None:
+        return gettext("Choose a theme from the list.")
+    if year_text and year not in years:
+        return gettext("Choose a year from the list.")
+    return None
 
 
 @bp.get("/media/<name>")

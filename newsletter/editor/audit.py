@@ -111,6 +111,7 @@ ACTIONS = {
     "proposal.declined": _l("Proposal declined"),
     "proposal.returned": _l("Proposal returned"),
     "proposal.submitted": _l("Proposal submitted"),
+    "search.rebuilt": _l("Search index rebuilt"),
     "section_contact.changed": _l("Section contact changed"),
     "setting.changed": _l("Setting changed"),
     "subscriber.bounce_hard": _l("Hard bounce"),

@@ -24,6 +24,7 @@ from newsletter.models.issue import (
 from newsletter.models.link_check import LinkCheck, LinkOutcome
 from newsletter.models.rate_limit import RateLimitCounter
 from newsletter.models.review import Comment, Correction, Revision, Setting
+from newsletter.models.search import SearchDocument
 from newsletter.models.send_rate import SendRate
 from newsletter.models.states import (
     ConsentKind,
@@ -83,5 +84,6 @@ __all__ = [
     "SubscriberStatus",
     "Theme",
     "WorkerHeartbeat",
+    "SearchDocument",
     "subscriber_theme",
 ]

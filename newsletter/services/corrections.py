@@ -18,7 +18,7 @@ from newsletter.extensions import db
 from newsletter.models import Issue, IssueStatus, Item
 from newsletter.models.review import Correction
 from newsletter.models.states import Role
-from newsletter.services import audit, history, revisions, settings
+from newsletter.services import audit, history, revisions, search, settings
 from newsletter.services.issues import EditConflict, ItemData, _links
 
 NOTE_MAX = 300
@@ -113,6 +113,7 @@ def correct_item(
         .execution_options(synchronize_session=False)
     )
     db.session.flush()
+    search.index_issue(item.issue_id)  # the old text is found no more
     return correction
 
 

@@ -37,7 +37,7 @@ from newsletter.models import (
 )
 from newsletter.models.states import DELIVERIES, ISSUES, Step, move
 from newsletter.models.types import UTCDateTime
-from newsletter.services import audit, review
+from newsletter.services import audit, review, search
 
 SKIPPED_NO_THEMES = "none of the subscriber's themes has items in this issue"
 SKIPPED_CANCELLED = "the issue was cancelled"
@@ -150,9 +150,11 @@ def start_sending(issue_id: int, now: datetime) -> Issue:
     Raises ApprovalMissing when the organisation requires an approval it lacks.
     """
     review.check_may_send(get_row(Issue, issue_id))
-    return _move(
+    issue = _move(
         issue_id, START, "issue.sending_started", scheduled_at=None, published_at=now
     )
+    search.index_issue(issue_id)  # published now: the archive search finds it
+    return issue
 
 
 def schedule(issue_id: int, at: datetime) -> Issue:
@@ -185,6 +187,7 @@ def cancel(issue_id: int, now: datetime) -> Issue:
     issue = _move(issue_id, CANCEL, "issue.cancelled", updated_at=now)
     queue.skip_queued(issue_id, SKIPPED_CANCELLED)
     db.session.flush()
+    search.index_issue(issue_id)  # out of the archive, out of its search
     return issue
 
 
@@ -315,6 +318,7 @@ def start_due_issues(now: datetime) -> list[int]:
             .returning(Issue.title)
         ).scalar()
         if started is not None:
+            search.index_issue(issue_id)
             audit.record(
                 "issue.sending_started",
                 "issue",
