@@ -316,3 +316,20 @@ def test_a_kept_logo_name_that_is_not_a_stored_logo_is_refused(app, admin):
     assert "Välj den igen" in response.get_data(as_text=True)
     with app.app_context():
         assert identity.stored() == {}
+
+
+def test_a_sender_name_posted_with_a_line_break_still_lets_emails_go(
+    mail_app, smtp_server
+):
+    # A browser's one-line field drops line breaks, but a posted form may carry
+    # them: the stored name must not make every email fail to build.
+    with mail_app.test_request_context():
+        identity.save({"sender_name": "Samverkan\r\nBcc: x@example.org"}, "Ada")
+        db.session.commit()
+    with mail_app.app_context():
+        issue_id = three_section_issue()
+        make_subscriber("anna@example.se")
+    send_issue(mail_app, issue_id)
+    (message,) = smtp_server.sink.messages()
+    assert message["From"] == '"Samverkan Bcc: x@example.org" <nyhetsbrev@example.se>'
+    assert message["Bcc"] is None

@@ -269,7 +269,9 @@ def save(values: Mapping[str, Any], by: str) -> list[str]:
 def sender(mail_from: str) -> str:
     """MAIL_FROM with the identity's display name (its address stays)."""
     name, address = parseaddr(mail_from)
-    return formataddr((identity().sender_name or name, address))
+    # One header line: a line break in a stored name would stop every email.
+    shown = " ".join((identity().sender_name or name).split())
+    return formataddr((shown, address))
 
 
 def forget() -> None:
