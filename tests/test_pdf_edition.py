@@ -356,3 +356,20 @@ def test_the_fetcher_serves_stored_images_and_nothing_else(pdf_app, tmp_path):
         ):
             with pytest.raises(URLFetchingError), fetch(fetcher, url):
                 pass
+
+
+def test_a_built_pdf_whose_file_is_gone_is_built_again(pdf_app):
+    # The row outlives its file when MEDIA_PATH is moved or emptied, or a
+    # database is restored without its media: the page must not answer "being
+    # made" for ever.
+    with pdf_app.app_context():
+        issue = published_issue()
+        tick(pdf_app)
+        (media.media_path() / built(issue.id).filename).unlink()
+        with pdf_app.test_client().get(f"/archive/{issue.slug}.pdf") as served:
+            assert served.status_code == 503
+        assert [i.id for i in pdf.due_issues()] == [issue.id]
+        assert tick(pdf_app)
+        with pdf_app.test_client().get(f"/archive/{issue.slug}.pdf") as served:
+            assert served.status_code == 200
+            assert served.data.startswith(b"%PDF")

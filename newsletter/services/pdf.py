@@ -91,12 +91,16 @@ def file_path(row: IssuePdf) -> Path:
 
 
 def due_issues(skip: Sequence[int] = ()) -> list[Issue]:
-    """Published issues whose PDF is missing or stale, oldest first."""
+    """Published issues whose PDF is missing or stale, oldest first. A row whose
+    file is gone (MEDIA_PATH moved or emptied, a database restored without its
+    media) counts as missing."""
+    folder = Path(settings().media_path)  # not made here: a build reports it
     built = {
         issue_id: value
-        for issue_id, value in db.session.execute(
-            select(IssuePdf.issue_id, IssuePdf.stamp)
+        for issue_id, value, filename in db.session.execute(
+            select(IssuePdf.issue_id, IssuePdf.stamp, IssuePdf.filename)
         )
+        if (folder / filename).is_file()
     }
     issues = db.session.scalars(
         select(Issue).where(archive.PUBLIC).order_by(Issue.published_at, Issue.id)
