@@ -34,7 +34,7 @@ from newsletter.services import archive, corrections, identity, media
 from newsletter.services.issues import sections
 
 # Raise when the layout changes, so that every edition is built again.
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 # The widths of the stored variants the PDF uses (print wants the sharper one).
 IMAGE_WIDTH = 1200
 LOGO_WIDTH = 600
@@ -128,6 +128,7 @@ def render_html(issue: Issue) -> str:
             css_string=css_string,
             brand_colour=_colour(identity.identity().brand_colour),
             image_url=image_url,
+            decorative_size=decorative_size,
         )
 
 
@@ -154,6 +155,26 @@ def _colour(value: str) -> str:
     if re.fullmatch(r"#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?", value):
         return value
     return identity.DEFAULT_BRAND_COLOUR
+
+
+# The page's text column (A4 less the margins) and an image's greatest height,
+# as the stylesheet of templates/pdf/issue.html sets them, in millimetres.
+COLUMN_MM = 170.0
+IMAGE_MAX_HEIGHT_MM = 90.0
+MM_PER_PX = 25.4 / 96
+
+
+def decorative_size(item: Any) -> tuple[float, float]:
+    """The size in millimetres a decorative image is drawn at: as an img of its
+    1200 px variant would be, within the column and the greatest height."""
+    width, height = media.StoredImage(
+        item.image, item.image_width or 1, item.image_height or 1
+    ).size_at(IMAGE_WIDTH)
+    shown = min(width * MM_PER_PX, COLUMN_MM)
+    tall = shown * height / width
+    if tall > IMAGE_MAX_HEIGHT_MM:
+        shown, tall = shown * IMAGE_MAX_HEIGHT_MM / tall, IMAGE_MAX_HEIGHT_MM
+    return round(shown, 1), round(tall, 1)
 
 
 def image_url(name: str, width: int) -> str:
