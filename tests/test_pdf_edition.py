@@ -400,3 +400,15 @@ def test_a_decorative_image_is_drawn_but_is_no_figure_without_alt_text(pdf_app):
         assert figures(document.Root.StructTreeRoot) == []
         images = [name for page in document.pages for name in page.get_images()]
         assert len(images) == 1, "the decorative image is still drawn"
+
+
+def test_a_new_organisation_name_in_the_environment_makes_the_pdf_stale(pdf_app):
+    # Without identity settings the PDF shows the environment's ORGANISATION and
+    # SITE_NAME; changing them (and restarting) must rebuild the editions too.
+    with pdf_app.app_context():
+        issue_id = published_issue().id
+    assert tick(pdf_app)
+    update_settings(pdf_app, ORGANISATION="Kalmarsunds samverkan")
+    with pdf_app.app_context():
+        assert [i.id for i in pdf.due_issues()] == [issue_id]
+        assert "Kalmarsunds samverkan" in text_of(db.session.get(Issue, issue_id))

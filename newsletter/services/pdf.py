@@ -10,6 +10,7 @@ URL fetcher refuses everything else, so building never touches the network.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -29,7 +30,7 @@ from sqlalchemy import func, select
 from newsletter.config import settings
 from newsletter.extensions import db
 from newsletter.models import Issue, IssuePdf, Theme
-from newsletter.models.review import Correction, Setting
+from newsletter.models.review import Correction
 from newsletter.services import archive, corrections, identity, media
 from newsletter.services.issues import sections
 
@@ -53,13 +54,10 @@ class Built:
 
 def stamp(issue: Issue) -> str:
     """What an issue's PDF is built from: its content (version and last change,
-    which a correction moves), its newest correction, the identity's last change,
+    which a correction moves), its newest correction, the identity as shown,
     the themes' names and the layout. A different stamp means a stale PDF."""
     newest_correction = db.session.scalar(
         select(func.max(Correction.created_at)).where(Correction.issue_id == issue.id)
-    )
-    identity_changed = db.session.scalar(
-        select(Setting.updated_at).where(Setting.key == identity.IDENTITY)
     )
     themes_changed = db.session.scalar(select(func.max(Theme.updated_at)))
     parts = [
@@ -67,7 +65,9 @@ def stamp(issue: Issue) -> str:
         issue.version,
         _instant(issue.updated_at),
         _instant(newest_correction),
-        _instant(identity_changed),
+        # The identity as shown, so a changed default from the environment
+        # (ORGANISATION, SITE_NAME, MAIL_FROM) counts as much as a saved change.
+        dataclasses.asdict(identity.identity()),
         _instant(themes_changed),
         settings().base_url,
     ]
