@@ -86,3 +86,24 @@ def test_the_picked_colour_is_saved_and_the_header_takes_it(site, browser):
     )
     assert header.get_by_text("Samverkansbrevet").is_visible()
     context.close()
+
+
+def test_a_logo_chosen_with_a_refused_colour_is_shown_and_saved_next(
+    site, browser, tmp_path
+):
+    _app, url = site
+    context, page = open_settings(browser, url, 375)
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(png())
+    page.get_by_label("Organisation", exact=True).fill("Kalmar län")
+    page.get_by_label("Logotyp", exact=True).set_input_files(str(logo))
+    page.get_by_label("Profilfärg", exact=True).fill("#ffcc00")
+    page.get_by_role("button", name="Spara").click()
+    page.locator("#brand_colour-error").wait_for()
+    assert page.get_by_text("Den valda logotypen").is_visible()
+    assert violations(page) == []
+    page.get_by_label("Profilfärg", exact=True).fill("#00507a")
+    page.get_by_role("button", name="Spara").click()
+    page.wait_for_selector(".flash-success")
+    assert page.locator(".site-header").get_by_role("img", name="Kalmar län").count()
+    context.close()

@@ -278,3 +278,58 @@ def test_archive_page_and_feed_show_the_new_name_with_a_new_etag(app, admin):
     # A reader holding the old ETag gets the new feed, not 304.
     again = visitor.get("/feed.xml", headers={"If-None-Match": feed.headers["ETag"]})
     assert again.status_code == 200
+
+
+def test_a_logo_chosen_with_a_refused_colour_is_kept_for_the_next_save(app, admin):
+    # The administrator picks a logo and a colour that is too light: the page
+    # comes back with the colour's error, and the logo she chose must not be
+    # lost (a file field cannot be filled again by the server).
+    response = save(
+        admin,
+        organisation="Kalmar län",
+        brand_colour="#ffcc00",
+        logo=(io.BytesIO(png()), "logo.png"),
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    pending = re.search(r'name="pending_logo"[^>]*value="([^"]+)"', page)
+    assert pending, "the chosen logo is not kept in the form"
+    assert "Den valda logotypen" in page  # she sees which logo is kept
+    with app.app_context():
+        assert identity.stored() == {}  # nothing half-saved
+    response = save(
+        admin,
+        organisation="Kalmar län",
+        brand_colour="#00507a",
+        pending_logo=pending[1],
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    with app.app_context():
+        kept = identity.stored()
+    assert kept["logo"] == pending[1]
+    assert (kept["logo_width"], kept["logo_height"]) == (320, 80)
+
+
+def test_a_kept_logo_name_that_is_not_a_stored_logo_is_refused(app, admin):
+    response = save(admin, organisation="Kalmar län", pending_logo="../../etc.png")
+    assert response.status_code == 422
+    assert "Välj den igen" in response.get_data(as_text=True)
+    with app.app_context():
+        assert identity.stored() == {}
+
+
+def test_a_sender_name_posted_with_a_line_break_still_lets_emails_go(
+    mail_app, smtp_server
+):
+    # A browser's one-line field drops line breaks, but a posted form may carry
+    # them: the stored name must not make every email fail to build.
+    with mail_app.test_request_context():
+        identity.save({"sender_name": "Samverkan\r\nBcc: x@example.org"}, "Ada")
+        db.session.commit()
+    with mail_app.app_context():
+        issue_id = three_section_issue()
+        make_subscriber("anna@example.se")
+    send_issue(mail_app, issue_id)
+    (message,) = smtp_server.sink.messages()
+    assert message["From"] == '"Samverkan Bcc: x@example.org" <nyhetsbrev@example.se>'
+    assert message["Bcc"] is None

@@ -423,3 +423,43 @@ def test_the_comparison_of_two_versions_shows_the_alt_text_change(app, editor):
     )
     assert "Bild" in page
     assert "<ins>koja.</ins>" in page and "<del>Två</del>" in page
+
+
+def test_the_swedish_alt_text_is_marked_swedish_in_an_english_email(sqlite_app):
+    # The articles of an English subscriber's email are marked lang="sv"; the
+    # image's alt text belongs to its article and is Swedish too, or a screen
+    # reader reads it with an English voice.
+    from html.parser import HTMLParser
+
+    class Langs(HTMLParser):
+        VOID = {"img", "br", "meta", "link", "hr", "input", "col", "source"}
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.stack: list[tuple[str, str | None]] = []
+            self.image_lang: list[str | None] = []
+
+        def handle_starttag(self, tag, attrs):
+            lang = dict(attrs).get("lang")
+            if tag == "img" and "/media/" in (dict(attrs).get("src") or ""):
+                inherited = [found for _tag, found in self.stack if found]
+                self.image_lang.append(inherited[-1] if inherited else None)
+            if tag not in self.VOID:
+                self.stack.append((tag, lang))
+
+        def handle_endtag(self, tag):
+            while self.stack:
+                if self.stack.pop()[0] == tag:
+                    break
+
+    with sqlite_app.app_context():
+        stored = media.store_image(photo())
+        issue = make_issue()
+        picture = ItemImage(stored.name, ALT, False, stored.width, stored.height)
+        make_item(issue, "aldre", "Koja i skogen", image=picture)
+        english = preview_email(issue, "en").html
+        swedish = preview_email(issue, "sv").html
+    for html, wanted in ((english, "sv"), (swedish, "sv")):
+        parser = Langs()
+        parser.feed(html)
+        assert parser.image_lang == [wanted], parser.image_lang

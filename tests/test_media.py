@@ -276,3 +276,20 @@ def test_find_image_refuses_tampered_names(media_app: Flask) -> None:
         )
         assert media.find_image("../" + stored.name) is None
         assert media.find_image("0123456789abcdef0123456789abcdef.jpg") is None
+
+
+def test_an_image_cut_short_is_refused_after_a_pdf_was_built(media_app: Flask) -> None:
+    # WeasyPrint, once imported (a worker building PDF editions, the development
+    # server), tells Pillow to accept cut-short images for the whole process: an
+    # interrupted upload must still be refused, not kept with a grey bottom half.
+    import weasyprint  # noqa: F401
+    from PIL import ImageFile
+
+    ImageFile.LOAD_TRUNCATED_IMAGES = True  # as weasyprint/images.py sets it
+    try:
+        data = photo((1200, 900), quality=95)
+        assert refusal(media_app, data[: len(data) // 2]) == (
+            "The image file is damaged or cut short."
+        )
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = False

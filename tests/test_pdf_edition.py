@@ -356,3 +356,59 @@ def test_the_fetcher_serves_stored_images_and_nothing_else(pdf_app, tmp_path):
         ):
             with pytest.raises(URLFetchingError), fetch(fetcher, url):
                 pass
+
+
+def test_a_built_pdf_whose_file_is_gone_is_built_again(pdf_app):
+    # The row outlives its file when MEDIA_PATH is moved or emptied, or a
+    # database is restored without its media: the page must not answer "being
+    # made" for ever.
+    with pdf_app.app_context():
+        issue = published_issue()
+        tick(pdf_app)
+        (media.media_path() / built(issue.id).filename).unlink()
+        with pdf_app.test_client().get(f"/archive/{issue.slug}.pdf") as served:
+            assert served.status_code == 503
+        assert [i.id for i in pdf.due_issues()] == [issue.id]
+        assert tick(pdf_app)
+        with pdf_app.test_client().get(f"/archive/{issue.slug}.pdf") as served:
+            assert served.status_code == 200
+            assert served.data.startswith(b"%PDF")
+
+
+def figures(node: object) -> list[tuple[str, object]]:
+    """Every Figure of a structure tree with its alternative text (None: none)."""
+    found: list[tuple[str, object]] = []
+    if isinstance(node, pikepdf.Dictionary):
+        if node.get("/S") == "/Figure":
+            found.append(("Figure", node.get("/Alt")))
+        kids = node.get("/K")
+        for kid in kids if isinstance(kids, pikepdf.Array) else [kids]:
+            found.extend(figures(kid))
+    return found
+
+
+def test_a_decorative_image_is_drawn_but_is_no_figure_without_alt_text(pdf_app):
+    # PDF/UA-1 wants every Figure to carry an alternative text: a decorative
+    # image is drawn as an artifact, which screen readers pass over.
+    with pdf_app.app_context():
+        issue = published_issue()
+        item = db.session.scalar(select(Item).where(Item.title == FIRST))
+        item.image_alt, item.image_decorative = "", True
+        db.session.commit()
+        assert tick(pdf_app)
+        document = pikepdf.open(pdf.file_path(built(issue.id)))
+        assert figures(document.Root.StructTreeRoot) == []
+        images = [name for page in document.pages for name in page.get_images()]
+        assert len(images) == 1, "the decorative image is still drawn"
+
+
+def test_a_new_organisation_name_in_the_environment_makes_the_pdf_stale(pdf_app):
+    # Without identity settings the PDF shows the environment's ORGANISATION and
+    # SITE_NAME; changing them (and restarting) must rebuild the editions too.
+    with pdf_app.app_context():
+        issue_id = published_issue().id
+    assert tick(pdf_app)
+    update_settings(pdf_app, ORGANISATION="Kalmarsunds samverkan")
+    with pdf_app.app_context():
+        assert [i.id for i in pdf.due_issues()] == [issue_id]
+        assert "Kalmarsunds samverkan" in text_of(db.session.get(Issue, issue_id))

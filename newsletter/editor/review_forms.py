@@ -96,6 +96,8 @@ class IdentityFields:
             "organisation's name as its text alternative."
         ),
     )
+    # A logo uploaded with a refused form, kept for the next save.
+    pending_logo = HiddenField()
     remove_logo = BooleanField(_l("Remove the logo"))
     brand_colour = StringField(
         _l("Brand colour"),

@@ -38,12 +38,23 @@ TEXT_FIELDS = tuple(
 
 
 def _logo(form: SettingsForm) -> dict[str, object] | None:
-    """The logo fields to keep: removed, a new upload, or as they were; None
-    (with an error on the field) when the upload is refused."""
+    """The logo fields to keep: removed, a new upload (stored at once, its name
+    kept in the form should the form be shown again), an upload kept from before,
+    or as they were; None (with an error on the field) when the upload is
+    refused or a kept upload is gone."""
     if form.remove_logo.data:
+        form.pending_logo.data = ""
         return {"logo": "", "logo_width": 0, "logo_height": 0}
     upload = form.logo.data
     if upload is None or not getattr(upload, "filename", ""):
+        if form.pending_logo.data:
+            kept = identity.find_logo(form.pending_logo.data)
+            if kept is None:
+                form.pending_logo.data = ""
+                add_error(
+                    form.logo, _("The logo chosen before is gone. Choose it again.")
+                )
+            return kept
         current = identity.stored()
         return {
             key: current.get(key, "") for key in ("logo", "logo_width", "logo_height")
@@ -56,17 +67,16 @@ def _logo(form: SettingsForm) -> dict[str, object] | None:
         )
         return None
     try:
-        return identity.store_logo(data)
+        stored = identity.store_logo(data)
     except ImageRefused as refused:
         add_error(form.logo, str(refused))
         return None
+    form.pending_logo.data = str(stored["logo"])
+    return stored
 
 
-def _save_identity(form: SettingsForm) -> bool:
+def _save_identity(form: SettingsForm, logo: dict[str, object]) -> bool:
     """Keep the identity from the form; False (with field errors) if refused."""
-    logo = _logo(form)
-    if logo is None:
-        return False
     values = {name: getattr(form, name).data for name in TEXT_FIELDS} | logo
     try:
         identity.save(values, current_user.name)
@@ -105,7 +115,11 @@ def _fill(form: SettingsForm) -> None:
 def index() -> str | Response | tuple[str, int]:
     """Show and save the organisation's settings and identity."""
     form = SettingsForm()
-    if form.validate_on_submit() and _save_identity(form):
+    # The logo is taken even when another field is refused, so that the page
+    # shown again keeps it and the next save needs no second upload.
+    valid = form.validate_on_submit()
+    logo = _logo(form) if form.is_submitted() else None
+    if valid and logo is not None and _save_identity(form, logo):
         settings.set_setting(
             settings.REQUIRE_APPROVAL,
             REQUIRE_APPROVAL_CHOICES[form.require_approval.data],
@@ -117,9 +131,11 @@ def index() -> str | Response | tuple[str, int]:
     if not form.is_submitted():
         _fill(form)
     _placeholders(form)
+    pending = identity.find_logo(form.pending_logo.data or "")
     return render_template(
         "editor/settings.html",
         form=form,
+        pending=identity.Identity("", "", **pending) if pending else None,
         current=identity.identity(),
         require_approval=settings.require_approval(),
         publishers=settings.active_publishers(),

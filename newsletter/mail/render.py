@@ -52,6 +52,16 @@ _COLOR_SCHEME = (
 _VIEWPORT = '<meta name="viewport" content="width=device-width, initial-scale=1">'
 
 
+# MJML keeps no lang attribute on its components: the class lang-sv stands for one.
+_LANG_CLASS = re.compile(r'class="([^"]*?) ?\blang-sv\b([^"]*)"')
+
+
+def _lang_attribute(match: re.Match[str]) -> str:
+    """A class attribute without lang-sv, and lang="sv" in its place."""
+    rest = f"{match[1]}{match[2]}".strip()
+    return f'class="{rest}" lang="sv"' if rest else 'lang="sv"'
+
+
 def compile_mjml(source: str) -> str:
     """Compile MJML to responsive HTML with its CSS inlined into the elements."""
     html = mjml2html(
@@ -63,6 +73,7 @@ def compile_mjml(source: str) -> str:
     html = html.replace(_RESET_STYLE, _RESET_STYLE_KEPT, 1)
     html = _PREVIEW.sub(_PREVIEW_HIDDEN, html, count=1)
     html = html.replace(_VIEWPORT, _VIEWPORT + _COLOR_SCHEME, 1)
+    html = _LANG_CLASS.sub(_lang_attribute, html)
     return _inliner().inline(html).replace(' data-css-inline="ignore"', "", 1)
 
 

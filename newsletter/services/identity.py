@@ -19,13 +19,20 @@ from typing import Any
 from flask import g, has_app_context
 from flask_babel import format_decimal
 from flask_babel import gettext as _
+from PIL import Image, UnidentifiedImageError
 
 from newsletter.config import settings
 from newsletter.errors import DomainError
 from newsletter.extensions import db
 from newsletter.models.review import Setting
 from newsletter.services import audit
-from newsletter.services.media import ImageRefused, store_image, variant_name
+from newsletter.services.media import (
+    NAME,
+    ImageRefused,
+    media_path,
+    store_image,
+    variant_name,
+)
 from newsletter.services.subscribers import InvalidAddress, normalise_address
 
 IDENTITY = "IDENTITY"
@@ -203,6 +210,20 @@ def store_logo(data: bytes) -> dict[str, Any]:
     return {"logo": image.name, "logo_width": image.width, "logo_height": image.height}
 
 
+def find_logo(name: str) -> dict[str, Any] | None:
+    """The identity fields of a logo uploaded before (its name handed back by the
+    settings form after another field was refused), or None when no such logo is
+    kept (a tampered or forgotten name)."""
+    if not NAME.match(name):
+        return None
+    try:
+        with Image.open(media_path() / variant_name(name, LOGO_VARIANT)) as image:
+            width, height = image.size
+    except (OSError, UnidentifiedImageError):
+        return None
+    return {"logo": name, "logo_width": width, "logo_height": height}
+
+
 def save(values: Mapping[str, Any], by: str) -> list[str]:
     """Keep the identity administrators set (an empty value: the default) and
     audit each changed field with its value before and after; return their names.
@@ -248,7 +269,9 @@ def save(values: Mapping[str, Any], by: str) -> list[str]:
 def sender(mail_from: str) -> str:
     """MAIL_FROM with the identity's display name (its address stays)."""
     name, address = parseaddr(mail_from)
-    return formataddr((identity().sender_name or name, address))
+    # One header line: a line break in a stored name would stop every email.
+    shown = " ".join((identity().sender_name or name).split())
+    return formataddr((shown, address))
 
 
 def forget() -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from flask_babel import gettext as _
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from newsletter.config import settings
 from newsletter.errors import DomainError
@@ -93,6 +93,11 @@ def _open(data: bytes) -> Image.Image:
                 raise ImageRefused(_("The image must be a PNG, JPEG or WebP file."))
             if image.width * image.height > MAX_PIXELS:
                 raise ImageRefused(_("The image has too many pixels."))
+            # WeasyPrint, once imported (a worker building PDF editions), lets
+            # Pillow take cut-short files for the whole process; an upload cut
+            # short must be refused, never kept with a grey part. The PDFs only
+            # draw stored images, which are whole.
+            ImageFile.LOAD_TRUNCATED_IMAGES = False
             image.load()
     except ImageRefused:
         raise

@@ -10,6 +10,7 @@ URL fetcher refuses everything else, so building never touches the network.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -29,12 +30,12 @@ from sqlalchemy import func, select
 from newsletter.config import settings
 from newsletter.extensions import db
 from newsletter.models import Issue, IssuePdf, Theme
-from newsletter.models.review import Correction, Setting
+from newsletter.models.review import Correction
 from newsletter.services import archive, corrections, identity, media
 from newsletter.services.issues import sections
 
 # Raise when the layout changes, so that every edition is built again.
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 # The widths of the stored variants the PDF uses (print wants the sharper one).
 IMAGE_WIDTH = 1200
 LOGO_WIDTH = 600
@@ -53,13 +54,10 @@ class Built:
 
 def stamp(issue: Issue) -> str:
     """What an issue's PDF is built from: its content (version and last change,
-    which a correction moves), its newest correction, the identity's last change,
+    which a correction moves), its newest correction, the identity as shown,
     the themes' names and the layout. A different stamp means a stale PDF."""
     newest_correction = db.session.scalar(
         select(func.max(Correction.created_at)).where(Correction.issue_id == issue.id)
-    )
-    identity_changed = db.session.scalar(
-        select(Setting.updated_at).where(Setting.key == identity.IDENTITY)
     )
     themes_changed = db.session.scalar(select(func.max(Theme.updated_at)))
     parts = [
@@ -67,7 +65,9 @@ def stamp(issue: Issue) -> str:
         issue.version,
         _instant(issue.updated_at),
         _instant(newest_correction),
-        _instant(identity_changed),
+        # The identity as shown, so a changed default from the environment
+        # (ORGANISATION, SITE_NAME, MAIL_FROM) counts as much as a saved change.
+        dataclasses.asdict(identity.identity()),
         _instant(themes_changed),
         settings().base_url,
     ]
@@ -91,12 +91,16 @@ def file_path(row: IssuePdf) -> Path:
 
 
 def due_issues(skip: Sequence[int] = ()) -> list[Issue]:
-    """Published issues whose PDF is missing or stale, oldest first."""
+    """Published issues whose PDF is missing or stale, oldest first. A row whose
+    file is gone (MEDIA_PATH moved or emptied, a database restored without its
+    media) counts as missing."""
+    folder = Path(settings().media_path)  # not made here: a build reports it
     built = {
         issue_id: value
-        for issue_id, value in db.session.execute(
-            select(IssuePdf.issue_id, IssuePdf.stamp)
+        for issue_id, value, filename in db.session.execute(
+            select(IssuePdf.issue_id, IssuePdf.stamp, IssuePdf.filename)
         )
+        if (folder / filename).is_file()
     }
     issues = db.session.scalars(
         select(Issue).where(archive.PUBLIC).order_by(Issue.published_at, Issue.id)
@@ -124,6 +128,7 @@ def render_html(issue: Issue) -> str:
             css_string=css_string,
             brand_colour=_colour(identity.identity().brand_colour),
             image_url=image_url,
+            decorative_size=decorative_size,
         )
 
 
@@ -150,6 +155,26 @@ def _colour(value: str) -> str:
     if re.fullmatch(r"#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?", value):
         return value
     return identity.DEFAULT_BRAND_COLOUR
+
+
+# The page's text column (A4 less the margins) and an image's greatest height,
+# as the stylesheet of templates/pdf/issue.html sets them, in millimetres.
+COLUMN_MM = 170.0
+IMAGE_MAX_HEIGHT_MM = 90.0
+MM_PER_PX = 25.4 / 96
+
+
+def decorative_size(item: Any) -> tuple[float, float]:
+    """The size in millimetres a decorative image is drawn at: as an img of its
+    1200 px variant would be, within the column and the greatest height."""
+    width, height = media.StoredImage(
+        item.image, item.image_width or 1, item.image_height or 1
+    ).size_at(IMAGE_WIDTH)
+    shown = min(width * MM_PER_PX, COLUMN_MM)
+    tall = shown * height / width
+    if tall > IMAGE_MAX_HEIGHT_MM:
+        shown, tall = shown * IMAGE_MAX_HEIGHT_MM / tall, IMAGE_MAX_HEIGHT_MM
+    return round(shown, 1), round(tall, 1)
 
 
 def image_url(name: str, width: int) -> str:
