@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from html import unescape
 from html.parser import HTMLParser
 from typing import Any
 
@@ -263,7 +264,29 @@ def render_markdown(text: str) -> Markup:
         attribute_filter=_absolute_links_only,
         link_rel="noopener noreferrer",
     )
-    return Markup(clean)
+    return Markup(BARE_LINK.sub(_mark_bare_link, clean))
+
+
+# A sanitised link (nh3 writes href first and nothing but rel after it).
+BARE_LINK = re.compile(r'<a href="([^"]*)"([^>]*)>([^<]*)</a>')
+
+
+def shows_its_address(text: str, href: str) -> bool:
+    """Whether a link's text is its own address: a printed page writes each web
+    address after its link, and such a link's address only once."""
+
+    def bare(value: str) -> str:
+        return value.strip().removeprefix("mailto:").removeprefix("tel:").rstrip("/")
+
+    return bare(text) == bare(href)
+
+
+def _mark_bare_link(match: re.Match[str]) -> str:
+    """Mark a link showing its own address with class="bare-url"."""
+    href, rest, text = match.groups()
+    if not shows_its_address(unescape(text), unescape(href)):
+        return match.group(0)
+    return f'<a href="{href}" class="bare-url"{rest}>{text}</a>'
 
 
 class _TextWriter(HTMLParser):

@@ -34,7 +34,7 @@ from werkzeug.routing import IntegerConverter, Map
 
 from newsletter import labels
 from newsletter.config import settings
-from newsletter.content import markdown_as_text, render_markdown
+from newsletter.content import markdown_as_text, render_markdown, shows_its_address
 from newsletter.database import database_is_reachable, is_database_outage
 from newsletter.errors import DomainError, NotFound
 from newsletter.extensions import db, limiter
@@ -334,6 +334,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["default_brand_colour"] = DEFAULT_BRAND_COLOUR
     app.jinja_env.filters["address"] = display_address
     app.jinja_env.filters["plain_text"] = plain_text
+    app.jinja_env.tests["shows_its_address"] = shows_its_address
     app.jinja_env.filters["summary"] = summary
     app.jinja_env.filters["item_heading"] = item_heading
     app.jinja_env.globals["item_picture"] = media.picture

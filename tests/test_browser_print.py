@@ -32,7 +32,7 @@ def test_printing_an_issue_hides_navigation_and_writes_out_addresses(tmp_path, b
                 issue,
                 "aldre",
                 "Vägledning",
-                body="Läs mer.",
+                body="Läs mer på https://example.se/mer eller [här](https://example.se/har).",
                 links=[("Läs vägledningen", LINK), (BARE, BARE)],
                 contact_email="olle@example.se",
             )
@@ -51,6 +51,12 @@ def test_printing_an_issue_hides_navigation_and_writes_out_addresses(tmp_path, b
         assert after(page, f"a[href='{LINK}']") == f'" ({LINK})"'
         assert after(page, f"a[href='{BARE}']") == "none", "no address twice"
         assert after(page, "a[href^='mailto:']") == "none"
+        # Addresses written in the text are links showing themselves: once.
+        assert after(page, "a[href='https://example.se/mer']") == "none"
+        assert after(page, "a[href='https://example.se/har']") == (
+            '" (https://example.se/har)"'
+        )
+        assert page.evaluate("() => document.scripts.length") == 0
         colour = page.evaluate("() => getComputedStyle(document.body).color")
         assert colour == "rgb(0, 0, 0)"
         context.close()
