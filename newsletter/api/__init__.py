@@ -34,6 +34,7 @@ from newsletter.config import settings
 from newsletter.extensions import csrf, db, limiter, login_manager
 from newsletter.i18n import show_in
 from newsletter.json_errors import PREFIX, json_error
+from newsletter.models import SubscriberStatus
 from newsletter.models.types import utcnow
 from newsletter.services import api_keys, archive, corrections, subscribers, themes
 from newsletter.services import subscriptions as subscription_service
@@ -241,7 +242,9 @@ def stats() -> Response:
     counts = subscribers.confirmed_per_theme()
     response = jsonify(
         {
-            "confirmed_subscribers": subscribers.count_by_status().get("confirmed", 0),
+            "confirmed_subscribers": subscribers.count_by_status().get(
+                SubscriberStatus.CONFIRMED, 0
+            ),
             "themes": [
                 {"slug": slug, "name": name, "confirmed_subscribers": count}
                 for slug, name, count in counts
