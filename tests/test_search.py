@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from newsletter.extensions import db
 from newsletter.models import AuditEvent, Item, Role
@@ -278,3 +278,39 @@ def test_the_theme_filter_lists_the_themes(app, client):
         name = theme("aldre").name
     page = client.get("/search").get_data(as_text=True)
     assert f'<option value="aldre">{name}</option>' in page
+
+
+def _statements(app) -> list[str]:
+    """The SQL statements the app's engine runs from now on."""
+    seen: list[str] = []
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+    return seen
+
+
+def test_a_repeated_search_is_answered_from_its_stored_page(make_app):
+    app = make_app(ARCHIVE_STAMP_SECONDS=3600.0)
+    with app.app_context():
+        _issue, item_id = published_issue()
+        published_issue("Nyhetsbrev april 2025", title="Simhall för barn")
+    handled: list[str] = []
+    app.before_request(lambda: handled.append("request"))
+    client = app.test_client()
+    elderly = client.get("/search?q=äldres").data
+    swimming = client.get("/search?q=simhall").data
+    handled.clear()
+    seen = _statements(app)
+    again = client.get("/search?q=%C3%A4ldres&")  # the same search, spelt otherwise
+    assert again.status_code == 200 and again.data == elderly
+    assert client.get("/search?q=simhall").data == swimming != elderly
+    assert f"#item-{item_id}" in again.get_data(as_text=True)
+    assert seen == [] and handled == []  # answered ahead of the app
+    # Other parameters are other searches, and a refused one is never kept.
+    assert client.get("/search?q=äldres&theme=barn-och-unga").data != elderly
+    assert client.get("/search?q=äldres&year=1999").status_code == 400
+    assert client.get("/search?q=äldres&year=1999").status_code == 400
+    # A visitor with a cookie (a language choice) gets their own language.
+    client.post("/language", data={"lang": "en", "next": "/"})
+    english = client.get("/search?q=äldres").get_data(as_text=True)
+    assert '<html lang="en">' in english

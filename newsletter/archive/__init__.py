@@ -21,7 +21,13 @@ from flask_babel import force_locale, get_locale, gettext
 from flask_babel import gettext as _
 
 from newsletter.archive import json_feed
-from newsletter.archive.cache import ANSWER_KEY, ArchiveAnswers, PageCache
+from newsletter.archive.cache import (
+    ANSWER_KEY,
+    ArchiveAnswers,
+    PageCache,
+    QueryKeyed,
+    query_key,
+)
 from newsletter.config import settings
 from newsletter.content import clean_text
 from newsletter.models import Theme
@@ -34,6 +40,7 @@ bp = Blueprint("archive", __name__)
 answer_domain_errors(bp)
 
 CACHE_SECONDS = 300
+SEARCH_PAGES = "search_pages"  # the search pages' own cache (app.extensions)
 # Results change when an issue is published or corrected: a short shared cache.
 SEARCH_CACHE_SECONDS = 60
 # Stored images never change under their content-hashed names.
@@ -67,6 +74,7 @@ def _respond(
     localised: bool = True,
     cache: PageCache | None = None,
     max_age: int = CACHE_SECONDS,
+    by_query: bool = False,
 ) -> Response:
     """Serve a (cached) rendering with ETag and Last-Modified; 304 when unchanged.
 
@@ -84,12 +92,17 @@ def _respond(
         rendered = pages.get(key, render)
     except Missing:
         abort(404)
-    # Whole answers are kept for visitors without cookies (see ArchiveAnswers); not
-    # search pages, whose answers depend on more of the query than the page number.
-    whole = cache is None and (not localised or language == _default_language())
-    if whole and pages.stamp is not None:
-        path = request.environ.get("SCRIPT_NAME", "") + request.environ["PATH_INFO"]
-        request.environ[ANSWER_KEY] = ((path, variant), pages.stamp)
+    # Whole answers are kept for visitors without cookies (see ArchiveAnswers):
+    # by page number, or (search pages) by all of the query's parameters.
+    if pages.stamp is not None and (not localised or language == _default_language()):
+        environ = request.environ
+        path = environ.get("SCRIPT_NAME", "") + environ["PATH_INFO"]
+        kept = (
+            QueryKeyed(query_key(environ.get("QUERY_STRING", "")))
+            if by_query
+            else variant
+        )
+        environ[ANSWER_KEY] = ((path, kept), pages.stamp, pages)
     response = Response(rendered.body, content_type=content_type)
     response.set_etag(rendered.etag)
     if rendered.last_modified is not None:
@@ -108,7 +121,9 @@ def _default_language() -> str:
 def answer_from_cache(app: Flask) -> None:
     """Serve cookieless archive requests from stored answers ahead of the app."""
     app.wsgi_app = ArchiveAnswers(  # type: ignore[method-assign]
-        app.wsgi_app, lambda: app.extensions.get("archive_pages")
+        app.wsgi_app,
+        lambda: app.extensions.get("archive_pages"),
+        lambda: app.extensions.get(SEARCH_PAGES),
     )
 
 
@@ -356,8 +371,9 @@ def search_page() -> Response | tuple[str, int, dict[str, str]]:
             render,
             HTML,
             variant=(query, theme_slug, year_text, int(page_text)),
-            cache=_pages("search_pages", size=512),
+            cache=_pages(SEARCH_PAGES, size=512),
             max_age=SEARCH_CACHE_SECONDS,
+            by_query=True,
         )
     except Refused as refused:
         return refused.body, 400, {"Cache-Control": "no-store"}

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from threading import Lock
 from typing import TYPE_CHECKING, Any, NamedTuple
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 from sqlalchemy import func, select
 from werkzeug.datastructures import Headers
@@ -165,29 +165,59 @@ class Answer:
     last_modified: datetime | None
 
 
-# Set by the archive views on a cacheable answer: (path, variant) and the stamp.
+# Set by the archive views on a cacheable answer: (path, variant), the stamp, and
+# the PageCache that keeps the answer.
 ANSWER_KEY = "newsletter.archive_answer"
+# Pages whose answer depends on their whole query (the search page): kept by the
+# query's sorted parameters, in a cache of their own (QueryKeyed).
+SEARCH_PATH = "/search"
 
 
-def answer_key(environ: WSGIEnvironment) -> tuple[str, str | None] | None:
-    """The (path, page) a request asks for, when the stored answers may serve it."""
+def query_key(query: str) -> tuple[tuple[str, str], ...]:
+    """A WSGI query string's parameters, decoded and sorted: the same search
+    however it is spelt (percent-encoded or raw UTF-8, in any order)."""
+    raw = query.encode("latin-1", "replace")  # WSGI strings carry the raw bytes
+
+    def text(part: bytes) -> str:
+        return unquote_to_bytes(part.replace(b"+", b" ")).decode("utf-8", "replace")
+
+    pairs = (part.partition(b"=") for part in raw.split(b"&") if part)
+    return tuple(sorted((text(name), text(value)) for name, _, value in pairs))
+
+
+def answer_key(environ: WSGIEnvironment) -> tuple[str, object] | None:
+    """The (path, page) a request asks for, when the stored answers may serve it;
+    for the search page (path, its sorted parameters)."""
     if environ.get("REQUEST_METHOD") not in ("GET", "HEAD") or environ.get(
         "HTTP_COOKIE"
     ):
         return None  # a session may choose another language, or hold a login
     path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
     query = environ.get("QUERY_STRING", "")
-    if not query:
-        return (path, None)
     if "\x00" in query or "%00" in query:
         return None  # refused with a 400 by the app
+    if environ.get("PATH_INFO") == SEARCH_PATH:
+        return (path, QueryKeyed(query_key(query)))
+    if not query:
+        return (path, None)
     page = next((v for k, v in parse_qsl(query) if k == "page"), None)
     return (path, page)
 
 
-def _lookup(pages: PageCache, key: tuple[str, str | None]) -> Answer | None:
+class QueryKeyed(tuple[tuple[str, str], ...]):
+    """The sorted parameters of a search, as the variant of its stored answer."""
+
+    __slots__ = ()
+
+
+def _lookup(pages: PageCache, key: tuple[str, object]) -> Answer | None:
     """The stored answer for key, or for the same path without a page number."""
     path, page = key
+    if isinstance(page, QueryKeyed):
+        with pages.lock:
+            return pages.answers.get((path, page))
+    if page is not None and not isinstance(page, str):
+        return None
     candidates: list[tuple[str, object]] = [(path, None)]
     if page is not None:
         if not (page.isascii() and page.isdigit() and len(page) <= 6):
@@ -211,9 +241,15 @@ class ArchiveAnswers:
     Anything else (a cookie, a stale stamp, an unknown URL) goes to the app, which
     renders or reuses its page cache and stores the answer here again."""
 
-    def __init__(self, app: WSGIApplication, pages: Callable[[], PageCache | None]):
+    def __init__(
+        self,
+        app: WSGIApplication,
+        pages: Callable[[], PageCache | None],
+        search_pages: Callable[[], PageCache | None] = lambda: None,
+    ):
         self.app = app
         self.pages = pages
+        self.search_pages = search_pages
 
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse
@@ -222,7 +258,8 @@ class ArchiveAnswers:
         key = answer_key(environ)
         if key is None:
             return self.app(environ, start_response)
-        pages = self.pages()  # None until the first archive request made it
+        # None until the first archive (or search) request made it.
+        pages = self.search_pages() if isinstance(key[1], QueryKeyed) else self.pages()
         stamp = pages.fresh_stamp() if pages is not None else None
         found = _lookup(pages, key) if pages is not None and stamp else None
         if found is not None and found.stamp == stamp:
@@ -266,8 +303,8 @@ class ArchiveAnswers:
             if close is not None:
                 close()
         answer = _storable(seen, chunks, marked[1])
-        pages = self.pages()
-        if answer is not None and pages is not None:
+        pages = marked[2]
+        if answer is not None:
             with pages.lock:
                 pages.answers[marked[0]] = answer
                 pages.answers.move_to_end(marked[0])
