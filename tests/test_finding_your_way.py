@@ -304,3 +304,32 @@ def test_a_new_issue_shows_once_the_stamp_period_is_over(make_app):
     time.sleep(0.35)
     assert "Nyhetsbrev nytt" in client.get("/feed.json").get_data(as_text=True)
     assert "Nyhetsbrev nytt" in client.get("/").get_data(as_text=True)
+
+
+def test_a_message_waiting_for_one_visitor_is_never_shown_to_another(make_app):
+    app = long_stamp_app(make_app)
+    editor, visitor = app.test_client(), app.test_client()
+    with editor.session_transaction() as session:
+        session["_flashes"] = [("info", "Nyhetsbrev 12 är skickat.")]
+    mine = editor.get("/archive/nyhetsbrev-03")
+    assert "Nyhetsbrev 12 är skickat." in mine.get_data(as_text=True)
+    assert mine.headers["Cache-Control"] == "private, no-store"
+    for _ in range(2):  # rendered afresh, then from the stored answer
+        page = visitor.get("/archive/nyhetsbrev-03").get_data(as_text=True)
+        assert "Nyhetsbrev 12 är skickat." not in page
+    assert "Nyhetsbrev 12 är skickat." not in editor.get("/").get_data(as_text=True)
+
+
+def test_one_visitors_query_does_not_become_everyones_language_switch_target(
+    make_app,
+):
+    app = long_stamp_app(make_app)
+    app.test_client().get("/archive/nyhetsbrev-03?ref=annons")
+    app.test_client().get("/?page=2&ref=annons")
+    for url, target in (
+        ("/archive/nyhetsbrev-03", "/archive/nyhetsbrev-03"),
+        ("/?page=2", "/?page=2"),
+    ):
+        page = app.test_client().get(url).get_data(as_text=True)
+        shown = re.search(r'name="next" value="([^"]*)"', page).group(1)
+        assert shown == target, url

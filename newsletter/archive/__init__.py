@@ -11,6 +11,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    g,
     render_template,
     request,
     send_file,
@@ -80,6 +81,21 @@ def _respond(
 
     The cache key holds only what the page depends on (not the raw query string,
     which anyone can vary to push real pages out of the cache)."""
+    if not by_query:
+        # A rendering is shared by every query spelling of its page: the language
+        # switch returns to the page itself, not to the first visitor's query.
+        number = f"?page={variant}" if isinstance(variant, int) and variant > 1 else ""
+        g.current_path = request.path + number
+    if session.get("_flashes"):
+        # A message waiting for this visitor (base.html shows it) belongs in no
+        # shared rendering: render afresh and keep the answer out of every cache.
+        try:
+            body = render()
+        except Missing:
+            abort(404)
+        response = Response(body, content_type=content_type)
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
     language = str(get_locale()) if localised else None
     key = (
         request.endpoint,
