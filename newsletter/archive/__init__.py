@@ -110,7 +110,11 @@ def _respond(
         abort(404)
     # Whole answers are kept for visitors without cookies (see ArchiveAnswers):
     # by page number, or (search pages) by all of the query's parameters.
-    if pages.stamp is not None and (not localised or language == _default_language()):
+    # Stored under the stamp it was rendered in, not the cache's current one: a
+    # stamp another request took meanwhile may already include a newer issue.
+    if rendered.stamp is not None and (
+        not localised or language == _default_language()
+    ):
         environ = request.environ
         path = environ.get("SCRIPT_NAME", "") + environ["PATH_INFO"]
         kept = (
@@ -118,7 +122,7 @@ def _respond(
             if by_query
             else variant
         )
-        environ[ANSWER_KEY] = ((path, kept), pages.stamp, pages)
+        environ[ANSWER_KEY] = ((path, kept), rendered.stamp, pages)
     response = Response(rendered.body, content_type=content_type)
     response.set_etag(rendered.etag)
     if rendered.last_modified is not None:

@@ -40,11 +40,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Rendered:
-    """A body with its validators."""
+    """A body with its validators, and the stamp of the state it was rendered in."""
 
     body: str
     etag: str
     last_modified: datetime | None
+    stamp: Stamp | None = None
 
 
 class Stamp(NamedTuple):
@@ -144,7 +145,7 @@ class PageCache:
                 return found
         body = render()
         digest = hashlib.sha256(repr(full_key).encode() + body.encode()).hexdigest()
-        rendered = Rendered(body, digest[:24], stamp.changed)
+        rendered = Rendered(body, digest[:24], stamp.changed, stamp)
         with self.lock:
             self.items[full_key] = rendered
             while len(self.items) > self.size:
