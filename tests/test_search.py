@@ -314,3 +314,18 @@ def test_a_repeated_search_is_answered_from_its_stored_page(make_app):
     client.post("/language", data={"lang": "en", "next": "/"})
     english = client.get("/search?q=äldres").get_data(as_text=True)
     assert '<html lang="en">' in english
+
+
+def test_a_repeated_parameter_in_another_order_is_another_search(make_app):
+    # The page reads the first q (and the first page): q=simhall&q=äldre is a
+    # search for "simhall", whatever was asked before with the words swapped.
+    app = make_app(ARCHIVE_STAMP_SECONDS=3600.0)
+    with app.app_context():
+        published_issue()
+        published_issue("Nyhetsbrev april 2025", title="Simhall för barn")
+    client = app.test_client()
+    for _ in range(2):  # rendered, then from the stored answers
+        elderly = client.get("/search?q=äldre&q=simhall").get_data(as_text=True)
+        swimming = client.get("/search?q=simhall&q=äldre").get_data(as_text=True)
+        assert "Träffpunkter" in elderly and "för barn" not in elderly
+        assert "för barn" in swimming and "Träffpunkter" not in swimming
