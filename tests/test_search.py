@@ -329,3 +329,13 @@ def test_a_repeated_parameter_in_another_order_is_another_search(make_app):
         swimming = client.get("/search?q=simhall&q=äldre").get_data(as_text=True)
         assert "Träffpunkter" in elderly and "för barn" not in elderly
         assert "för barn" in swimming and "Träffpunkter" not in swimming
+
+
+def test_the_language_switch_of_a_search_returns_to_that_search_only(make_app):
+    app = make_app(ARCHIVE_STAMP_SECONDS=3600.0)
+    with app.app_context():
+        published_issue()
+    app.test_client().get("/search?q=äldre&page=1&ref=annons")
+    page = app.test_client().get("/search?q=äldre").get_data(as_text=True)
+    target = re.search(r'name="next" value="([^"]*)"', page).group(1)
+    assert target == "/search?q=%C3%A4ldre"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from email.utils import format_datetime
+from urllib.parse import urlencode
 
 from flask import (
     Blueprint,
@@ -81,7 +82,7 @@ def _respond(
 
     The cache key holds only what the page depends on (not the raw query string,
     which anyone can vary to push real pages out of the cache)."""
-    if not by_query:
+    if not by_query:  # (the search page sets its own)
         # A rendering is shared by every query spelling of its page: the language
         # switch returns to the page itself, not to the first visitor's query.
         number = f"?page={variant}" if isinstance(variant, int) and variant > 1 else ""
@@ -358,6 +359,12 @@ def search_page() -> Response | tuple[str, int, dict[str, str]]:
     if int(page_text) < 1:
         abort(404)
     args = {"q": query, "theme": theme_slug, "year": year_text}
+    # The rendering is shared by every spelling of this search: the language
+    # switch returns to the search itself, not to the first visitor's query.
+    shown = {name: value for name, value in args.items() if value}
+    if int(page_text) > 1:
+        shown["page"] = str(int(page_text))
+    g.current_path = request.path + ("?" + urlencode(shown) if shown else "")
 
     def render() -> str:
         choices = themes.list_themes()
