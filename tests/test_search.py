@@ -16,7 +16,7 @@ from newsletter.services.issues import ItemData
 from tests.factories import make_issue, make_item, theme
 
 PUBLISHED = datetime(2025, 3, 10, 8, 0, tzinfo=UTC)
-HIT_LINK = re.compile(r'<li class="search-hit">\s*<h2><a href="([^"]+)">')
+HIT_LINK = re.compile(r'<li class="search-hit">\s*<h2 lang="sv"><a href="([^"]+)">')
 
 
 def publish(issue_id: int, at: datetime = PUBLISHED) -> None:
@@ -339,3 +339,16 @@ def test_the_language_switch_of_a_search_returns_to_that_search_only(make_app):
     page = app.test_client().get("/search?q=äldre").get_data(as_text=True)
     target = re.search(r'name="next" value="([^"]*)"', page).group(1)
     assert target == "/search?q=%C3%A4ldre"
+
+
+def test_an_english_visitor_hears_the_swedish_results_as_swedish(make_app):
+    app = make_app()
+    with app.app_context():
+        published_issue()
+    client = app.test_client()
+    client.post("/language", data={"lang": "en", "next": "/"})
+    page = client.get("/search?q=äldre").get_data(as_text=True)
+    assert '<html lang="en">' in page and "1 result" in page
+    assert re.search(r'<h2 lang="sv"><a [^>]*>Träffpunkter för <mark>', page)
+    assert '<span lang="sv">Nyhetsbrev mars 2025</span>' in page
+    assert '<span lang="sv">Äldre</span>' in page
