@@ -352,3 +352,48 @@ def test_an_english_visitor_hears_the_swedish_results_as_swedish(make_app):
     assert re.search(r'<h2 lang="sv"><a [^>]*>Träffpunkter för <mark>', page)
     assert '<span lang="sv">Nyhetsbrev mars 2025</span>' in page
     assert '<span lang="sv">Äldre</span>' in page
+
+
+def test_words_stemmed_in_many_threads_at_once_get_their_own_stems():
+    # A threaded server (gunicorn --threads, the dev server) indexes and searches
+    # in several threads: one word's stem must never be another's.
+    import random
+    import sys
+    import threading
+
+    from snowballstemmer import stemmer
+
+    from newsletter.services.search import stem
+
+    letters = "abcdefghijklmnopqrstuvwxyzåäö"
+    draw = random.Random(15)
+    words = {
+        "".join(draw.choice(letters) for _ in range(draw.randint(4, 14)))
+        for _ in range(20000)
+    }
+    alone = stemmer("swedish")
+    expected = {word: alone.stemWord(word) for word in words}
+    stem.cache_clear()
+    wrong: list[str] = []
+
+    def run(share: list[str]) -> None:
+        for word in share:
+            try:
+                if stem(word) != expected[word]:
+                    wrong.append(word)
+            except Exception:  # noqa: BLE001 - a broken stemmer is a wrong stem
+                wrong.append(word)
+
+    shares = [sorted(words)[n::8] for n in range(8)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=run, args=(share,)) for share in shares]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+        stem.cache_clear()
+    assert wrong == []
