@@ -17,6 +17,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    g,
     make_response,
     render_template,
     request,
@@ -385,5 +386,6 @@ def init_app(app: Flask) -> None:
             "identity": current,
             "site_name": current.newsletter_name,
             "organisation": current.organisation,
-            "current_path": request.full_path.rstrip("?") if request else "/",
+            "current_path": g.get("current_path")
+            or (request.full_path.rstrip("?") if request else "/"),
         }

@@ -77,3 +77,17 @@ def test_the_search_page_has_no_accessibility_violations(site, axe_page):
             axe_page.goto(f"{url}/search?{query}")
             found[(width, query[:20])] = violations(axe_page)
     assert {key: v for key, v in found.items() if v} == {}
+
+
+def test_results_read_as_text_in_a_search_box_as_large_as_the_filters(site, page):
+    url, _item_id = site
+    page.set_viewport_size({"width": 375, "height": 900})
+    page.goto(url + "/search?q=äldre")
+    snippet = page.locator(".search-hit .snippet").first
+    font = snippet.evaluate("e => getComputedStyle(e).fontFamily")
+    body_font = page.evaluate("getComputedStyle(document.body).fontFamily")
+    assert font == body_font  # prose, not code
+    box = page.get_by_label("Sök efter").bounding_box()
+    theme = page.get_by_label("Tema").bounding_box()
+    assert box and theme
+    assert box["height"] >= theme["height"] - 2  # a finger-sized field, like Tema

@@ -304,3 +304,57 @@ def test_a_new_issue_shows_once_the_stamp_period_is_over(make_app):
     time.sleep(0.35)
     assert "Nyhetsbrev nytt" in client.get("/feed.json").get_data(as_text=True)
     assert "Nyhetsbrev nytt" in client.get("/").get_data(as_text=True)
+
+
+def test_a_message_waiting_for_one_visitor_is_never_shown_to_another(make_app):
+    app = long_stamp_app(make_app)
+    editor, visitor = app.test_client(), app.test_client()
+    with editor.session_transaction() as session:
+        session["_flashes"] = [("info", "Nyhetsbrev 12 är skickat.")]
+    mine = editor.get("/archive/nyhetsbrev-03")
+    assert "Nyhetsbrev 12 är skickat." in mine.get_data(as_text=True)
+    assert mine.headers["Cache-Control"] == "private, no-store"
+    for _ in range(2):  # rendered afresh, then from the stored answer
+        page = visitor.get("/archive/nyhetsbrev-03").get_data(as_text=True)
+        assert "Nyhetsbrev 12 är skickat." not in page
+    assert "Nyhetsbrev 12 är skickat." not in editor.get("/").get_data(as_text=True)
+
+
+def test_one_visitors_query_does_not_become_everyones_language_switch_target(
+    make_app,
+):
+    app = long_stamp_app(make_app)
+    app.test_client().get("/archive/nyhetsbrev-03?ref=annons")
+    app.test_client().get("/?page=2&ref=annons")
+    for url, target in (
+        ("/archive/nyhetsbrev-03", "/archive/nyhetsbrev-03"),
+        ("/?page=2", "/?page=2"),
+    ):
+        page = app.test_client().get(url).get_data(as_text=True)
+        shown = re.search(r'name="next" value="([^"]*)"', page).group(1)
+        assert shown == target, url
+
+
+def test_a_page_rendered_while_an_issue_came_out_is_not_kept_as_the_new_state(
+    make_app,
+):
+    # One worker renders the index from the archive as it was; meanwhile an issue
+    # is published and another worker takes the new stamp. The page rendered
+    # before must not be stored as the answer for the new stamp.
+    from flask import before_render_template
+
+    from newsletter.archive.cache import archive_stamp
+
+    app = long_stamp_app(make_app)
+    client = app.test_client()
+    client.get("/feed.xml")  # the page cache exists, its stamp taken
+    pages = app.extensions["archive_pages"]
+
+    def meanwhile(sender, template, context, **extra):
+        before_render_template.disconnect(meanwhile, app)
+        publish("Nyhetsbrev nytt", datetime(2026, 11, 20, tzinfo=UTC))
+        pages.stamp, pages.stamp_taken = archive_stamp(), time.monotonic()
+
+    before_render_template.connect(meanwhile, app)
+    assert "Nyhetsbrev nytt" not in client.get("/").get_data(as_text=True)
+    assert "Nyhetsbrev nytt" in client.get("/").get_data(as_text=True)

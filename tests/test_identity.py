@@ -333,3 +333,23 @@ def test_a_sender_name_posted_with_a_line_break_still_lets_emails_go(
     (message,) = smtp_server.sink.messages()
     assert message["From"] == '"Samverkan Bcc: x@example.org" <nyhetsbrev@example.se>'
     assert message["Bcc"] is None
+
+
+def test_the_json_feeds_carry_the_same_title_and_author_as_atom_and_rss(app, admin):
+    with app.app_context():
+        issue = make_issue("Nyhetsbrev mars")
+        make_item(issue, "aldre", "Ensamhet bland äldre")
+        issue.status = "sent"
+        issue.published_at = issue.updated_at
+        db.session.commit()
+    assert save(admin, **FULL).status_code == 302
+    visitor = app.test_client()
+    atom = feedparser.parse(io.BytesIO(visitor.get("/feed.atom").data)).feed
+    feed = visitor.get("/feed.json").get_json(force=True)
+    assert feed["title"] == atom.title == "Samverkansbrevet – nummer"
+    assert feed["description"] == atom.subtitle == "Nyheter från samverkan i länet"
+    assert feed["authors"][0]["name"] == atom.author == "Regionförbundet i Kalmar län"
+    theme_rss = feedparser.parse(io.BytesIO(visitor.get("/themes/aldre/feed.xml").data))
+    theme = visitor.get("/themes/aldre/feed.json").get_json(force=True)
+    assert theme["title"] == theme_rss.feed.title == "Samverkansbrevet – nummer: Äldre"
+    assert theme["authors"][0]["name"] == "Regionförbundet i Kalmar län"

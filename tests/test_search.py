@@ -16,7 +16,7 @@ from newsletter.services.issues import ItemData
 from tests.factories import make_issue, make_item, theme
 
 PUBLISHED = datetime(2025, 3, 10, 8, 0, tzinfo=UTC)
-HIT_LINK = re.compile(r'<li class="search-hit">\s*<h2><a href="([^"]+)">')
+HIT_LINK = re.compile(r'<li class="search-hit">\s*<h2 lang="sv"><a href="([^"]+)">')
 
 
 def publish(issue_id: int, at: datetime = PUBLISHED) -> None:
@@ -314,3 +314,86 @@ def test_a_repeated_search_is_answered_from_its_stored_page(make_app):
     client.post("/language", data={"lang": "en", "next": "/"})
     english = client.get("/search?q=äldres").get_data(as_text=True)
     assert '<html lang="en">' in english
+
+
+def test_a_repeated_parameter_in_another_order_is_another_search(make_app):
+    # The page reads the first q (and the first page): q=simhall&q=äldre is a
+    # search for "simhall", whatever was asked before with the words swapped.
+    app = make_app(ARCHIVE_STAMP_SECONDS=3600.0)
+    with app.app_context():
+        published_issue()
+        published_issue("Nyhetsbrev april 2025", title="Simhall för barn")
+    client = app.test_client()
+    for _ in range(2):  # rendered, then from the stored answers
+        elderly = client.get("/search?q=äldre&q=simhall").get_data(as_text=True)
+        swimming = client.get("/search?q=simhall&q=äldre").get_data(as_text=True)
+        assert "Träffpunkter" in elderly and "för barn" not in elderly
+        assert "för barn" in swimming and "Träffpunkter" not in swimming
+
+
+def test_the_language_switch_of_a_search_returns_to_that_search_only(make_app):
+    app = make_app(ARCHIVE_STAMP_SECONDS=3600.0)
+    with app.app_context():
+        published_issue()
+    app.test_client().get("/search?q=äldre&page=1&ref=annons")
+    page = app.test_client().get("/search?q=äldre").get_data(as_text=True)
+    target = re.search(r'name="next" value="([^"]*)"', page).group(1)
+    assert target == "/search?q=%C3%A4ldre"
+
+
+def test_an_english_visitor_hears_the_swedish_results_as_swedish(make_app):
+    app = make_app()
+    with app.app_context():
+        published_issue()
+    client = app.test_client()
+    client.post("/language", data={"lang": "en", "next": "/"})
+    page = client.get("/search?q=äldre").get_data(as_text=True)
+    assert '<html lang="en">' in page and "1 result" in page
+    assert re.search(r'<h2 lang="sv"><a [^>]*>Träffpunkter för <mark>', page)
+    assert '<span lang="sv">Nyhetsbrev mars 2025</span>' in page
+    assert '<span lang="sv">Äldre</span>' in page
+
+
+def test_words_stemmed_in_many_threads_at_once_get_their_own_stems():
+    # A threaded server (gunicorn --threads, the dev server) indexes and searches
+    # in several threads: one word's stem must never be another's.
+    import random
+    import sys
+    import threading
+
+    from snowballstemmer import stemmer
+
+    from newsletter.services.search import stem
+
+    letters = "abcdefghijklmnopqrstuvwxyzåäö"
+    draw = random.Random(15)
+    words = {
+        "".join(draw.choice(letters) for _ in range(draw.randint(4, 14)))
+        for _ in range(20000)
+    }
+    alone = stemmer("swedish")
+    expected = {word: alone.stemWord(word) for word in words}
+    stem.cache_clear()
+    wrong: list[str] = []
+
+    def run(share: list[str]) -> None:
+        for word in share:
+            try:
+                if stem(word) != expected[word]:
+                    wrong.append(word)
+            except Exception:  # noqa: BLE001 - a broken stemmer is a wrong stem
+                wrong.append(word)
+
+    shares = [sorted(words)[n::8] for n in range(8)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=run, args=(share,)) for share in shares]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+        stem.cache_clear()
+    assert wrong == []

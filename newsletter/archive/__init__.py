@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from email.utils import format_datetime
+from urllib.parse import urlencode
 
 from flask import (
     Blueprint,
@@ -11,6 +12,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    g,
     render_template,
     request,
     send_file,
@@ -80,6 +82,21 @@ def _respond(
 
     The cache key holds only what the page depends on (not the raw query string,
     which anyone can vary to push real pages out of the cache)."""
+    if not by_query:  # (the search page sets its own)
+        # A rendering is shared by every query spelling of its page: the language
+        # switch returns to the page itself, not to the first visitor's query.
+        number = f"?page={variant}" if isinstance(variant, int) and variant > 1 else ""
+        g.current_path = request.path + number
+    if session.get("_flashes"):
+        # A message waiting for this visitor (base.html shows it) belongs in no
+        # shared rendering: render afresh and keep the answer out of every cache.
+        try:
+            body = render()
+        except Missing:
+            abort(404)
+        response = Response(body, content_type=content_type)
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
     language = str(get_locale()) if localised else None
     key = (
         request.endpoint,
@@ -94,7 +111,11 @@ def _respond(
         abort(404)
     # Whole answers are kept for visitors without cookies (see ArchiveAnswers):
     # by page number, or (search pages) by all of the query's parameters.
-    if pages.stamp is not None and (not localised or language == _default_language()):
+    # Stored under the stamp it was rendered in, not the cache's current one: a
+    # stamp another request took meanwhile may already include a newer issue.
+    if rendered.stamp is not None and (
+        not localised or language == _default_language()
+    ):
         environ = request.environ
         path = environ.get("SCRIPT_NAME", "") + environ["PATH_INFO"]
         kept = (
@@ -102,7 +123,7 @@ def _respond(
             if by_query
             else variant
         )
-        environ[ANSWER_KEY] = ((path, kept), pages.stamp, pages)
+        environ[ANSWER_KEY] = ((path, kept), rendered.stamp, pages)
     response = Response(rendered.body, content_type=content_type)
     response.set_etag(rendered.etag)
     if rendered.last_modified is not None:
@@ -338,6 +359,12 @@ def search_page() -> Response | tuple[str, int, dict[str, str]]:
     if int(page_text) < 1:
         abort(404)
     args = {"q": query, "theme": theme_slug, "year": year_text}
+    # The rendering is shared by every spelling of this search: the language
+    # switch returns to the search itself, not to the first visitor's query.
+    shown = {name: value for name, value in args.items() if value}
+    if int(page_text) > 1:
+        shown["page"] = str(int(page_text))
+    g.current_path = request.path + ("?" + urlencode(shown) if shown else "")
 
     def render() -> str:
         choices = themes.list_themes()

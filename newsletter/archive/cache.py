@@ -40,11 +40,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Rendered:
-    """A body with its validators."""
+    """A body with its validators, and the stamp of the state it was rendered in."""
 
     body: str
     etag: str
     last_modified: datetime | None
+    stamp: Stamp | None = None
 
 
 class Stamp(NamedTuple):
@@ -144,7 +145,7 @@ class PageCache:
                 return found
         body = render()
         digest = hashlib.sha256(repr(full_key).encode() + body.encode()).hexdigest()
-        rendered = Rendered(body, digest[:24], stamp.changed)
+        rendered = Rendered(body, digest[:24], stamp.changed, stamp)
         with self.lock:
             self.items[full_key] = rendered
             while len(self.items) > self.size:
@@ -174,15 +175,17 @@ SEARCH_PATH = "/search"
 
 
 def query_key(query: str) -> tuple[tuple[str, str], ...]:
-    """A WSGI query string's parameters, decoded and sorted: the same search
-    however it is spelt (percent-encoded or raw UTF-8, in any order)."""
+    """A WSGI query string's parameters, decoded and sorted by name: the same search
+    however it is spelt (percent-encoded or raw UTF-8, in any order). A repeated
+    name keeps its values' order: the page reads the first one."""
     raw = query.encode("latin-1", "replace")  # WSGI strings carry the raw bytes
 
     def text(part: bytes) -> str:
         return unquote_to_bytes(part.replace(b"+", b" ")).decode("utf-8", "replace")
 
     pairs = (part.partition(b"=") for part in raw.split(b"&") if part)
-    return tuple(sorted((text(name), text(value)) for name, _, value in pairs))
+    decoded = [(text(name), text(value)) for name, _, value in pairs]
+    return tuple(sorted(decoded, key=lambda pair: pair[0]))  # a stable sort
 
 
 def answer_key(environ: WSGIEnvironment) -> tuple[str, object] | None:

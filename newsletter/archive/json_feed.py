@@ -17,6 +17,7 @@ from newsletter.config import settings
 from newsletter.content import clean_text
 from newsletter.models import Issue, Item, Theme
 from newsletter.services import corrections
+from newsletter.services.identity import identity
 from newsletter.web import item_heading, plain_text, summary
 
 VERSION = "https://jsonfeed.org/version/1.1"
@@ -28,9 +29,10 @@ def _date(value: datetime | None) -> str | None:
 
 
 def _feed(title: str, home: str, feed: str, description: str) -> dict[str, Any]:
-    """The top-level fields every one of our feeds carries."""
+    """The top-level fields every one of our feeds carries (named as the
+    organisation's identity settings name the RSS and Atom feeds)."""
     base = settings().base_url
-    organisation = settings().organisation
+    organisation = identity().organisation
     return {
         "version": VERSION,
         "title": title,
@@ -71,11 +73,18 @@ def issues_feed(
     sections: Callable[[Issue], object],
 ) -> str:
     """The issues, newest first, with their full HTML content."""
-    description = "{}: {}".format(
-        settings().organisation,
-        _("news on children and young people, mental health and the elderly."),
+    look = identity()
+    # As in RSS and Atom: without a description or tagline of their own, the
+    # feeds keep saying what the newsletter is about.
+    description = (
+        look.feed_summary
+        if look.feed_description or look.tagline
+        else "{}: {}".format(
+            look.organisation,
+            _("news on children and young people, mental health and the elderly."),
+        )
     )
-    feed = _feed(settings().site_name, "/", "/feed.json", description)
+    feed = _feed(look.feed_heading, "/", "/feed.json", description)
     base = settings().base_url
     for issue in issues:
         url = f"{base}/archive/{issue.slug}"
@@ -104,7 +113,7 @@ def issues_feed(
 def theme_feed(theme: Theme, rows: Sequence[tuple[Item, Issue]]) -> str:
     """One theme's items, newest issue first, each linking to its place in its issue."""
     feed = _feed(
-        f"{settings().site_name}: {theme.name}",
+        f"{identity().feed_heading}: {theme.name}",
         f"/themes/{theme.slug}",
         f"/themes/{theme.slug}/feed.json",
         theme.description or theme.name,

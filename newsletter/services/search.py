@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache, lru_cache
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import nh3
@@ -50,11 +51,17 @@ SWEDISH: ColumnElement[str] = literal_column("'swedish'::regconfig")
 FTS = table(FTS_TABLE, column("rowid"), column("title"), column("body"))
 
 
-@cache
+_THREAD = threading.local()
+
+
 def _stemmer() -> snowballstemmer.stemmer:
-    """The Swedish Snowball stemmer (not thread-safe: one per process is enough
-    for the short calls made here under the GIL)."""
-    return snowballstemmer.stemmer("swedish")
+    """This thread's Swedish Snowball stemmer. A stemmer keeps the word it works
+    on in itself: shared by a threaded server's threads, it gave one word another
+    word's stem (and an IndexError now and then)."""
+    found = getattr(_THREAD, "stemmer", None)
+    if found is None:
+        found = _THREAD.stemmer = snowballstemmer.stemmer("swedish")
+    return found
 
 
 @lru_cache(maxsize=65536)
