@@ -24,7 +24,7 @@ from newsletter.models import (
 )
 from newsletter.models.states import PROPOSALS, move
 from newsletter.models.types import utcnow
-from newsletter.services import plan
+from newsletter.services import identity, plan
 from newsletter.services.contributor_links import proposal_token, set_token
 from tests.conftest import csrf_token_from
 from tests.factories import make_issue
@@ -580,3 +580,20 @@ def test_use_this_contact_fills_the_form_and_saves_nothing(app, client):
     assert 'value="Olle Ovan"' in page and 'value="0480-1"' in page
     with app.app_context():
         assert db.session.scalar(select(func.count(Proposal.id))) == 0
+
+
+def test_a_closed_link_names_the_office_as_the_settings_page_set_it(app, client):
+    past = utcnow() - timedelta(days=1)
+    with app.app_context():
+        token = make_link(revoked_at=past)
+        identity.save(
+            {
+                "organisation": "Samverkan Kalmar län",
+                "reply_to": "redaktionen@kalmar.example.se",
+            },
+            by="Ada Admin",
+        )
+        db.session.commit()
+    page = client.get(f"/contribute/{token}").get_data(as_text=True)
+    assert "Samverkan Kalmar län" in page
+    assert "mailto:redaktionen@kalmar.example.se" in page

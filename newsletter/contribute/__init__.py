@@ -38,6 +38,7 @@ from newsletter.services.contributor_links import (
     proposal_token,
     proposal_url,
 )
+from newsletter.services.identity import identity
 from newsletter.web import answer_domain_errors
 
 bp = Blueprint("contribute", __name__, url_prefix="/contribute")
@@ -127,11 +128,12 @@ def _saved_contacts_json(contacts: list[Contact]) -> dict[int, dict[str, str]]:
 
 def _closed_page(error: LinkClosed) -> tuple[str, int]:
     """A revoked or expired link: say so, and whom at our office to ask."""
+    shown = identity()
     return render_template(
         "contribute/closed.html",
         revoked=error.revoked,
-        office=settings().organisation,
-        office_email=parseaddr(settings().mail_from)[1],
+        office=shown.organisation,
+        office_email=shown.reply_to or parseaddr(settings().mail_from)[1],
     ), 410
 
 
