@@ -149,14 +149,19 @@ def test_a_file_that_is_not_an_image_is_refused(admin):
     assert "PNG, JPEG eller WebP" in response.get_data(as_text=True)
 
 
-def test_a_logo_over_the_image_limit_is_refused_with_the_limit(make_app):
+def admin_of(make_app, **config):
+    """A logged-in administrator's client of an app with this configuration."""
     from tests.conftest import log_in
     from tests.factories import make_editor
 
-    app = make_app(IMAGE_MAX_BYTES=40_000)
+    app = make_app(**config)
     with app.app_context():
         make_editor(email="admin@example.se", name="Ada Admin", is_admin=True)
-    admin = log_in(app.test_client(), "admin@example.se")
+    return log_in(app.test_client(), "admin@example.se")
+
+
+def test_a_logo_over_the_image_limit_is_refused_with_the_limit(make_app):
+    admin = admin_of(make_app, IMAGE_MAX_BYTES=40_000)
     big = png(200, 100, noise=True)
     assert len(big) > 40_000
     response = save(admin, logo=(io.BytesIO(big), "logo.png"))
@@ -166,13 +171,7 @@ def test_a_logo_over_the_image_limit_is_refused_with_the_limit(make_app):
 
 def test_a_logo_larger_than_the_general_request_limit_is_taken(make_app):
     """The form takes files up to IMAGE_MAX_BYTES, not only MAX_CONTENT_LENGTH."""
-    from tests.conftest import log_in
-    from tests.factories import make_editor
-
-    app = make_app(MAX_CONTENT_LENGTH=100_000)
-    with app.app_context():
-        make_editor(email="admin@example.se", name="Ada Admin", is_admin=True)
-    admin = log_in(app.test_client(), "admin@example.se")
+    admin = admin_of(make_app, MAX_CONTENT_LENGTH=100_000)
     big = png(300, 200, noise=True)
     assert len(big) > 100_000
     response = save(admin, logo=(io.BytesIO(big), "logo.png"))
