@@ -25,6 +25,7 @@ from newsletter.errors import InvalidState, NotFound
 from newsletter.extensions import db
 from newsletter.labels import status_label
 from newsletter.link_checker import links_cli
+from newsletter.media_purge import media_cli
 from newsletter.models import Issue, Role, Subscriber, SubscriberStatus, Theme
 from newsletter.models.types import utcnow
 from newsletter.pdf_editions import pdf_cli
@@ -550,3 +551,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(pdf_cli)
     app.cli.add_command(api_keys_cli)
     app.cli.add_command(search_cli)
+    app.cli.add_command(media_cli)

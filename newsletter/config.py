@@ -72,6 +72,8 @@ DEFAULTS: dict[str, Any] = {
     "LINK_CHECK_EVERY_SECONDS": 60.0,
     # How often a worker looks for PDF editions to build; 0: workers build none.
     "PDF_EVERY_SECONDS": 30.0,
+    # How often a worker removes stored media that nothing refers to; 0: never.
+    "MEDIA_PURGE_EVERY_SECONDS": 86400.0,
     # Partners with an open contribution link are reminded once per issue when its
     # deadline is this many days away or nearer (0: no reminders).
     "CONTRIBUTION_REMINDER_DAYS": 7,
@@ -202,6 +204,7 @@ class Settings:
     link_check_per_host: int = field(metadata=_at_least(1))
     link_check_every_seconds: float
     pdf_every_seconds: float = field(metadata=_at_least(0))
+    media_purge_every_seconds: float = field(metadata=_at_least(0))
     contribution_reminder_days: int = field(metadata=_at_least(0))
     contribution_reminder_every_seconds: float = field(metadata=_at_least(0))
     dkim_domain: str | None

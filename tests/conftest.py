@@ -98,6 +98,7 @@ def base_config(database_url: str, **overrides: Any) -> dict[str, Any]:
         "LINK_CHECK_EVERY_SECONDS": 0,  # workers reach no outside address in tests
         "CONTRIBUTION_REMINDER_EVERY_SECONDS": 0,  # every worker round looks
         "PDF_EVERY_SECONDS": 0,  # a build takes a second: only the PDF tests build
+        "MEDIA_PURGE_EVERY_SECONDS": 0,  # only the purge tests' workers purge
         "MEDIA_PATH": TEST_MEDIA,
         # Argon2 with its default cost takes a third of a second per login here.
         **({"PASSWORD_HASH_PROFILE": "CHEAPEST"} if testing else {}),

@@ -8,6 +8,7 @@ the test until it is added to a table.
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,7 +35,7 @@ from newsletter.models import (
     LinkOutcome,
 )
 from newsletter.models.types import utcnow
-from newsletter.services import api_keys, contacts, plan
+from newsletter.services import api_keys, contacts, media, plan
 from newsletter.services.contributor_links import proposal_token, token_of
 from newsletter.services.tokens import make_token
 from tests.conftest import EditorClient, csrf_token_from, log_in
@@ -581,6 +582,14 @@ def _build_pdf(w: World) -> list[str]:
         return ["pdf", "build", issue.slug]
 
 
+def _orphan_media(w: World) -> list[str]:
+    """A PDF file no edition names any more, older than the purge's grace period."""
+    with w.app.app_context():
+        name = media.store_file(f"%PDF-1.7 {w.tmp}".encode(), "pdf")
+        os.utime(media.media_path() / name, (0, 0))
+    return ["media", "purge"]
+
+
 def _import_file(w: World) -> list[str]:
     path = w.tmp / "lista.csv"
     path.write_text("email,name\nfil@example.se,Fil\n", encoding="utf-8")
@@ -630,6 +639,8 @@ COMMANDS: dict[str, Any] = {
     "api-keys list": "exempt: read-only",
     "api-keys revoke": lambda w: ["api-keys", "revoke", str(_api_key(w))],
     "search rebuild": ["search", "rebuild"],
+    # --dry-run: read-only, records nothing (tested in test_media_purge).
+    "media purge": _orphan_media,
 }
 DATABASE_COMMANDS = "db"  # Flask-Migrate's schema commands: no application state
 

@@ -105,6 +105,7 @@ ACTIONS = {
     "item.deleted": _l("Item deleted"),
     "item.link_adopted": _l("Link address updated"),
     "item.moved": _l("Item moved"),
+    "media.purged": _l("Unused images and files removed"),
     "proposal.accepted": _l("Proposal accepted"),
     "proposal.changed": _l("Proposal changed"),
     "proposal.created": _l("Proposal received"),

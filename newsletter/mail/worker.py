@@ -53,6 +53,7 @@ from newsletter.mail.transport import (
     TransientFailure,
     Transport,
 )
+from newsletter.media_purge import MediaPurgeDuty
 from newsletter.models import (
     Delivery,
     Issue,
@@ -365,6 +366,7 @@ class Worker:
         self.link_checks = LinkCheckDuty.from_settings(config)
         self.reminders = ReminderDuty.from_settings(config)
         self.pdf_editions = PdfDuty.from_settings(config)
+        self.media_purge = MediaPurgeDuty.from_settings(config)
         # While the worker runs, links are checked in a thread of their own, so that a
         # slow web server never holds up mail; tick() alone checks them itself.
         self.link_thread: threading.Thread | None = None
@@ -510,6 +512,8 @@ class Worker:
                     busy = self.reminders.remind_when_due(now) or busy
                 if self.pdf_editions is not None and self.pdf_thread is None:
                     busy = self.pdf_editions.build_when_due(now) or busy
+                if self.media_purge is not None:
+                    self.media_purge.purge_when_due(now)
                 return busy
             finally:
                 db.session.remove()

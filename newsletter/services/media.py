@@ -16,14 +16,18 @@ import re
 import tempfile
 import warnings
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from flask_babel import gettext as _
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from sqlalchemy import select
 
 from newsletter.config import settings
 from newsletter.errors import DomainError
+from newsletter.extensions import db
+from newsletter.models import IssuePdf, Item, Revision, Setting
 from newsletter.request_limits import image_too_large
 
 # Email: 600 px, and twice that for sharp screens; the archive uses both.
@@ -36,6 +40,10 @@ MAX_PIXELS = 40_000_000
 FILE = re.compile(r"^[0-9a-f]{32}-[0-9]{1,5}\.(?:png|jpg)$")
 # The name an item keeps: the hash and the extension of its variants.
 NAME = re.compile(r"^[0-9a-f]{32}\.(?:png|jpg)$")
+# A built PDF edition kept by store_file.
+PDF_FILE = re.compile(r"^[0-9a-f]{32}\.pdf$")
+# A file being written by _write (left behind if its process died).
+TEMPORARY = re.compile(r"^\.upload-[A-Za-z0-9_]+$")
 # The width an image is shown at in the email and at most in the archive.
 SHOWN_WIDTH = 600
 
@@ -115,6 +123,9 @@ def _open(data: bytes) -> Image.Image:
 def _write(path: Path, data: bytes) -> None:
     """Write a file whole or not at all: a reader never sees half a file."""
     if path.exists():
+        # The same upload again: the file is young again, so that a purge does not
+        # take it while the form that uploaded it is still open.
+        os.utime(path)
         return
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
     try:
@@ -157,6 +168,7 @@ def store_image(data: bytes, widths: tuple[int, ...] = WIDTHS) -> StoredImage:
     for width in widths:
         target = folder / stored.variant(width)
         if target.exists():
+            os.utime(target)  # young again: see _write
             continue
         shown = stored.size_at(width)
         variant = (
@@ -234,3 +246,91 @@ def store_file(data: bytes, ext: str) -> str:
     name = f"{hashlib.sha256(data).hexdigest()[:32]}.{ext}"
     _write(media_path() / name, data)
     return name
+
+
+@dataclass(frozen=True)
+class PurgeReport:
+    """What a purge removed (or, in a dry run, would remove): (name, bytes) pairs."""
+
+    removed: tuple[tuple[str, int], ...]
+    dry_run: bool = False
+
+    @property
+    def files(self) -> int:
+        """How many files."""
+        return len(self.removed)
+
+    @property
+    def bytes(self) -> int:
+        """How many bytes they held."""
+        return sum(size for _name, size in self.removed)
+
+
+def referenced() -> tuple[set[str], set[str]]:
+    """The stored images ("<hash>.<ext>") and PDF files that something names: an
+    item, any revision's fields (a restore brings the image back), the identity's
+    logo; an issue's PDF row."""
+    images = {name for name in db.session.scalars(select(Item.image).distinct())}
+    for fields in db.session.scalars(select(Revision.fields)):
+        if isinstance(fields, dict) and isinstance(fields.get("image"), str):
+            images.add(fields["image"])
+    # Read here, not through services.identity (which imports this module).
+    row = db.session.get(Setting, "IDENTITY")
+    if row is not None and isinstance(row.value, dict):
+        logo = row.value.get("logo")
+        if isinstance(logo, str):
+            images.add(logo)
+    images.discard("")
+    pdfs = set(db.session.scalars(select(IssuePdf.filename)))
+    return images, pdfs
+
+
+def _unreferenced(name: str, images: set[str], pdfs: set[str]) -> bool | None:
+    """Whether a file of ours is named by nothing; None for a name not ours."""
+    if FILE.match(name):
+        stem, _dash, rest = name.rpartition("-")
+        return f"{stem}.{rest.partition('.')[2]}" not in images
+    if PDF_FILE.match(name):
+        return name not in pdfs
+    if TEMPORARY.match(name):
+        return True
+    return None
+
+
+def purge(
+    now: datetime,
+    keep_younger_than: timedelta = timedelta(days=1),
+    dry_run: bool = False,
+) -> PurgeReport:
+    """Remove the files in MEDIA_PATH that nothing refers to any more (see
+    referenced()), and temporary files left behind, unless they are younger than
+    keep_younger_than: an upload waiting in an open form, a PDF being written.
+
+    Only regular files whose names are ours are looked at: other files and every
+    symbolic link stay as they are, and nothing outside the folder is reached.
+    With dry_run, report what would go and remove nothing. Does not audit."""
+    images, pdfs = referenced()
+    if now.tzinfo is None:  # a naive time is UTC here, like the database's
+        now = now.replace(tzinfo=UTC)
+    before = (now - keep_younger_than).timestamp()
+    folder = media_path()
+    removed: list[tuple[str, int]] = []
+    with os.scandir(folder) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            if not _unreferenced(entry.name, images, pdfs):
+                continue
+            try:
+                if not entry.is_file(follow_symlinks=False):
+                    continue  # a symbolic link, a folder: not ours to remove
+                stat = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # removed meanwhile (another worker's purge)
+            if stat.st_mtime >= before:
+                continue
+            if not dry_run:
+                try:
+                    os.unlink(entry.path)
+                except FileNotFoundError:
+                    continue
+            removed.append((entry.name, stat.st_size))
+    return PurgeReport(tuple(removed), dry_run)
