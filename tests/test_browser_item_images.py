@@ -54,7 +54,7 @@ def test_an_image_is_chosen_described_and_shown_on_the_form(site, browser, tmp_p
         page.goto(url + "/editor/login")
         log_in_on_the_page(page)
         page.goto(f"{url}/editor/items/{item_id}")
-        page.get_by_label("Bild (frivillig)").set_input_files(str(picture))
+        page.get_by_label("Bildfil").set_input_files(str(picture))
         page.get_by_role("button", name="Spara artikel").last.click()
         alt_field = page.get_by_label("Alternativtext")
         assert alt_field.get_attribute("aria-invalid") == "true"

@@ -48,6 +48,8 @@ def test_printing_an_issue_hides_navigation_and_writes_out_addresses(tmp_path, b
         assert not page.locator(".site-header").is_visible()
         assert not page.locator("nav.toc").is_visible()
         assert not page.locator("form.language").is_visible()
+        # The handout says whose it is: the organisation in the footer stays.
+        assert page.locator(".footer-organisation").is_visible()
         assert after(page, f"a[href='{LINK}']") == f'" ({LINK})"'
         assert after(page, f"a[href='{BARE}']") == "none", "no address twice"
         assert after(page, "a[href^='mailto:']") == "none"

@@ -91,6 +91,7 @@ def test_an_english_reader_gets_the_articles_marked_swedish(sqlite_app):
         "Ensamhet bland äldre",
         "En ny rapport om ensamhet.",
         "Rapporten",
+        "Regional samverkan",  # the organisation's identity in the footer
     ):
         assert lang[content] == "sv", content
     # The reader's own language stays on what we wrote for them.

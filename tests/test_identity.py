@@ -352,3 +352,14 @@ def test_the_json_feeds_carry_the_same_title_and_author_as_atom_and_rss(app, adm
     theme = visitor.get("/themes/aldre/feed.json").get_json(force=True)
     assert theme["title"] == theme_rss.feed.title == "Samverkansbrevet – nummer: Äldre"
     assert theme["authors"][0]["name"] == "Regionförbundet i Kalmar län"
+
+
+def test_the_footer_identity_is_marked_swedish_on_english_pages(app, admin):
+    save(admin, tagline="Inom socialtjänst och skolan i Kalmar län")
+    visitor = app.test_client()
+    swedish = visitor.get("/").get_data(as_text=True)
+    visitor.post("/language", data={"lang": "en", "next": "/"})
+    english = visitor.get("/").get_data(as_text=True)
+    marked = re.compile(r'<div lang="sv">\s*<p class="footer-organisation">')
+    assert marked.search(english)
+    assert not marked.search(swedish) and 'class="footer-organisation"' in swedish

@@ -333,7 +333,7 @@ class ItemForm(FlaskForm):
     save_contact = BooleanField(_l("Save in the contact directory"))
     links = FieldList(FormField(LinkForm), min_entries=1)
     image = FileField(
-        _l("Image (optional)"),
+        _l("Image file"),
         description=_l("PNG, JPEG or WebP. Shown 600 pixels wide in the email."),
         render_kw={"accept": "image/png,image/jpeg,image/webp"},
     )
