@@ -19,7 +19,6 @@ from typing import Any
 from flask import g, has_app_context
 from flask_babel import format_decimal
 from flask_babel import gettext as _
-from PIL import Image, UnidentifiedImageError
 
 from newsletter.config import settings
 from newsletter.errors import DomainError
@@ -27,9 +26,8 @@ from newsletter.extensions import db
 from newsletter.models.review import Setting
 from newsletter.services import audit
 from newsletter.services.media import (
-    NAME,
     ImageRefused,
-    media_path,
+    find_image,
     store_image,
     variant_name,
 )
@@ -214,14 +212,10 @@ def find_logo(name: str) -> dict[str, Any] | None:
     """The identity fields of a logo uploaded before (its name handed back by the
     settings form after another field was refused), or None when no such logo is
     kept (a tampered or forgotten name)."""
-    if not NAME.match(name):
+    kept = find_image(name, LOGO_VARIANT)
+    if kept is None:
         return None
-    try:
-        with Image.open(media_path() / variant_name(name, LOGO_VARIANT)) as image:
-            width, height = image.size
-    except (OSError, UnidentifiedImageError):
-        return None
-    return {"logo": name, "logo_width": width, "logo_height": height}
+    return {"logo": name, "logo_width": kept.width, "logo_height": kept.height}
 
 
 def save(values: Mapping[str, Any], by: str) -> list[str]:

@@ -186,12 +186,13 @@ def stored_image(name: str, width: int, height: int) -> StoredImage:
     return StoredImage(name, width, height)
 
 
-def find_image(name: str) -> StoredImage | None:
-    """The stored image of a name handed back by a form, or None when no such
-    image is kept (a tampered or forgotten name)."""
+def find_image(name: str, width: int = max(WIDTHS)) -> StoredImage | None:
+    """The stored image of a name handed back by a form, measured by its variant
+    of the given width, or None when no such image is kept (a tampered or
+    forgotten name)."""
     if not NAME.match(name):
         return None
-    largest = media_path() / variant_name(name, max(WIDTHS))
+    largest = media_path() / variant_name(name, width)
     try:
         with Image.open(largest) as image:
             return StoredImage(name, image.width, image.height)
