@@ -69,10 +69,15 @@ def inbox() -> str:
         sent = message["Date"].datetime if message["Date"] else None
         if sent is not None and sent.tzinfo is None:  # "-0000": zone unknown
             sent = sent.replace(tzinfo=UTC)
-        rows.append((sent, key, message))
+        # Date headers have whole seconds: messages of one second are told
+        # apart by when the catcher received them.
+        received = box.get_message(key).get_date()
+        rows.append((sent, received, key, message))
     undated = datetime.min.replace(tzinfo=UTC)  # listed last
-    rows.sort(key=lambda row: row[0] or undated, reverse=True)
-    return render_template("devmail/inbox.html", rows=rows)
+    rows.sort(key=lambda row: (row[0] or undated, row[1]), reverse=True)
+    return render_template(
+        "devmail/inbox.html", rows=[(sent, key, msg) for sent, _, key, msg in rows]
+    )
 
 
 @bp.get("/<key>")

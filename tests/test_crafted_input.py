@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import mailbox
+import os
+import re
 from email.message import EmailMessage
 
 import pytest
@@ -79,6 +81,27 @@ def test_the_mail_catcher_lists_messages_whose_zone_is_unknown(tmp_path):
         box.add(message)
     page = app.test_client().get("/dev/mail/").get_data(as_text=True)
     assert "Zon +0000" in page and "Zon -0000" in page
+
+
+def test_the_mail_catcher_lists_messages_of_one_second_as_they_arrived(tmp_path):
+    app = create_app(
+        base_config(
+            f"sqlite:///{tmp_path / 'd.sqlite3'}", MAILBOX_PATH=str(tmp_path / "mail")
+        )
+    )
+    reset_schema(app)
+    box = mailbox.Maildir(str(tmp_path / "mail"), create=True)
+    for number in range(1, 6):
+        message = EmailMessage()
+        message["Subject"] = f"Meddelande {number}"
+        message["Date"] = "Wed, 25 Nov 2026 10:00:00 +0000"  # all in one second
+        message.set_content("Hej")
+        key = box.add(message)
+        path = tmp_path / "mail" / "new" / key
+        os.utime(path, (1_700_000_000 + number, 1_700_000_000 + number))
+    page = app.test_client().get("/dev/mail/").get_data(as_text=True)
+    order = [int(n) for n in re.findall(r"Meddelande (\d)", page)]
+    assert order == [5, 4, 3, 2, 1]
 
 
 def test_testing_false_in_the_environment_means_false(monkeypatch, tmp_path):
