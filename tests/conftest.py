@@ -486,9 +486,12 @@ def browser() -> Iterator[Any]:
 
     require(CHROMIUM.exists(), f"{CHROMIUM} is not installed")
     try:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import expect, sync_playwright
     except ImportError:  # pragma: no cover - depends on the environment
         require(False, "the playwright package is not installed")
+    # The shared 2-core machines are slow at times: wait as long for an assertion
+    # as the tests' contexts wait for an action.
+    expect.set_options(timeout=10_000)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS

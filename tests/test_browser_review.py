@@ -117,8 +117,15 @@ def test_two_accounts_review_approve_send_and_correct_an_issue(site, browser):
         # A test copy to someone else is refused until the issue is approved.
         editor.goto(issue_page)
         editor.get_by_role("link", name="E-post och test").click()
+        # The page holds two frames of the email; let them load before the form is
+        # used, and name the POST so that a lost click says so.
+        editor.wait_for_load_state("load")
         editor.get_by_label("Skicka ett test till").fill("kollega@example.se")
-        editor.get_by_role("button", name="Skicka test").click()
+        with editor.expect_response(
+            lambda r: r.request.method == "POST" and r.url.endswith("/test")
+        ) as answer:
+            editor.get_by_role("button", name="Skicka test").click()
+        assert answer.value.status == 422
         expect(editor.locator("#addresses-error")).to_have_text(
             "Numret måste godkännas av en utgivare som inte gjorde den senaste "
             "ändringen innan det kan skickas, schemaläggas eller testskickas "
