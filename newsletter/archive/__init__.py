@@ -32,7 +32,7 @@ from newsletter.archive.cache import (
 )
 from newsletter.config import settings
 from newsletter.content import clean_text
-from newsletter.models import Theme
+from newsletter.models import Issue, Item, Theme
 from newsletter.models.types import utcnow
 from newsletter.services import archive, corrections, media, pdf, search, themes
 from newsletter.services.issues import sections
@@ -275,6 +275,14 @@ def _render_feed(template: str, **context: object) -> str:
         )
 
 
+def _theme_feed_rows(slug: str) -> tuple[Theme, list[tuple[Item, Issue]]]:
+    """A theme's feed entries (raising Missing for an unknown slug)."""
+    record = archive.theme_by_slug(slug)
+    if record is None:
+        raise Missing(slug)
+    return record, archive.theme_items(record.id, limit=archive.FEED_SIZE)
+
+
 @bp.get("/feed.xml")
 def rss() -> Response:
     """RSS 2.0 of the issues, full content plus a plain summary."""
@@ -304,10 +312,7 @@ def theme_rss(slug: str) -> Response:
     """RSS 2.0 of one theme's items."""
 
     def render() -> str:
-        record = archive.theme_by_slug(slug)
-        if record is None:
-            raise Missing(slug)
-        rows = archive.theme_items(record.id, limit=archive.FEED_SIZE)
+        record, rows = _theme_feed_rows(slug)
         return _render_feed("feeds/theme.rss.xml", theme=record, rows=rows)
 
     return _respond(render, RSS, localised=False)
@@ -329,10 +334,7 @@ def theme_json(slug: str) -> Response:
     """JSON Feed 1.1 of one theme's items."""
 
     def render() -> str:
-        record = archive.theme_by_slug(slug)
-        if record is None:
-            raise Missing(slug)
-        rows = archive.theme_items(record.id, limit=archive.FEED_SIZE)
+        record, rows = _theme_feed_rows(slug)
         with force_locale(settings().babel_default_locale):
             return json_feed.theme_feed(record, rows)
 
