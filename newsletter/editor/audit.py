@@ -103,6 +103,7 @@ ACTIONS = {
     "item.changed": _l("Item changed"),
     "item.corrected": _l("Item corrected after sending"),
     "item.deleted": _l("Item deleted"),
+    "item.image_erased": _l("Image erased"),
     "item.link_adopted": _l("Link address updated"),
     "item.moved": _l("Item moved"),
     "media.purged": _l("Unused images and files removed"),

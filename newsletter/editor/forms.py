@@ -351,6 +351,15 @@ class ItemForm(FlaskForm):
         _l("Decorative image: it adds nothing the text does not already say")
     )
     remove_image = BooleanField(_l("Remove the image"))
+    erase_image = BooleanField(
+        _l("Erase the present image completely"),
+        description=_l(
+            "For a picture that must not be shown any more. It is also taken out "
+            "of the item's earlier versions and its file is deleted at once, so "
+            "its address shows nothing, in emails already sent too. It cannot be "
+            "restored."
+        ),
+    )
     # An image uploaded with a form that was shown again (another field had an
     # error): its stored name, so that it is not lost.
     pending_image = HiddenField()

@@ -16,13 +16,15 @@ from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 
 from newsletter.database import get_row
+from newsletter.editor import item_fields
 from newsletter.editor.contacts import contact_choices
 from newsletter.editor.forms import EXTRA_LINK_ROWS, CorrectionForm, RestoreForm
 from newsletter.extensions import db
 from newsletter.models import Editor, Issue, Item
 from newsletter.models.review import Revision
 from newsletter.models.types import utcnow
-from newsletter.services import corrections, issues, revisions
+from newsletter.request_limits import image_too_large, takes_file
+from newsletter.services import corrections, image_erasure, issues, revisions
 from newsletter.services.issues import (
     NO_IMAGE,
     EditConflict,
@@ -162,6 +164,7 @@ def _correction_form(item: Item) -> CorrectionForm:
     """Build the correction form, filled with the item on GET."""
     if request.method == "GET":
         form = CorrectionForm(obj=item)
+        form.image.data = None  # the field takes a file, not the stored name
         form.links.process(
             None, [SimpleNamespace(text=ln.label, url=ln.url) for ln in item.links]
         )
@@ -171,27 +174,12 @@ def _correction_form(item: Item) -> CorrectionForm:
     else:
         form = CorrectionForm()
     form.saved_contact.choices = [SelectChoice(0, _("None")), *contact_choices()]
+    form.current_image = item.image
     return form
 
 
-def _form_data(form: CorrectionForm, item: Item) -> ItemData:
-    """The corrected fields of a valid form (the section stays the item's)."""
-    return ItemData(
-        title=form.title.data,
-        body=form.body.data,
-        theme_id=item.theme_id,
-        contact_name=form.contact_name.data,
-        contact_phone=form.contact_phone.data,
-        contact_email=form.contact_email.data,
-        links=[
-            LinkData(row.text.data, row.url.data)
-            for row in form.links
-            if row.text.data or row.url.data
-        ],
-    )
-
-
 @bp.route("/items/<int:item_id>/correct", methods=["GET", "POST"])
+@takes_file(lambda config: config.image_max_bytes, image_too_large)
 def correct(item_id: int) -> str | Response | tuple[str, int]:
     """Correct an item of a sent issue, with a public note."""
     try:
@@ -203,18 +191,23 @@ def correct(item_id: int) -> str | Response | tuple[str, int]:
         abort(403)
     form = _correction_form(record)
     conflict = None
-    if form.validate_on_submit():
+    valid = form.validate_on_submit()
+    image = item_fields.take_image(form, record) if request.method == "POST" else None
+    erase = item_fields.image_to_erase(form, record, image)
+    if valid and image is not None and not form.erase_image.errors:
         try:
             corrections.correct_item(
                 record.id,
                 _version(form.version.data),
-                _form_data(form, record),
+                item_fields.item_data(form, image, theme_id=record.theme_id),
                 form.note.data,
                 utcnow(),
                 role=current_user.role,
             )
+            erasure = image_erasure.erase(record, erase) if erase else None
             db.session.commit()
             flash(_("The correction is published."), "success")
+            item_fields.finish_erasure(erasure)
             return redirect(url_for("editor.issues.item", item_id=record.id))
         except EditConflict:
             db.session.rollback()
@@ -227,6 +220,7 @@ def correct(item_id: int) -> str | Response | tuple[str, int]:
         item=record,
         form=form,
         conflict=conflict,
+        thumbnail=item_fields.shown_image(form, record),
         corrections=[
             c for c in corrections.for_issue(record.issue_id) if c.item_id == record.id
         ],

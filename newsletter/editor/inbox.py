@@ -17,7 +17,8 @@ from newsletter.database import get_row
 from newsletter.editor.contacts import contact_choices
 from newsletter.editor.contribution_forms import AcceptForm, DeclineForm, ReturnForm
 from newsletter.editor.forms import EXTRA_LINK_ROWS
-from newsletter.editor.issues import _contact_details, _item_data, _use_saved_contact
+from newsletter.editor.issues import _contact_details, _use_saved_contact
+from newsletter.editor.item_fields import item_data
 from newsletter.errors import InvalidState, NotFound
 from newsletter.extensions import db
 from newsletter.form_fields import add_error
@@ -212,7 +213,7 @@ def accept(proposal_id: int) -> Response | tuple[str, int]:
                 record.id,
                 _version(form.version.data),
                 form.issue_id.data or 0,
-                _item_data(form),
+                item_data(form),
                 current_user.name,
                 utcnow(),
             )

@@ -10,14 +10,13 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import format_date, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
-from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 
 # types-WTForms (3.2) predates SelectChoice, which WTForms 3.3 asks for.
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 
 from newsletter.database import get_row
-from newsletter.editor import history
+from newsletter.editor import history, item_fields
 from newsletter.editor.contacts import contact_choices
 from newsletter.editor.forms import (
     EXTRA_LINK_ROWS,
@@ -38,21 +37,17 @@ from newsletter.request_limits import image_too_large, takes_file
 from newsletter.services import (
     contacts,
     corrections,
+    image_erasure,
     issues,
     links,
-    media,
     plan,
     revisions,
     themes,
 )
 from newsletter.services.contacts import ContactData
 from newsletter.services.issues import (
-    NO_IMAGE,
     ContactDetails,
     EditConflict,
-    ItemData,
-    ItemImage,
-    LinkData,
 )
 
 bp = Blueprint("issues", __name__)
@@ -245,24 +240,6 @@ def _version(form: IssueForm | ItemForm) -> int:
         return 0
 
 
-def _item_data(form: ItemForm, image: ItemImage | None = None) -> ItemData:
-    """Turn a valid item form into service data, dropping empty link rows."""
-    return ItemData(
-        image=image,
-        title=form.title.data,
-        body=form.body.data,
-        theme_id=form.theme_id.data,
-        contact_name=form.contact_name.data,
-        contact_phone=form.contact_phone.data,
-        contact_email=form.contact_email.data,
-        links=[
-            LinkData(row.text.data, row.url.data)
-            for row in form.links
-            if row.text.data or row.url.data
-        ],
-    )
-
-
 def _item_form(item: Item | None, theme_id: int | None) -> ItemForm:
     """Build an item form with its theme choices and spare link rows."""
     if request.method == "GET" and item is not None:
@@ -286,55 +263,6 @@ def _item_form(item: Item | None, theme_id: int | None) -> ItemForm:
         while len(form.links) < len(item.links if item else []) + EXTRA_LINK_ROWS:
             form.links.append_entry()
     return form
-
-
-def _take_image(form: ItemForm, item: Item | None) -> ItemImage | None:
-    """The item's image after this save: a new upload (stored at once, and its name
-    kept in the form should the form be shown again), a removal, an upload kept
-    from before, or the image it has. None, with an error on the form, when an
-    upload is refused or a kept upload is gone."""
-    upload = form.image.data
-    if isinstance(upload, FileStorage) and upload.filename:
-        try:
-            stored = media.store_image(upload.read())
-        except media.ImageRefused as refused:
-            add_error(form.image, str(refused))
-            return None
-        form.pending_image.data = stored.name
-        form.remove_image.data = False
-        # The size of the largest variant, as a kept upload is measured.
-        return _described(form, stored.name, *stored.size_at(media.WIDTHS[-1]))
-    if form.remove_image.data:
-        form.pending_image.data = ""
-        return NO_IMAGE
-    if form.pending_image.data:
-        kept = media.find_image(form.pending_image.data)
-        if kept is None:
-            form.pending_image.data = ""
-            add_error(
-                form.image, _("The image chosen before is gone. Choose it again.")
-            )
-            return None
-        return _described(form, kept.name, kept.width, kept.height)
-    if item is not None and item.image:
-        return _described(form, item.image, item.image_width, item.image_height)
-    return NO_IMAGE
-
-
-def _described(
-    form: ItemForm, name: str, width: int | None, height: int | None
-) -> ItemImage:
-    """An image with the alt text and decorative mark of the form."""
-    decorative = bool(form.image_decorative.data)
-    alt = "" if decorative else form.image_alt.data
-    return ItemImage(name, alt, decorative, width, height)
-
-
-def _shown_image(form: ItemForm, item: Item | None) -> str:
-    """The file name of the thumbnail the form shows: the upload kept from before,
-    else the item's image, else ""."""
-    name = form.pending_image.data or (item.image if item is not None else "")
-    return media.variant_name(name, media.WIDTHS[0]) if name else ""
 
 
 def _use_saved_contact(form: ItemForm) -> bool:
@@ -378,9 +306,11 @@ def new_item(issue_id: int) -> str | Response | tuple[str, int]:
     record = issues.editable_issue(issue_id)
     form = _item_form(None, request.args.get("theme", type=int))
     valid = not _use_saved_contact(form) and form.validate_on_submit()
-    image = _take_image(form, None) if request.method == "POST" else None
+    image = item_fields.take_image(form, None) if request.method == "POST" else None
     if valid and image is not None:
-        item = issues.add_item(record.id, _item_data(form, image), current_user.name)
+        item = issues.add_item(
+            record.id, item_fields.item_data(form, image), current_user.name
+        )
         _save_typed_contact(form)
         db.session.commit()
         flash(_("The item is added."), "success")
@@ -393,7 +323,7 @@ def new_item(issue_id: int) -> str | Response | tuple[str, int]:
         form=form,
         conflict=None,
         saved_contacts=_contact_details(),
-        thumbnail=_shown_image(form, None),
+        thumbnail=item_fields.shown_image(form, None),
     ), status
 
 
@@ -405,15 +335,21 @@ def item(item_id: int) -> str | Response | tuple[str, int]:
     form = _item_form(record, None)
     conflict = None
     valid = not _use_saved_contact(form) and form.validate_on_submit()
-    image = _take_image(form, record) if request.method == "POST" else None
-    if valid and image is not None:
+    image = item_fields.take_image(form, record) if request.method == "POST" else None
+    erase = item_fields.image_to_erase(form, record, image)
+    if valid and image is not None and not form.erase_image.errors:
         try:
             issues.update_item(
-                record.id, _version(form), _item_data(form, image), current_user.name
+                record.id,
+                _version(form),
+                item_fields.item_data(form, image),
+                current_user.name,
             )
+            erasure = image_erasure.erase(record, erase) if erase else None
             _save_typed_contact(form)
             db.session.commit()
             flash(_("The item is saved."), "success")
+            item_fields.finish_erasure(erasure)
             return redirect(_item_anchor(record))
         except EditConflict:
             db.session.rollback()
@@ -428,7 +364,7 @@ def item(item_id: int) -> str | Response | tuple[str, int]:
         conflict=conflict,
         saved_contacts=_contact_details(),
         proposal=db.session.get(Proposal, record.proposal_id or 0),
-        thumbnail=_shown_image(form, record),
+        thumbnail=item_fields.shown_image(form, record),
         **_history(revisions.ITEM, record.id),
         restore_form=RestoreForm(),
         may_correct=corrections.may_correct(current_user.role),

@@ -19,7 +19,7 @@ from newsletter.models import Issue, IssueStatus, Item
 from newsletter.models.review import Correction
 from newsletter.models.states import Role
 from newsletter.services import audit, history, revisions, search, settings
-from newsletter.services.issues import EditConflict, ItemData, _links
+from newsletter.services.issues import EditConflict, ItemData, _links, _set_image
 
 NOTE_MAX = 300
 
@@ -60,8 +60,8 @@ def correct_item(
     *,
     role: str,
 ) -> Correction:
-    """Correct a sent issue's item (text, title, contact, links; never its section)
-    with a public note; stale versions raise EditConflict."""
+    """Correct a sent issue's item (text, title, contact, links, image; never its
+    section) with a public note; stale versions raise EditConflict."""
     if not may_correct(role):
         raise NotAllowed(role)
     note = note.strip()
@@ -78,6 +78,7 @@ def correct_item(
     item.contact_email = data.contact_email
     item.updated_at = now
     item.links = _links(data.links)
+    _set_image(item, data.image)
     try:
         db.session.flush()
     except StaleDataError:

@@ -335,3 +335,23 @@ def purge(
                     continue
             removed.append((entry.name, stat.st_size))
     return PurgeReport(tuple(removed), dry_run)
+
+
+def remove_image(name: str) -> PurgeReport:
+    """Delete a stored image's variants now, whatever their age, unless something
+    still names it (see referenced()); an erased picture must not wait for the
+    daily purge. Does not audit."""
+    if not NAME.match(name) or name in referenced()[0]:
+        return PurgeReport(())
+    stem, _dot, ext = name.partition(".")
+    removed: list[tuple[str, int]] = []
+    for path in sorted(media_path().glob(f"{stem}-*.{ext}")):
+        if not FILE.match(path.name) or path.is_symlink():
+            continue
+        try:
+            size = path.stat().st_size
+            path.unlink()
+        except FileNotFoundError:
+            continue  # removed meanwhile
+        removed.append((path.name, size))
+    return PurgeReport(tuple(removed))

@@ -26,6 +26,14 @@ ISSUE = "issue"
 # The fields a comparison shows, in order, by object type.
 ITEM_FIELDS = ("title", "body", "contact", "links", "image")
 ISSUE_FIELDS = ("title", "slug", "preheader", "intro")
+# An item's image fields when it has none.
+NO_IMAGE_FIELDS = {
+    "image": "",
+    "image_alt": "",
+    "image_decorative": False,
+    "image_width": None,
+    "image_height": None,
+}
 
 _WORDS = re.compile(r"(\s+)")
 
@@ -95,6 +103,18 @@ def forget(object_type: str, object_id: int) -> None:
             Revision.object_type == object_type, Revision.object_id == object_id
         )
     )
+
+
+def forget_image(object_type: str, object_id: int, name: str) -> int:
+    """Take an image out of an object's revisions (a picture that must not be
+    shown any more: no restore may bring it back); return how many changed."""
+    changed = 0
+    for revision in for_object(object_type, object_id):
+        if revision.fields.get("image") != name:
+            continue
+        revision.fields = {**revision.fields, **NO_IMAGE_FIELDS}
+        changed += 1
+    return changed
 
 
 def for_object(object_type: str, object_id: int) -> Sequence[Revision]:

@@ -1,0 +1,225 @@
+"""A sent item's image is removed or replaced by a correction, and a picture that
+must not be shown any more is erased: out of the item's earlier versions, its files
+and the PDF edition that prints it deleted at once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Flask
+from sqlalchemy import select
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
+
+from newsletter.extensions import db
+from newsletter.models import AuditEvent, IssuePdf, IssueStatus, Item, Revision
+from newsletter.models.review import Correction
+from newsletter.models.states import Role
+from newsletter.services import media, revisions
+from newsletter.services.issues import ItemImage
+from tests.conftest import EditorClient
+from tests.factories import make_issue, make_item
+from tests.test_corrections import correction, log_in_as
+from tests.test_item_images import ALT, post_item, upload
+from tests.test_media import photo
+
+SENT_AT = datetime(2026, 1, 15, 8, 0, tzinfo=UTC)
+SLUG = "nyhetsbrev-januari"
+NOTE = "Bilden är borttagen på begäran."
+NEW_ALT = "En röd stuga vid en sjö en vinterdag."
+
+
+def with_image(status: str = IssueStatus.SENT) -> tuple[int, str]:
+    """An item with a stored photo in an issue (sent unless told); return the
+    item's id and the photo's name."""
+    stored = media.store_image(photo())
+    issue = make_issue("Nyhetsbrev januari")
+    item = make_item(
+        issue,
+        "aldre",
+        "Koja i skogen",
+        body="Barnen byggde en koja.",
+        image=ItemImage(stored.name, ALT, False, stored.width, stored.height),
+    )
+    if status == IssueStatus.SENT:
+        issue.status = IssueStatus.SENT
+        issue.published_at = issue.updated_at = SENT_AT
+    db.session.commit()
+    return item.id, stored.name
+
+
+def post_correction(
+    client: EditorClient, item_id: int, **fields: object
+) -> tuple[int, str]:
+    """Post the correction form as multipart/form-data; return status and page."""
+    data: dict[str, object] = {
+        "csrf_token": client.token,
+        **correction("Koja i skogen", "Barnen byggde en koja.", NOTE),
+        "links-0-text": "",
+        "links-0-url": "",
+        "image_alt": ALT,
+        **fields,
+    }
+    if isinstance(data.get("image"), tuple):
+        stream, filename = data.pop("image")  # type: ignore[misc]
+        data["image"] = FileStorage(stream, filename)
+    boundary, body = encode_multipart(data)
+    response = client.client.post(
+        f"/editor/items/{item_id}/correct",
+        data=body,
+        content_type=f"multipart/form-data; boundary={boundary}",
+        follow_redirects=True,
+    )
+    return response.status_code, response.get_data(as_text=True)
+
+
+def variant_urls(name: str) -> list[str]:
+    return [f"/media/{media.variant_name(name, width)}" for width in media.WIDTHS]
+
+
+def served(app: Flask, name: str) -> list[int]:
+    """The status of each of the photo's variant addresses."""
+    client = app.test_client()
+    statuses = []
+    for url in variant_urls(name):
+        with client.get(url) as response:
+            statuses.append(response.status_code)
+    return statuses
+
+
+def named_in_revisions(app: Flask, item_id: int, name: str) -> int:
+    with app.app_context():
+        return sum(
+            r.fields.get("image") == name
+            for r in revisions.for_object(revisions.ITEM, item_id)
+        )
+
+
+def test_a_correction_removes_a_sent_items_image_openly(app):
+    with app.app_context():
+        item_id, name = with_image()
+    publisher = log_in_as(app, Role.PUBLISHER)
+    page = publisher.get(f"/editor/items/{item_id}/correct").get_data(as_text=True)
+    assert 'enctype="multipart/form-data"' in page
+    assert variant_urls(name)[0] in page  # the present image, as a thumbnail
+    assert "Radera den nuvarande bilden helt" in page
+
+    status, page = post_correction(publisher, item_id, remove_image="y", image_alt="")
+    assert status == 200 and "Rättelsen är publicerad." in page
+    archive = app.test_client().get(f"/archive/{SLUG}").get_data(as_text=True)
+    assert name.partition(".")[0] not in archive and ALT not in archive
+    assert NOTE in archive
+    with app.app_context():
+        assert db.session.get(Item, item_id).image == ""
+        stored = db.session.scalars(select(Correction)).one()
+        assert stored.changes["image"] == [name, ""]
+    # Only removed: an earlier version still holds it, so its file stays.
+    assert named_in_revisions(app, item_id, name) == 1
+    assert served(app, name) == [200, 200]
+
+
+def test_a_correction_replaces_the_image_and_its_alt_text(app):
+    with app.app_context():
+        item_id, old = with_image()
+    publisher = log_in_as(app, Role.PUBLISHER)
+    status, page = post_correction(
+        publisher,
+        item_id,
+        image=upload(photo(colour="#b03030")),
+        image_alt=NEW_ALT,
+    )
+    assert status == 200 and "Rättelsen är publicerad." in page
+    with app.app_context():
+        item = db.session.get(Item, item_id)
+        new = item.image
+        assert new not in ("", old) and item.image_alt == NEW_ALT
+    archive = app.test_client().get(f"/archive/{SLUG}").get_data(as_text=True)
+    assert variant_urls(new)[0] in archive and f'alt="{NEW_ALT}"' in archive
+    assert old.partition(".")[0] not in archive
+
+
+def test_erasing_takes_the_picture_out_of_history_its_files_and_the_pdf(app):
+    with app.app_context():
+        item_id, name = with_image()
+        issue_id = db.session.get(Item, item_id).issue_id
+        pdf_name = media.store_file(b"%PDF-1.7 the old edition", "pdf")
+        db.session.add(IssuePdf(issue_id=issue_id, stamp="old", filename=pdf_name))
+        db.session.commit()
+        pdf_path = media.media_path() / pdf_name
+    with app.test_client().get(f"/archive/{SLUG}.pdf") as response:
+        assert response.status_code == 200
+    publisher = log_in_as(app, Role.PUBLISHER)
+
+    status, page = post_correction(
+        publisher, item_id, remove_image="y", erase_image="y", image_alt=""
+    )
+    assert status == 200
+    assert "Rättelsen är publicerad." in page
+    assert "Den gamla bilden är raderad" in page
+    # Its address shows nothing, in emails already sent too.
+    assert served(app, name) == [404, 404]
+    assert named_in_revisions(app, item_id, name) == 0
+    with app.app_context():
+        assert not any(
+            (media.media_path() / media.variant_name(name, w)).exists()
+            for w in media.WIDTHS
+        )
+        # No revision keeps its alt text either; a restore cannot bring it back.
+        kept = db.session.scalars(select(Revision)).all()
+        assert ALT not in [r.fields.get("image_alt") for r in kept]
+        assert db.session.get(IssuePdf, issue_id) is None
+        event = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "item.image_erased")
+        ).one()
+        assert event.object_id == item_id and event.changes["revisions"] == [None, 1]
+    # The printed edition showed the picture: it is made again without it.
+    assert not pdf_path.exists()
+    assert app.test_client().get(f"/archive/{SLUG}.pdf").status_code == 503
+    admin = log_in_as(app, Role.ADMIN, "admin@example.se")
+    audit = admin.get("/editor/audit").get_data(as_text=True)
+    assert "Bild raderad" in audit
+
+
+def test_erasing_an_image_that_stays_is_refused_and_changes_nothing(app):
+    with app.app_context():
+        item_id, name = with_image()
+    publisher = log_in_as(app, Role.PUBLISHER)
+    status, page = post_correction(publisher, item_id, erase_image="y")
+    assert status == 422
+    assert "Ta bort bilden eller välj en annan för att radera den nuvarande." in page
+    with app.app_context():
+        assert db.session.get(Item, item_id).image == name
+        assert db.session.scalars(select(Correction)).all() == []
+    assert served(app, name) == [200, 200]
+
+
+def test_a_picture_another_item_shows_keeps_its_file_until_erased_there(app, editor):
+    with app.app_context():
+        first, name = with_image(status=IssueStatus.DRAFT)
+        copy = make_item(
+            make_issue("Nyhetsbrev februari"),
+            "aldre",
+            "Koja i skogen igen",
+            image=ItemImage(name, ALT, False, 1200, 750),
+        )
+        second, aldre = copy.id, copy.theme_id
+
+    def erase_in(item_id: int) -> str:
+        status, page = post_item(
+            editor,
+            f"/editor/items/{item_id}",
+            aldre,
+            version="1",
+            remove_image="y",
+            erase_image="y",
+        )
+        assert status == 302
+        return editor.get(f"/editor/items/{item_id}").get_data(as_text=True)
+
+    page = erase_in(first)
+    assert "1 annan artikel visar den fortfarande" in page
+    assert served(app, name) == [200, 200]
+    assert named_in_revisions(app, first, name) == 0
+
+    erase_in(second)
+    assert served(app, name) == [404, 404]
