@@ -20,6 +20,11 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
     "--disable-quic",
+    # Chromium runs sandboxed iframes (the email previews) in a process of their
+    # own, and until the new page has drawn (style.css still loading) it drops a
+    # click sent to the page while Playwright reports it done. In-process frames
+    # take the click as soon as the page can.
+    "--disable-features=IsolateSandboxedIframes",
 ]
 
 

@@ -119,6 +119,7 @@ def test_two_accounts_review_approve_send_and_correct_an_issue(site, browser):
         editor.get_by_role("link", name="E-post och test").click()
         # The page holds two frames of the email; let them load before the form is
         # used, and name the POST so that a lost click says so.
+        expect(editor).to_have_url(re.compile(r"/email$"))
         editor.wait_for_load_state("load")
         editor.get_by_label("Skicka ett test till").fill("kollega@example.se")
         with editor.expect_response(
