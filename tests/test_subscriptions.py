@@ -754,3 +754,29 @@ def test_a_returning_person_can_ask_for_a_new_link_to_their_held_sign_up(
     assert smtp_server.sink.recipients() == ["greta@example.se"] * 2
     assert "/confirm/" in confirmation_link(smtp_server)
     assert person(mail_app)[:2] == ("unsubscribed", "Greta Grön")
+
+
+def test_choosing_another_email_language_says_the_page_follows_it(
+    app: Flask, client: FlaskClient
+) -> None:
+    """The person's own pages switch with the language of their emails, and say so;
+    the rest of the site keeps the visitor's language."""
+    with app.app_context():
+        subscriber = make_subscriber(themes=("aldre",))
+        page = "/preferences/" + make_token(
+            "preferences", subscriber.id, subscriber.token_version, subscriber.email
+        )
+    choices = {"name": "Anna", "themes": [str(theme_id(app, "aldre"))]}
+    csrf = csrf_token_from(client, page)
+    same = client.post(page, data={**choices, "csrf_token": csrf, "language": "sv"})
+    body = same.get_data(as_text=True)
+    assert "Dina val är sparade." in body and "på det här språket" not in body
+    english = client.post(page, data={**choices, "csrf_token": csrf, "language": "en"})
+    body = english.get_data(as_text=True)
+    assert '<html lang="en">' in body
+    assert (
+        "Your choices are saved. The emails now come in this language, and the pages"
+        " your links open are shown in it too. The language switch at the top of the"
+        " page changes only what you see here, not the emails." in body
+    )
+    assert '<html lang="sv">' in client.get("/").get_data(as_text=True)

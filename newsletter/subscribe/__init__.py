@@ -190,6 +190,7 @@ def preferences(token: str) -> tuple[str, int]:
         form.themes.data = [t.id for t in subscriber.themes]
     status = 200
     saved = False
+    earlier_language = subscriber.language
     if form.validate_on_submit():
         subscriptions.update_preferences(
             subscriber,
@@ -200,11 +201,17 @@ def preferences(token: str) -> tuple[str, int]:
             utcnow(),
         )
         db.session.commit()
-        show_in(subscriber.language)  # a new language choice shows at once
+        # The person's own pages follow the language of their emails (unless they
+        # chose one with the switch): a new choice shows at once, and the page says so.
+        show_in(subscriber.language)
         saved = True
     elif form.errors:
         status = 422
-    return _preferences_page(subscriber, token, form=form, saved=saved), status
+    new_language = saved and subscriber.language != earlier_language
+    page = _preferences_page(
+        subscriber, token, form=form, saved=saved, new_language=new_language
+    )
+    return page, status
 
 
 def _preferences_page(
@@ -213,6 +220,7 @@ def _preferences_page(
     form: PreferencesForm | None = None,
     saved: bool = False,
     erase_form: EraseForm | None = None,
+    new_language: bool = False,
 ) -> str:
     """Render the preference page with its three forms."""
     if form is None:
@@ -225,6 +233,7 @@ def _preferences_page(
         token=token,
         subscriber=subscriber,
         saved=saved,
+        new_language=new_language,
         erase_form=erase_form or EraseForm(formdata=None),
     )
 
