@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 import click
 from flask.cli import AppGroup
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from newsletter.config import Settings
@@ -28,14 +29,23 @@ RETRY_FIRST = timedelta(minutes=1)
 RETRY_CAP = timedelta(hours=1)
 
 
-def build_edition(issue: Issue, actor: audit.Actor | None = None) -> IssuePdf:
+def build_edition(issue: Issue, actor: audit.Actor | None = None) -> IssuePdf | None:
     """Build an issue's PDF, record its row and an audit entry, and commit; the
-    file it replaces is removed."""
+    file it replaces is removed. None when the issue changed while it was being
+    built (a correction, an erased picture): that PDF is thrown away and the next
+    round builds the issue again."""
     previous = pdf.edition(issue.id)
     old_file, old_stamp = (
         (previous.filename, previous.stamp) if previous else (None, None)
     )
     built = pdf.write(issue)
+    db.session.rollback()  # read the issue as it is now, not as the build began
+    if db.session.get(Issue, built.issue_id) is None or pdf.stamp(issue) != built.stamp:
+        if not db.session.scalar(
+            select(IssuePdf.issue_id).where(IssuePdf.filename == built.filename)
+        ):
+            (media.media_path() / built.filename).unlink(missing_ok=True)
+        return None
     row = pdf.record(built, utcnow())
     audit.record(
         "issue.pdf_built",
@@ -84,7 +94,8 @@ class PdfDuty:
             issue = next((i for i in pdf.due_issues() if self._may_try(i, now)), None)
             if issue is None:
                 return False
-            build_edition(issue, actor=audit.WORKER)
+            if build_edition(issue, actor=audit.WORKER) is None:
+                return False  # changed meanwhile: built again next round
         except IntegrityError:
             db.session.rollback()  # another worker recorded it a moment ago
             return False
@@ -144,5 +155,9 @@ def build_command(slug: str | None, everything: bool) -> None:
     if not chosen:
         click.echo("Every published issue's PDF is up to date.")
     for issue in chosen:
+        slug = issue.slug
         row = build_edition(issue)
-        click.echo(f"{issue.slug}: {row.size // 1024} kB ({row.filename})")
+        if row is None:
+            click.echo(f"{slug}: changed while it was built; run the command again")
+        else:
+            click.echo(f"{slug}: {row.size // 1024} kB ({row.filename})")

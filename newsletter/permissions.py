@@ -74,6 +74,7 @@ TABLE: Mapping[str, Roles | Mapping[str, Roles]] = {
     "editor.history.issue_revisions": ALL,
     "editor.history.restore": COMPOSERS,
     "editor.history.correct": COMPOSERS,
+    "editor.history.erase_image": COMPOSERS,
     # Review: composers ask for it, everyone comments, composers resolve,
     # publishers approve.
     "editor.review.request": COMPOSERS,

@@ -37,6 +37,7 @@ from newsletter.models import (
 from newsletter.models.types import utcnow
 from newsletter.services import api_keys, contacts, media, plan
 from newsletter.services.contributor_links import proposal_token, token_of
+from newsletter.services.issues import ItemImage
 from newsletter.services.tokens import make_token
 from tests.conftest import EditorClient, csrf_token_from, log_in
 from tests.factories import (
@@ -48,6 +49,7 @@ from tests.factories import (
     theme,
 )
 from tests.inbox_factories import make_link, make_proposal
+from tests.test_media import photo
 
 
 @dataclass
@@ -277,6 +279,28 @@ def _correct(w: World) -> Any:
             "contact_phone": "0480-100 00",
             "note": "Telefonnumret var fel.",
         },
+    )
+
+
+def _erase_image(w: World) -> Any:
+    """Erase the picture an item showed before it was removed."""
+    with w.app.app_context():
+        stored = media.store_image(photo())
+        item = make_item(
+            make_issue(title="Nyhetsbrev maj"),
+            "aldre",
+            image=ItemImage(stored.name, "Ett foto.", False, 1200, 750),
+        )
+        item_id = item.id
+    w.admin.post(
+        f"/editor/items/{item_id}",
+        data={
+            **item_form(_theme_id(w), _item_version(w, item_id)),
+            "remove_image": "y",
+        },
+    )
+    return w.admin.post(
+        f"/editor/items/{item_id}/images/erase", data={"image": stored.name}
     )
 
 
@@ -524,6 +548,7 @@ ROUTES: dict[str, Case] = {
     # Item history and corrections of sent issues.
     "editor.history.restore": _restore,
     "editor.history.correct": _correct,
+    "editor.history.erase_image": _erase_image,
 }
 
 

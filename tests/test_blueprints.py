@@ -82,6 +82,7 @@ RULES_BEFORE_THE_SPLIT = [
     "/editor/items/<int:item_id> GET HEAD OPTIONS POST",
     "/editor/items/<int:item_id>/correct GET HEAD OPTIONS POST",
     "/editor/items/<int:item_id>/delete OPTIONS POST",
+    "/editor/items/<int:item_id>/images/erase OPTIONS POST",
     "/editor/items/<int:item_id>/move OPTIONS POST",
     "/editor/items/<int:item_id>/revisions GET HEAD OPTIONS",
     "/editor/items/<int:item_id>/revisions/<int:number>/restore OPTIONS POST",

@@ -51,8 +51,10 @@ def with_image(status: str = IssueStatus.SENT) -> tuple[int, str]:
 def post_correction(
     client: EditorClient, item_id: int, **fields: object
 ) -> tuple[int, str]:
-    """Post the correction form as multipart/form-data; return status and page."""
+    """Post the correction form as multipart/form-data (opened while the item had
+    the image it has now); return status and page."""
     data: dict[str, object] = {
+        "erase_target": present_image(client, item_id),
         "csrf_token": client.token,
         **correction("Koja i skogen", "Barnen byggde en koja.", NOTE),
         "links-0-text": "",
@@ -71,6 +73,12 @@ def post_correction(
         follow_redirects=True,
     )
     return response.status_code, response.get_data(as_text=True)
+
+
+def present_image(client: EditorClient, item_id: int) -> str:
+    """The image an item has now, as the form opened now names it."""
+    with client.client.application.app_context():
+        return db.session.get(Item, item_id).image
 
 
 def variant_urls(name: str) -> list[str]:
@@ -212,6 +220,7 @@ def test_a_picture_another_item_shows_keeps_its_file_until_erased_there(app, edi
             version="1",
             remove_image="y",
             erase_image="y",
+            erase_target=name,
         )
         assert status == 302
         return editor.get(f"/editor/items/{item_id}").get_data(as_text=True)
@@ -222,4 +231,116 @@ def test_a_picture_another_item_shows_keeps_its_file_until_erased_there(app, edi
     assert named_in_revisions(app, first, name) == 0
 
     erase_in(second)
+    assert served(app, name) == [404, 404]
+
+
+def test_erasing_after_someone_else_changed_the_image_is_refused(app):
+    """The form names the image it was opened with: a picture replaced meanwhile
+    is not erased in its place."""
+    with app.app_context():
+        item_id, name = with_image()
+    publisher = log_in_as(app, Role.PUBLISHER)
+    status, page = post_correction(
+        publisher,
+        item_id,
+        remove_image="y",
+        erase_image="y",
+        image_alt="",
+        erase_target="0123456789abcdef0123456789abcdef.jpg",
+    )
+    assert status == 422
+    assert "Bilden har ändrats av någon annan under tiden." in page
+    with app.app_context():
+        assert db.session.get(Item, item_id).image == name
+    assert served(app, name) == [200, 200]
+
+
+def test_a_picture_removed_earlier_is_erased_from_the_item_page(app):
+    """Removed before (or before this release): the item page lists it under its
+    earlier images, and erasing it there deletes it from every version that holds
+    it, alt text and audit entries included."""
+    with app.app_context():
+        item_id, name = with_image()
+    publisher = log_in_as(app, Role.PUBLISHER)
+    # Two saves that keep the picture, then one that removes it: three versions
+    # hold it.
+    for version, note in enumerate(("Titeln rättad.", "Texten rättad."), start=1):
+        status, _page = post_correction(
+            publisher, item_id, note=note, title=f"Koja – {note}", version=str(version)
+        )
+        assert status == 200
+    status, page = post_correction(
+        publisher, item_id, remove_image="y", image_alt="", version="3"
+    )
+    assert status == 200
+    assert named_in_revisions(app, item_id, name) == 3
+    page = publisher.get(f"/editor/items/{item_id}").get_data(as_text=True)
+    assert "Tidigare bilder" in page and variant_urls(name)[0] in page
+    erased = publisher.post(
+        f"/editor/items/{item_id}/images/erase",
+        data={"image": name},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "Den gamla bilden är raderad" in erased
+    assert "Tidigare bilder" not in erased
+    assert named_in_revisions(app, item_id, name) == 0
+    assert served(app, name) == [404, 404]
+    with app.app_context():
+        entries = db.session.scalars(
+            select(AuditEvent.changes).where(AuditEvent.object_id == item_id)
+        ).all()
+        assert ALT not in str(entries)
+        stored = db.session.scalars(select(Correction.changes)).all()
+        assert ALT not in str(stored)
+
+
+def test_only_an_image_of_the_items_history_can_be_erased_by_those_who_may(app):
+    with app.app_context():
+        item_id, name = with_image()
+        other, other_name = with_image(status=IssueStatus.DRAFT)
+    publisher = log_in_as(app, Role.PUBLISHER)
+    # The item shows it now: not an earlier image.
+    page = publisher.post(
+        f"/editor/items/{item_id}/images/erase",
+        data={"image": name},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "Den bilden finns inte bland artikelns tidigare bilder." in page
+    assert served(app, name) == [200, 200]
+    # A reviewer may not; an editor may not correct a sent issue under approval.
+    reviewer = log_in_as(app, Role.REVIEWER, "granskare@example.se")
+    response = reviewer.post(
+        f"/editor/items/{item_id}/images/erase", data={"image": name}
+    )
+    assert response.status_code == 403
+    assert served(app, other_name) == [200, 200]
+
+
+def test_a_removed_picture_that_another_item_had_goes_with_the_erasure(app, editor):
+    """Another item that once had the picture and no longer shows it does not keep
+    the file alive: its versions lose the picture too."""
+    with app.app_context():
+        first, name = with_image(status=IssueStatus.DRAFT)
+        copy = make_item(
+            make_issue("Nyhetsbrev februari"),
+            "aldre",
+            "Koja i skogen igen",
+            image=ItemImage(name, ALT, False, 1200, 750),
+        )
+        second, aldre = copy.id, copy.theme_id
+    status, _page = post_item(
+        editor, f"/editor/items/{second}", aldre, version="1", remove_image="y"
+    )
+    assert status == 302 and named_in_revisions(app, second, name) == 1
+    status, _page = post_item(
+        editor,
+        f"/editor/items/{first}",
+        aldre,
+        version="1",
+        remove_image="y",
+        erase_image="y",
+        erase_target=name,
+    )
+    assert status == 302
+    assert named_in_revisions(app, second, name) == 0
     assert served(app, name) == [404, 404]

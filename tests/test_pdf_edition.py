@@ -412,3 +412,27 @@ def test_a_new_organisation_name_in_the_environment_makes_the_pdf_stale(pdf_app)
     with pdf_app.app_context():
         assert [i.id for i in pdf.due_issues()] == [issue_id]
         assert "Kalmarsunds samverkan" in text_of(db.session.get(Issue, issue_id))
+
+
+def test_a_pdf_built_while_the_issue_was_corrected_is_thrown_away(pdf_app, monkeypatch):
+    """A correction (or an erased picture) committed during a build: the PDF of
+    the older content is neither recorded nor kept, and the next round builds."""
+    from newsletter.pdf_editions import build_edition
+
+    real_write = pdf.write
+
+    def write_while_corrected(issue: Issue) -> pdf.Built:
+        made = real_write(issue)
+        correct_first_item(issue, note="Rättat under bygget.")
+        return made
+
+    with pdf_app.app_context():
+        issue = published_issue()
+        files_before = set(media.media_path().glob("*.pdf"))
+        monkeypatch.setattr(pdf, "write", write_while_corrected)
+        assert build_edition(issue) is None
+        assert db.session.get(IssuePdf, issue.id) is None
+        assert set(media.media_path().glob("*.pdf")) <= files_before  # none kept
+        monkeypatch.setattr(pdf, "write", real_write)
+        assert tick(pdf_app)
+        assert "Rättat under bygget." in text_of(db.session.get(Issue, issue.id))

@@ -363,6 +363,8 @@ class ItemForm(FlaskForm):
     # An image uploaded with a form that was shown again (another field had an
     # error): its stored name, so that it is not lost.
     pending_image = HiddenField()
+    # The image the item had when the form was opened: the one "erase" means.
+    erase_target = HiddenField()
     version = HiddenField()
     # The image the item has now, set by the view ("" for a new item).
     current_image = ""

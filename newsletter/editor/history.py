@@ -18,9 +18,14 @@ from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 from newsletter.database import get_row
 from newsletter.editor import item_fields
 from newsletter.editor.contacts import contact_choices
-from newsletter.editor.forms import EXTRA_LINK_ROWS, CorrectionForm, RestoreForm
+from newsletter.editor.forms import (
+    EXTRA_LINK_ROWS,
+    ActionForm,
+    CorrectionForm,
+    RestoreForm,
+)
 from newsletter.extensions import db
-from newsletter.models import Editor, Issue, Item
+from newsletter.models import Editor, Issue, IssueStatus, Item
 from newsletter.models.review import Revision
 from newsletter.models.types import utcnow
 from newsletter.request_limits import image_too_large, takes_file
@@ -165,6 +170,7 @@ def _correction_form(item: Item) -> CorrectionForm:
     if request.method == "GET":
         form = CorrectionForm(obj=item)
         form.image.data = None  # the field takes a file, not the stored name
+        form.erase_target.data = item.image
         form.links.process(
             None, [SimpleNamespace(text=ln.label, url=ln.url) for ln in item.links]
         )
@@ -176,6 +182,36 @@ def _correction_form(item: Item) -> CorrectionForm:
     form.saved_contact.choices = [SelectChoice(0, _("None")), *contact_choices()]
     form.current_image = item.image
     return form
+
+
+@bp.post("/items/<int:item_id>/images/erase")
+def erase_image(item_id: int) -> Response:
+    """Erase a picture the item showed before (see services.image_erasure)."""
+    record = db.get_or_404(Item, item_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if not may_erase_images(record):
+        abort(403)
+    image = request.form.get("image", "")
+    if image not in image_erasure.earlier_images(record):
+        flash(_("That image is not among the item's earlier images."), "error")
+    else:
+        erasure = image_erasure.erase(record, image)
+        db.session.commit()
+        item_fields.finish_erasure(erasure)
+    return redirect(
+        url_for("editor.issues.item", item_id=record.id, _anchor="earlier-images")
+    )
+
+
+def may_erase_images(item: Item) -> bool:
+    """Whether the present editor may change this item's images: as a save of a
+    draft, or as a correction of a sent issue."""
+    if item.issue.is_editable:
+        return True
+    return item.issue.status == IssueStatus.SENT and corrections.may_correct(
+        current_user.role
+    )
 
 
 @bp.route("/items/<int:item_id>/correct", methods=["GET", "POST"])
@@ -213,6 +249,7 @@ def correct(item_id: int) -> str | Response | tuple[str, int]:
             db.session.rollback()
             conflict = get_row(Item, item_id)
             form.version.data = str(conflict.version)
+            item_fields.reopened(form, conflict)
     status = 409 if conflict else (422 if form.errors else 200)
     return render_template(
         "editor/correct.html",
@@ -221,6 +258,8 @@ def correct(item_id: int) -> str | Response | tuple[str, int]:
         form=form,
         conflict=conflict,
         thumbnail=item_fields.shown_image(form, record),
+        earlier_images=item_fields.earlier_images(record),
+        erase_form=ActionForm(),
         corrections=[
             c for c in corrections.for_issue(record.issue_id) if c.item_id == record.id
         ],

@@ -245,6 +245,7 @@ def _item_form(item: Item | None, theme_id: int | None) -> ItemForm:
     if request.method == "GET" and item is not None:
         form = ItemForm(obj=item)
         form.image.data = None  # the field takes a file, not the stored name
+        form.erase_target.data = item.image
         # The form's link rows call the label "text"; FormField reads attributes.
         form.links.process(
             None, [SimpleNamespace(text=ln.label, url=ln.url) for ln in item.links]
@@ -355,6 +356,7 @@ def item(item_id: int) -> str | Response | tuple[str, int]:
             db.session.rollback()
             conflict = get_row(Item, item_id)
             form.version.data = str(conflict.version)
+            item_fields.reopened(form, conflict)
     status = 409 if conflict else (422 if form.errors else 200)
     return render_template(
         "editor/item.html",
@@ -365,6 +367,10 @@ def item(item_id: int) -> str | Response | tuple[str, int]:
         saved_contacts=_contact_details(),
         proposal=db.session.get(Proposal, record.proposal_id or 0),
         thumbnail=item_fields.shown_image(form, record),
+        earlier_images=item_fields.earlier_images(record)
+        if history.may_erase_images(record)
+        else [],
+        erase_form=ActionForm(),
         **_history(revisions.ITEM, record.id),
         restore_form=RestoreForm(),
         may_correct=corrections.may_correct(current_user.role),

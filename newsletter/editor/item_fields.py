@@ -91,6 +91,15 @@ def image_to_erase(form: ItemForm, item: Item, image: ItemImage | None) -> str:
     erase an image that stays puts an error on the form."""
     if image is None or not form.erase_image.data or not item.image:
         return ""
+    if form.erase_target.data != item.image:
+        add_error(
+            form.erase_image,
+            _(
+                "The image was changed by someone else meanwhile. Look at the "
+                "present one before you erase it."
+            ),
+        )
+        return ""
     if image.name == item.image:
         add_error(
             form.erase_image,
@@ -100,13 +109,28 @@ def image_to_erase(form: ItemForm, item: Item, image: ItemImage | None) -> str:
     return item.image
 
 
+def reopened(form: ItemForm, item: Item) -> None:
+    """After an edit conflict: "erase" now means the item's present image, and
+    must be ticked again."""
+    form.erase_target.data = item.image
+    form.erase_image.data = False
+
+
 def finish_erasure(erasure: image_erasure.Erasure | None) -> None:
     """Once the save is committed, delete an erased picture's files and say what
     became of it."""
     if erasure is None:
         return
-    image_erasure.remove_files(erasure)
-    if erasure.other_items:
+    report = image_erasure.remove_files(erasure)
+    if report.files:
+        flash(
+            _(
+                "The old image is erased: no earlier version holds it and its file "
+                "is deleted."
+            ),
+            "success",
+        )
+    elif erasure.other_items:
         flash(
             ngettext(
                 "The old image is taken out of this item's earlier versions. "
@@ -122,8 +146,18 @@ def finish_erasure(erasure: image_erasure.Erasure | None) -> None:
     else:
         flash(
             _(
-                "The old image is erased: no earlier version holds it and its file "
-                "is deleted."
+                "The old image is taken out of this item's earlier versions. Its "
+                "file stays for now: it is in use elsewhere (as the logo) or could "
+                "not be deleted; the daily clean-up removes it once nothing uses it."
             ),
-            "success",
+            "info",
         )
+
+
+def earlier_images(item: Item) -> list[tuple[str, str]]:
+    """The pictures the item showed before that can still be erased, each with its
+    thumbnail's file name."""
+    return [
+        (name, media.variant_name(name, media.WIDTHS[0]))
+        for name in image_erasure.earlier_images(item)
+    ]

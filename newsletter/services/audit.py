@@ -11,7 +11,7 @@ from __future__ import annotations
 import getpass
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -203,6 +203,37 @@ def forget_address(address: str, replacement: str, batch: int = 500) -> int:
         ]
         db.session.execute(update(AuditEvent), rewritten)
         changed += len(rewritten)
+
+
+def forget_image_alt(item_ids: Collection[int], alts: Collection[str]) -> int:
+    """Blank an erased picture's alt texts (which may describe the person shown) in
+    the changed values of these items' entries; return how many entries changed.
+
+    The other path that rewrites entries, for the same reason as forget_address."""
+    alts = {alt for alt in alts if alt}
+    if not item_ids or not alts:
+        return 0
+    rows = db.session.execute(
+        select(AuditEvent.id, AuditEvent.changes).where(
+            AuditEvent.object_type == "item", AuditEvent.object_id.in_(item_ids)
+        )
+    ).all()
+    rewritten = [
+        {"id": row.id, "changes": changes}
+        for row in rows
+        if (changes := without_alts(row.changes or {}, alts)) != row.changes
+    ]
+    if rewritten:
+        db.session.execute(update(AuditEvent), rewritten)
+    return len(rewritten)
+
+
+def without_alts(changes: Mapping[str, Any], alts: Collection[str]) -> dict[str, Any]:
+    """Changed values with these alt texts blanked."""
+    value = changes.get("image_alt")
+    if not isinstance(value, list):
+        return dict(changes)
+    return {**changes, "image_alt": ["" if v in alts else v for v in value]}
 
 
 PAGE_SIZE = 50

@@ -3,59 +3,101 @@ consent, a photo chosen by mistake).
 
 Removing an image from an item keeps it in the item's revisions, so that a restore
 can bring it back, and its file stays reachable for anyone who has its address
-(every email sent with it has). Erasing takes it out of those revisions too, drops
-the issue's PDF edition that prints it (a worker builds it again), and deletes the
-files as soon as nothing names the picture any more.
+(every email sent with it has). Erasing takes it, with its alt text, out of the
+revisions of every item that no longer shows it, blanks that alt text in those
+items' audit entries and corrections, drops the PDF editions that may print it (a
+worker builds them again), and deletes the files once nothing names the picture.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from newsletter.extensions import db
-from newsletter.models import Item
-from newsletter.services import audit, media, pdf, revisions
+from newsletter.models import IssuePdf, Item, Revision
+from newsletter.models.review import Correction
+from newsletter.services import audit, media, revisions
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Erasure:
-    """What erase() did in the transaction, and what remove_files() deletes after
+    """What erase() did in the transaction; remove_files() deletes the files once
     it is committed."""
 
     image: str
     revisions: int
     other_items: int
-    pdf_file: str | None
+    pdf_files: tuple[str, ...]
+
+
+def earlier_images(item: Item) -> list[str]:
+    """The pictures the item's revisions hold that it no longer shows, newest
+    first: what can still be erased after a removal."""
+    names: list[str] = []
+    for revision in revisions.for_object(revisions.ITEM, item.id):
+        name = revision.fields.get("image")
+        if isinstance(name, str) and name and name != item.image and name not in names:
+            names.append(name)
+    return names
 
 
 def erase(item: Item, image: str) -> Erasure:
-    """Take an image the item no longer shows out of its revisions and drop the
-    issue's PDF edition; audited. Call remove_files() once this is committed."""
-    changed = revisions.forget_image(revisions.ITEM, item.id, image)
-    others = db.session.scalar(
-        select(func.count()).select_from(Item).where(Item.image == image)
+    """Erase a picture this item no longer shows (see the module); audited on the
+    item. Call remove_files() once this is committed."""
+    showing = set(db.session.scalars(select(Item.id).where(Item.image == image)))
+    changed: set[int] = set()
+    alts: set[str] = set()
+    count = 0
+    for revision in db.session.scalars(
+        select(Revision).where(Revision.object_type == revisions.ITEM)
+    ):
+        fields = revision.fields
+        if fields.get("image") != image or revision.object_id in showing:
+            continue
+        alts.add(str(fields.get("image_alt") or ""))
+        revision.fields = {**fields, **revisions.NO_IMAGE_FIELDS}
+        changed.add(revision.object_id)
+        count += 1
+    alts.discard("")
+    changed.add(item.id)
+    audit.forget_image_alt(changed, alts)
+    for correction in db.session.scalars(
+        select(Correction).where(Correction.item_id.in_(changed))
+    ):
+        correction.changes = audit.without_alts(correction.changes, alts)
+    issue_ids = set(
+        db.session.scalars(select(Item.issue_id).where(Item.id.in_(changed)))
     )
-    edition = pdf.edition(item.issue_id)
-    pdf_file = edition.filename if edition is not None else None
-    if edition is not None:
+    editions = db.session.scalars(
+        select(IssuePdf).where(IssuePdf.issue_id.in_(issue_ids))
+    ).all()
+    for edition in editions:
         db.session.delete(edition)
     audit.record(
         "item.image_erased",
         "item",
         item.id,
         item.title,
-        {"image": [image, None], "revisions": [None, changed]},
+        {"image": [image, None], "revisions": [None, count]},
     )
     db.session.flush()
-    return Erasure(image, changed, others or 0, pdf_file)
+    return Erasure(image, count, len(showing), tuple(e.filename for e in editions))
 
 
 def remove_files(erasure: Erasure) -> media.PurgeReport:
-    """Delete the erased picture's files (unless another item still shows it) and
-    the dropped PDF edition."""
-    report = media.remove_image(erasure.image)
-    if erasure.pdf_file:
-        (media.media_path() / erasure.pdf_file).unlink(missing_ok=True)
+    """Delete the erased picture's files (unless something still names it) and the
+    dropped PDF editions. A file that cannot be deleted now is logged and left to
+    the daily purge."""
+    try:
+        report = media.remove_image(erasure.image)
+        for name in erasure.pdf_files:
+            (media.media_path() / name).unlink(missing_ok=True)
+    except OSError:
+        log.exception("the files of erased image %s stay for now", erasure.image)
+        return media.PurgeReport(())
     return report

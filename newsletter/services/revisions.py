@@ -105,18 +105,6 @@ def forget(object_type: str, object_id: int) -> None:
     )
 
 
-def forget_image(object_type: str, object_id: int, name: str) -> int:
-    """Take an image out of an object's revisions (a picture that must not be
-    shown any more: no restore may bring it back); return how many changed."""
-    changed = 0
-    for revision in for_object(object_type, object_id):
-        if revision.fields.get("image") != name:
-            continue
-        revision.fields = {**revision.fields, **NO_IMAGE_FIELDS}
-        changed += 1
-    return changed
-
-
 def for_object(object_type: str, object_id: int) -> Sequence[Revision]:
     """Return an object's revisions, newest first."""
     return db.session.scalars(
