@@ -129,6 +129,26 @@ def test_adding_an_item_with_contact_and_links(app, editor):
         ]
 
 
+def test_a_link_typed_from_www_is_taken_with_https_as_the_text_help_says(app, editor):
+    with app.app_context():
+        issue_id = make_issue().id
+        section = theme("aldre").id
+    form = editor.get(f"/editor/issues/{issue_id}/items/new").get_data(as_text=True)
+    assert "Adresser som börjar med www." in form
+    response = editor.post(
+        f"/editor/issues/{issue_id}/items/new",
+        data=item_form(
+            section,
+            **{"links-0-text": "Anmälan", "links-0-url": "www.example.se/anmalan"},
+        ),
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        assert [
+            (link.label, link.url) for link in db.session.scalars(select(Link))
+        ] == [("Anmälan", "https://www.example.se/anmalan")]
+
+
 def test_invalid_item_input_is_explained_next_to_each_field(app, editor):
     with app.app_context():
         issue_id = make_issue().id
