@@ -28,8 +28,16 @@ NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def clean_text(text: str) -> str:
-    """Text without characters XML cannot hold; pasted line breaks become newlines."""
-    return NOT_XML.sub("", text.translate(LINE_BREAK_CONTROLS))
+    """Text without characters XML cannot hold; pasted line breaks become newlines.
+
+    Browsers send a text area's lines ended by CR LF: kept as they came, a save of
+    unchanged text would differ from the same text stored with LF."""
+    return NOT_XML.sub("", one_line_ending(text).translate(LINE_BREAK_CONTROLS))
+
+
+def one_line_ending(text: str) -> str:
+    """Text with its lines ended by LF alone (not CR LF, not CR)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 # What an HTML parser reads as the start of markup: an element, an end tag, a comment

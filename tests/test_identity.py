@@ -14,6 +14,7 @@ from sqlalchemy import select
 from newsletter.extensions import db
 from newsletter.mail.emails import preview_email
 from newsletter.models import AuditEvent
+from newsletter.models.review import Setting
 from newsletter.services import identity
 from newsletter.services.identity import contrast_with_white
 from tests.factories import make_issue, make_item, make_subscriber
@@ -194,6 +195,37 @@ def test_each_changed_field_is_audited_with_before_and_after(app, admin):
     assert events[1].actor == "admin@example.se"
     log = admin.get("/editor/audit").get_data(as_text=True)
     assert "Organisationens identitet ändrad" in log
+
+
+def identity_changes(app) -> list[dict]:
+    with app.app_context():
+        return db.session.scalars(
+            select(AuditEvent.changes)
+            .where(AuditEvent.action == "identity.changed")
+            .order_by(AuditEvent.id)
+        ).all()
+
+
+def test_saving_unchanged_lines_that_a_browser_ends_with_cr_lf_logs_nothing(app, admin):
+    save(admin, postal_address="Regional samverkan\nBox 100\n391 00 Kalmar")
+    save(admin, postal_address="Regional samverkan\r\nBox 100\r\n391 00 Kalmar")
+    assert identity_changes(app) == [
+        {"postal_address": ["", "Regional samverkan\nBox 100\n391 00 Kalmar"]}
+    ]
+    with app.app_context():
+        assert identity.stored()["postal_address"] == (
+            "Regional samverkan\nBox 100\n391 00 Kalmar"
+        )
+
+
+def test_lines_stored_with_cr_lf_earlier_are_not_a_change_when_saved_again(app, admin):
+    with app.app_context():
+        db.session.add(
+            Setting(key=identity.IDENTITY, value={"postal_address": "Box 1\r\nKalmar"})
+        )
+        db.session.commit()
+    save(admin, postal_address="Box 1\r\nKalmar")
+    assert identity_changes(app) == []
 
 
 def test_the_issue_email_header_and_footer_show_the_identity(app, admin):

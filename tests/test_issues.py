@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from newsletter.extensions import db
-from newsletter.models import Issue, Item, Link
+from newsletter.models import AuditEvent, Issue, Item, Link
+from newsletter.services import revisions
 from tests.factories import make_issue, make_item, theme
 
 
@@ -147,6 +148,23 @@ def test_a_link_typed_from_www_is_taken_with_https_as_the_text_help_says(app, ed
         assert [
             (link.label, link.url) for link in db.session.scalars(select(Link))
         ] == [("Anmälan", "https://www.example.se/anmalan")]
+
+
+def test_saving_an_item_unchanged_from_a_browser_logs_no_change(app, editor):
+    """Browsers end a text area's lines with CR LF; the text is the same."""
+    with app.app_context():
+        item = make_item(make_issue(), "aldre", "Träff", body="Ett.\n\nTvå.")
+        item_id, section = item.id, item.theme_id
+    response = editor.post(
+        f"/editor/items/{item_id}",
+        data=item_form(section, "Träff", body="Ett.\r\n\r\nTvå.", version="1"),
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        actions = db.session.scalars(select(AuditEvent.action)).all()
+        assert "item.changed" not in actions
+        assert [r.number for r in revisions.for_object("item", item_id)] == [1]
+        assert db.session.get(Item, item_id).body == "Ett.\n\nTvå."
 
 
 def test_invalid_item_input_is_explained_next_to_each_field(app, editor):
