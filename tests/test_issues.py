@@ -34,6 +34,24 @@ def count(model) -> int:
     return db.session.scalar(select(func.count()).select_from(model))
 
 
+def test_the_list_names_who_last_edited_an_issue_not_who_scheduled_it(
+    app, editor, publisher
+):
+    """Scheduling is no edit: it leaves the content, its approval and its PDF."""
+    with app.app_context():
+        issue_id = make_issue("Nyhetsbrev mars", updated_by="Eva Editor").id
+    response = publisher.post(
+        f"/editor/issues/{issue_id}/schedule", data={"send_at": "2099-03-03T09:00"}
+    )
+    assert response.status_code == 302
+    listing = publisher.get("/editor/").get_data(as_text=True)
+    assert '<th scope="col">Senast redigerat</th>' in listing
+    assert "Senast ändrat" not in listing
+    row = listing[listing.index("Nyhetsbrev mars") :]
+    row = row[: row.index("</tr>")]
+    assert "Schemalagt" in row and "· Eva Editor" in row
+
+
 def test_creating_an_issue_derives_the_slug_from_the_title(app, editor):
     response = editor.post(
         "/editor/issues/new",
