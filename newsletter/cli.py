@@ -281,6 +281,18 @@ def import_subscribers_command(path: str, attestation: str) -> None:
     click.echo(f"{added} added ({state}), {preview.existing} already subscribed.")
 
 
+# Libraries that narrate their work at INFO: WeasyPrint logs seven steps for each
+# PDF, fontTools each font it subsets. Their warnings still show.
+CHATTY_LOGGERS = ("weasyprint", "fontTools")
+
+
+def log_to_console() -> None:
+    """Log our INFO lines to the console, and only the warnings of libraries."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Send what is due now, then exit.")
 @click.option(
@@ -298,7 +310,7 @@ def worker_command(once: bool, processes: int) -> None:
     from newsletter.mail.supervisor import run_workers
     from newsletter.mail.worker import Worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    log_to_console()
     # current_app is a proxy that the type stubs present as the Flask app itself.
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
@@ -325,7 +337,7 @@ def process_bounce_command(file: BinaryIO, recipient: str) -> None:
     else), 75 when the database cannot be reached, so that the mail server keeps
     the message and runs the command again later.
     """
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    log_to_console()
     raw = file.read()
     try:
         result = bounces.process(raw, utcnow(), recipient or None)

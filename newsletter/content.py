@@ -28,8 +28,16 @@ NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def clean_text(text: str) -> str:
-    """Text without characters XML cannot hold; pasted line breaks become newlines."""
-    return NOT_XML.sub("", text.translate(LINE_BREAK_CONTROLS))
+    """Text without characters XML cannot hold; pasted line breaks become newlines.
+
+    Browsers send a text area's lines ended by CR LF: kept as they came, a save of
+    unchanged text would differ from the same text stored with LF."""
+    return NOT_XML.sub("", one_line_ending(text).translate(LINE_BREAK_CONTROLS))
+
+
+def one_line_ending(text: str) -> str:
+    """Text with its lines ended by LF alone (not CR LF, not CR)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 # What an HTML parser reads as the start of markup: an element, an end tag, a comment
@@ -181,7 +189,7 @@ def _typed_address_tokens(content: str) -> list[Token] | None:
             continue
         if start < found.start():
             tokens.append(Token("text", "", 0, content=content[start : found.start()]))
-        tokens.extend(_link_token(_with_scheme(address), address))
+        tokens.extend(_link_token(with_scheme(address), address))
         start = found.start() + len(address)
     if not tokens:
         return None
@@ -190,8 +198,9 @@ def _typed_address_tokens(content: str) -> list[Token] | None:
     return tokens
 
 
-def _with_scheme(href: str) -> str:
-    """Add https:// to an address typed from www., and tidy a phone number."""
+def with_scheme(href: str) -> str:
+    """Add https:// to an address typed from www., and tidy a phone number; also
+    a form filter, so a link field takes what the text field links."""
     if href[:4].lower() == "www.":
         return "https://" + href
     if href[:4].lower() == "tel:":
@@ -209,7 +218,7 @@ def _typed_links(state: StateCore) -> None:
         for token in block.children:
             if token.type == "link_open":
                 in_link += 1
-                token.attrSet("href", _with_scheme(str(token.attrGet("href") or "")))
+                token.attrSet("href", with_scheme(str(token.attrGet("href") or "")))
             elif token.type == "link_close":
                 in_link -= 1
             elif token.type == "text" and not in_link:
@@ -334,7 +343,7 @@ class _TextWriter(HTMLParser):
         if tag == "a" and self.href is not None:
             label = self.link_text.strip()
             address = self.href.removeprefix("mailto:").removeprefix("tel:")
-            if self.href not in (label, _with_scheme(label)) and label != address:
+            if self.href not in (label, with_scheme(label)) and label != address:
                 self.text += f" ({address})"
             self.href = None
         elif tag in ("ul", "ol") and self.lists:

@@ -19,6 +19,9 @@ from newsletter.services.issues import ItemData, LinkData, add_item, create_issu
 from newsletter.services.subscriber_import import ImportRow, import_subscribers
 
 EDITOR = "Demoredaktör"
+# The demo's issues, plan and settings are its named editor's work, whoever runs
+# the command (the audit trail would otherwise name the OS user, say root).
+DEMO_ACTOR = audit.Actor("command", EDITOR)
 
 SEPTEMBER = {
     "title": "Nyhetsbrev september 2026",
@@ -228,6 +231,12 @@ def load_demo_identity() -> bool:
 def load_demo_content() -> int:
     """Add the demo issues and this year's plan to an empty archive; return how
     many issues were added."""
+    with audit.acting_as(DEMO_ACTOR):
+        return _load_demo_content()
+
+
+def _load_demo_content() -> int:
+    """Add the demo issues, plan, subscribers and identity (see load_demo_content)."""
     if db.session.scalar(select(func.count(Issue.id))):
         return 0
     september = _load_issue(SEPTEMBER, datetime(2026, 9, 15, 7, 0, tzinfo=UTC))
@@ -302,6 +311,12 @@ DEMO_PROPOSALS = (
 def load_demo_contributions() -> int:
     """Add a partner's contribution link and two proposals (one late) for the
     inbox, once; return how many proposals were added."""
+    with audit.acting_as(DEMO_ACTOR):
+        return _load_demo_contributions()
+
+
+def _load_demo_contributions() -> int:
+    """Add the demo's contribution link and proposals (see load_demo_contributions)."""
     exists = db.session.scalar(
         select(ContributionLink.id).where(ContributionLink.organisation == DEMO_PARTNER)
     )

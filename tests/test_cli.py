@@ -8,7 +8,7 @@ from datetime import date
 from sqlalchemy import func, select
 
 from newsletter.extensions import db
-from newsletter.models import Editor, Issue, Item
+from newsletter.models import AuditEvent, Editor, Issue, Item
 from newsletter.models.types import utcnow
 from newsletter.services.plan import local_day
 from tests.conftest import log_in
@@ -63,6 +63,34 @@ def test_demo_loads_content_once_and_prints_a_working_login(app):
     assert "Ny utbildningswebb om hedersrelaterat våld och förtryck" in titles
     listing = runner.invoke(args=["issues", "list"]).output
     assert "nyhetsbrev-september-2026" in listing and "Skickat" in listing
+
+
+CONTENT = ("issue", "item", "setting", "import", "contribution_link")
+
+
+def test_the_demo_s_versions_are_saved_by_its_named_editor_not_the_os_user(
+    app, monkeypatch
+):
+    monkeypatch.setattr("getpass.getuser", lambda: "root")
+    output = app.test_cli_runner().invoke(args=["demo"]).output
+    password = re.search(r"redaktor@example\.se \S+ with password (\S+)", output)[1]
+    editor = log_in(app.test_client(), "redaktor@example.se", password)
+    with app.app_context():
+        issue_id = db.session.scalar(
+            select(Issue.id).where(Issue.slug == "nyhetsbrev-december-2026")
+        )
+        item_id = db.session.scalar(select(Item.id).where(Item.issue_id == issue_id))
+    for page in (f"/editor/issues/{issue_id}", f"/editor/items/{item_id}"):
+        html = editor.get(page).get_data(as_text=True)
+        versions = html[html.index('id="revisions-heading"') :]
+        versions = versions[: versions.index("</table>")]
+        assert "<td>Demoredaktör</td>" in versions, page
+        assert "root" not in versions, page
+    with app.app_context():
+        content = db.session.scalars(
+            select(AuditEvent.actor).where(AuditEvent.object_type.in_(CONTENT))
+        ).all()
+    assert content and set(content) == {"Demoredaktör"}
 
 
 def test_the_demo_archive_shows_the_sent_issue(app, client):

@@ -418,6 +418,19 @@ def test_text_is_sanitised_and_only_web_links_are_taken(app, client):
         assert db.session.scalar(select(func.count(ProposalLink.id))) == 1
 
 
+def test_a_partner_s_link_typed_from_www_is_taken_with_https(app, client):
+    with app.app_context():
+        token = make_link()
+    response = send(
+        client, f"/contribute/{token}", **{"links-0-url": "www.kalmar.example.se/a"}
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        assert db.session.scalars(select(ProposalLink.url)).all() == [
+            "https://www.kalmar.example.se/a"
+        ]
+
+
 def test_limits_are_stated_next_to_the_fields(app, client):
     with app.app_context():
         token = make_link()

@@ -73,6 +73,17 @@ def test_a_new_link_shows_its_address_and_stores_the_token_only_hashed_and_seale
         assert events[0].actor == "editor@example.se"
 
 
+def test_the_warning_names_any_organisation_in_correct_swedish(app, editor):
+    response = editor.post(
+        "/editor/contributors",
+        data=link_form(organisation="Kalmar kommun, äldreförvaltningen"),
+    )
+    page = editor.get(response.headers["Location"]).get_data(as_text=True)
+    text = " ".join(page.split())
+    assert "i namn av Kalmar kommun, äldreförvaltningen, så" in text
+    assert "äldreförvaltningen namn" not in text
+
+
 def test_the_address_can_be_shown_again_from_the_list(app, editor):
     editor.post("/editor/contributors", data=link_form())
     listing = editor.get("/editor/contributors").get_data(as_text=True)

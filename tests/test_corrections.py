@@ -176,6 +176,19 @@ def test_a_stale_correction_is_a_conflict(app):
         assert count(Correction) == 1
 
 
+def test_a_correction_takes_a_link_typed_from_www(app):
+    with app.app_context():
+        item_id = sent_issue()
+    publisher = log_in_as(app, Role.PUBLISHER)
+    form = correction("Webbinarium om hemtjänst", "Text", "Ny länk.")
+    form["links-0-url"] = "WWW.example.se/ny-anmalan"
+    response = publisher.post(f"/editor/items/{item_id}/correct", data=form)
+    assert response.status_code == 302
+    with app.app_context():
+        links = db.session.get(Item, item_id).links
+        assert [link.url for link in links] == ["https://WWW.example.se/ny-anmalan"]
+
+
 def test_a_draft_item_is_not_corrected_but_edited(app):
     with app.app_context():
         item_id = make_item(make_issue(), "aldre", "Utkast").id

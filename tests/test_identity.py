@@ -6,19 +6,26 @@ from __future__ import annotations
 import io
 import os
 import re
+from datetime import date
+from pathlib import Path
+from types import SimpleNamespace
 
 import feedparser
+import pytest
 from PIL import Image
 from sqlalchemy import select
 
 from newsletter.extensions import db
-from newsletter.mail.emails import preview_email
+from newsletter.mail.emails import identity_context, preview_email
+from newsletter.mail.render import render_email
 from newsletter.models import AuditEvent
+from newsletter.models.review import Setting
 from newsletter.services import identity
 from newsletter.services.identity import contrast_with_white
 from tests.factories import make_issue, make_item, make_subscriber
 from tests.test_delivery import send_issue, three_section_issue
 
+ROOT = Path(__file__).parent.parent
 TAGLINE = (
     "Inom socialtjänst och angränsande område hälso- och sjukvård samt skolan i "
     "Kalmar län"
@@ -196,6 +203,37 @@ def test_each_changed_field_is_audited_with_before_and_after(app, admin):
     assert "Organisationens identitet ändrad" in log
 
 
+def identity_changes(app) -> list[dict]:
+    with app.app_context():
+        return db.session.scalars(
+            select(AuditEvent.changes)
+            .where(AuditEvent.action == "identity.changed")
+            .order_by(AuditEvent.id)
+        ).all()
+
+
+def test_saving_unchanged_lines_that_a_browser_ends_with_cr_lf_logs_nothing(app, admin):
+    save(admin, postal_address="Regional samverkan\nBox 100\n391 00 Kalmar")
+    save(admin, postal_address="Regional samverkan\r\nBox 100\r\n391 00 Kalmar")
+    assert identity_changes(app) == [
+        {"postal_address": ["", "Regional samverkan\nBox 100\n391 00 Kalmar"]}
+    ]
+    with app.app_context():
+        assert identity.stored()["postal_address"] == (
+            "Regional samverkan\nBox 100\n391 00 Kalmar"
+        )
+
+
+def test_lines_stored_with_cr_lf_earlier_are_not_a_change_when_saved_again(app, admin):
+    with app.app_context():
+        db.session.add(
+            Setting(key=identity.IDENTITY, value={"postal_address": "Box 1\r\nKalmar"})
+        )
+        db.session.commit()
+    save(admin, postal_address="Box 1\r\nKalmar")
+    assert identity_changes(app) == []
+
+
 def test_the_issue_email_header_and_footer_show_the_identity(app, admin):
     save(admin, **FULL, logo=(io.BytesIO(png()), "logo.png"))
     with app.app_context():
@@ -221,6 +259,44 @@ def test_the_issue_email_header_and_footer_show_the_identity(app, admin):
     assert FULL["editorial_contact"] in text and FULL["footer_text"] in text
     # Dark mode still leaves the coloured header alone and darkens the content.
     assert "prefers-color-scheme: dark" in html
+
+
+EMAILS = ROOT / "templates/email"
+MESSAGES = sorted(  # every email but the issue, framed by _message.mjml
+    folder.name
+    for folder in EMAILS.iterdir()
+    if folder.is_dir() and folder.name not in ("issue", "issue_test")
+)
+
+
+def test_every_email_but_the_issue_is_framed_as_a_message():
+    for name in MESSAGES:
+        mjml = (EMAILS / name / "body.mjml").read_text()
+        assert mjml.startswith('{% extends "email/_message.mjml" %}'), name
+
+
+@pytest.mark.parametrize("name", MESSAGES)
+def test_each_message_s_text_part_ends_with_the_identity_as_its_html_part(
+    app, admin, name
+):
+    save(admin, **FULL)
+    with app.test_request_context():
+        issue = make_issue()
+        email = render_email(
+            name,
+            **identity_context(),
+            language="sv",
+            issue=issue,
+            deadline=issue.publish_on or date(2027, 3, 1),
+            title="Föräldraträffar",
+            proposal=SimpleNamespace(late=False),
+        )
+    assert "Box 762<br>\n391 27 Kalmar" in email.html
+    footer = "\n".join(
+        ["--", "Regionförbundet i Kalmar län", TAGLINE, "", "Box 762", "391 27 Kalmar"]
+    )
+    assert footer in email.text
+    assert FULL["footer_text"] in email.text and FULL["footer_text"] in email.html
 
 
 def test_issue_emails_carry_the_sender_name_and_reply_to(mail_app, smtp_server):

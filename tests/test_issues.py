@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from newsletter.extensions import db
-from newsletter.models import Issue, Item, Link
+from newsletter.models import AuditEvent, Issue, Item, Link
+from newsletter.services import revisions
 from tests.factories import make_issue, make_item, theme
 
 
@@ -31,6 +32,24 @@ def item_form(theme_id: int, title: str = "Ny artikel", **fields: str) -> dict:
 
 def count(model) -> int:
     return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_the_list_names_who_last_edited_an_issue_not_who_scheduled_it(
+    app, editor, publisher
+):
+    """Scheduling is no edit: it leaves the content, its approval and its PDF."""
+    with app.app_context():
+        issue_id = make_issue("Nyhetsbrev mars", updated_by="Eva Editor").id
+    response = publisher.post(
+        f"/editor/issues/{issue_id}/schedule", data={"send_at": "2099-03-03T09:00"}
+    )
+    assert response.status_code == 302
+    listing = publisher.get("/editor/").get_data(as_text=True)
+    assert '<th scope="col">Senast redigerat</th>' in listing
+    assert "Senast ändrat" not in listing
+    row = listing[listing.index("Nyhetsbrev mars") :]
+    row = row[: row.index("</tr>")]
+    assert "Schemalagt" in row and "· Eva Editor" in row
 
 
 def test_creating_an_issue_derives_the_slug_from_the_title(app, editor):
@@ -127,6 +146,43 @@ def test_adding_an_item_with_contact_and_links(app, editor):
             ("Program", "https://konferens.example.se/program"),
             ("Anmälan", "mailto:anmalan@example.se"),
         ]
+
+
+def test_a_link_typed_from_www_is_taken_with_https_as_the_text_help_says(app, editor):
+    with app.app_context():
+        issue_id = make_issue().id
+        section = theme("aldre").id
+    form = editor.get(f"/editor/issues/{issue_id}/items/new").get_data(as_text=True)
+    assert "Adresser som börjar med www." in form
+    response = editor.post(
+        f"/editor/issues/{issue_id}/items/new",
+        data=item_form(
+            section,
+            **{"links-0-text": "Anmälan", "links-0-url": "www.example.se/anmalan"},
+        ),
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        assert [
+            (link.label, link.url) for link in db.session.scalars(select(Link))
+        ] == [("Anmälan", "https://www.example.se/anmalan")]
+
+
+def test_saving_an_item_unchanged_from_a_browser_logs_no_change(app, editor):
+    """Browsers end a text area's lines with CR LF; the text is the same."""
+    with app.app_context():
+        item = make_item(make_issue(), "aldre", "Träff", body="Ett.\n\nTvå.")
+        item_id, section = item.id, item.theme_id
+    response = editor.post(
+        f"/editor/items/{item_id}",
+        data=item_form(section, "Träff", body="Ett.\r\n\r\nTvå.", version="1"),
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        actions = db.session.scalars(select(AuditEvent.action)).all()
+        assert "item.changed" not in actions
+        assert [r.number for r in revisions.for_object("item", item_id)] == [1]
+        assert db.session.get(Item, item_id).body == "Ett.\n\nTvå."
 
 
 def test_invalid_item_input_is_explained_next_to_each_field(app, editor):

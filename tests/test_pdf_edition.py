@@ -5,6 +5,7 @@ Workers build it (again after a correction); /archive/<slug>.pdf only serves it.
 from __future__ import annotations
 
 import io
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -240,6 +241,18 @@ def test_a_failed_build_is_logged_and_tried_again_later(pdf_app, tmp_path, caplo
     assert worker.tick() is True
     with pdf_app.app_context():
         assert built(issue_id).size > 0
+
+
+def test_the_worker_says_it_built_the_pdf_without_weasyprint_s_steps(pdf_app, caplog):
+    caplog.set_level(logging.INFO)  # what `flask worker` shows on its console
+    with pdf_app.app_context():
+        issue_id = published_issue().id
+    result = pdf_app.test_cli_runner().invoke(args=["worker", "--once"])
+    assert result.exit_code == 0, result.output
+    assert f"built the PDF edition of issue {issue_id}" in caplog.text
+    assert "Step 1" not in caplog.text
+    noise = [r for r in caplog.records if r.name.split(".")[0] != "newsletter"]
+    assert not [r.getMessage() for r in noise if r.levelno < logging.WARNING]
 
 
 def test_the_url_is_404_before_publication_and_503_until_built(pdf_app):

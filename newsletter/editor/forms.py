@@ -39,7 +39,7 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from newsletter.content import is_allowed_url, markup_in, text_input
+from newsletter.content import is_allowed_url, markup_in, text_input, with_scheme
 from newsletter.form_fields import (
     EmailField,
     HiddenField,
@@ -281,7 +281,9 @@ class LinkForm(Form):
         _l("Label"), validators=[Length(max=200), no_markup], filters=[text_input]
     )
     url = StringField(
-        _l("Web address"), validators=[Length(max=2000)], filters=[text_input]
+        _l("Web address"),
+        validators=[Length(max=2000)],
+        filters=[text_input, with_scheme],
     )
 
     def validate_url(self, field: StringField) -> None:

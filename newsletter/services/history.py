@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
 
+from newsletter.content import one_line_ending
 from newsletter.extensions import db
 from newsletter.models import Issue, Item
 from newsletter.services import audit, review, revisions
@@ -26,7 +27,7 @@ def item_fields(item: Item) -> dict[str, Any]:
     """The fields of an item as a revision and the audit trail compare them."""
     return {
         "title": item.title,
-        "body": item.body,
+        "body": _as_saved(item.body),
         "theme_id": item.theme_id,
         "contact_name": item.contact_name,
         "contact_phone": item.contact_phone,
@@ -40,12 +41,18 @@ def item_fields(item: Item) -> dict[str, Any]:
     }
 
 
+def _as_saved(text: str | None) -> str | None:
+    """Text as a form saves it now: text saved with CR LF before line endings were
+    made one compares equal to the same text sent again."""
+    return one_line_ending(text) if text is not None else None
+
+
 def issue_fields(issue: Issue) -> dict[str, Any]:
     """The header fields of an issue."""
     return {
         "title": issue.title,
         "slug": issue.slug,
-        "intro": issue.intro,
+        "intro": _as_saved(issue.intro),
         "preheader": issue.preheader,
     }
 

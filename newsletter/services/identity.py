@@ -21,6 +21,7 @@ from flask_babel import format_decimal
 from flask_babel import gettext as _
 
 from newsletter.config import settings
+from newsletter.content import one_line_ending
 from newsletter.errors import DomainError
 from newsletter.extensions import db
 from newsletter.models.review import Setting
@@ -227,7 +228,7 @@ def save(values: Mapping[str, Any], by: str) -> list[str]:
     for key in FIELDS:
         value = values.get(key, "")
         if isinstance(value, str):
-            value = value.strip()
+            value = one_line_ending(value).strip()
         if value in ("", None, 0):
             continue
         wanted[key] = value
@@ -239,7 +240,8 @@ def save(values: Mapping[str, Any], by: str) -> list[str]:
     if "reply_to" in wanted:
         wanted["reply_to"] = _reply_to(str(wanted["reply_to"]))
     before = stored()
-    changed = sorted(k for k in FIELDS if before.get(k) != wanted.get(k))
+    # Text saved with CR LF before line endings were made one is not a change.
+    changed = sorted(k for k in FIELDS if _as_saved(before.get(k)) != wanted.get(k))
     if not changed:
         return []
     row = db.session.get(Setting, IDENTITY)
@@ -258,6 +260,11 @@ def save(values: Mapping[str, Any], by: str) -> list[str]:
     db.session.flush()
     forget()
     return changed
+
+
+def _as_saved(value: Any) -> Any:
+    """A stored value as save() would keep it now."""
+    return one_line_ending(value) if isinstance(value, str) else value
 
 
 def sender(mail_from: str) -> str:
