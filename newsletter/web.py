@@ -44,7 +44,7 @@ from newsletter.json_errors import is_api_request, json_error
 from newsletter.models import IssueStatus, LinkOutcome, SubscriberStatus
 from newsletter.models.types import utcnow
 from newsletter.request_limits import too_large
-from newsletter.services import media, workers
+from newsletter.services import links, media, workers
 from newsletter.services.identity import (
     DEFAULT_BRAND_COLOUR,
     Identity,
@@ -362,6 +362,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["plain_text"] = plain_text
     app.jinja_env.tests["shows_its_address"] = shows_its_address
     app.jinja_env.filters["summary"] = summary
+    app.jinja_env.filters["link_reason"] = links.reason_text
     app.jinja_env.filters["item_heading"] = item_heading
     app.jinja_env.globals["item_picture"] = media.picture
     app.jinja_env.globals["media_url"] = media_url
