@@ -14,13 +14,10 @@ from werkzeug.wrappers import Response
 
 from newsletter.config import settings, settings_of
 from newsletter.devmail_server import ensure_maildir
+from newsletter.web import email_frame_policy
 
 bp = Blueprint("devmail", __name__, url_prefix="/dev/mail")
 
-PREVIEW_POLICY = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
-    "frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
-)
 # Our own pages refuse to be framed, so a link followed inside the frame shows an
 # error: every link of the shown email opens in a new tab instead.
 NEW_TAB_BASE = '<base target="_blank">'
@@ -95,7 +92,7 @@ def html(key: str) -> Response:
     opening in a new tab."""
     body = _links_in_new_tabs(_part(_parse(_maildir(), key), "html"))
     response = Response(body, content_type="text/html; charset=utf-8")
-    response.headers["Content-Security-Policy"] = PREVIEW_POLICY
+    response.headers["Content-Security-Policy"] = email_frame_policy()
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response
 

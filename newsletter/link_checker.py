@@ -84,7 +84,7 @@ def _table(states: Sequence[links.LinkState]) -> None:
         check = state.check
         outcome = check.outcome.value if check else "unchecked"
         status = str(check.http_status or "-") if check else "-"
-        final = (check.final_url or check.reason) if check else ""
+        final = (check.final_url or links.reason_text(check.reason)) if check else ""
         click.echo(f"{state.url:60} {outcome:11} {status:6} {final}")
 
 

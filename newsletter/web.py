@@ -9,6 +9,7 @@ import sys
 import time
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import nh3
 from flask import (
@@ -43,7 +44,7 @@ from newsletter.json_errors import is_api_request, json_error
 from newsletter.models import IssueStatus, LinkOutcome, SubscriberStatus
 from newsletter.models.types import utcnow
 from newsletter.request_limits import too_large
-from newsletter.services import media, workers
+from newsletter.services import links, media, workers
 from newsletter.services.identity import (
     DEFAULT_BRAND_COLOUR,
     Identity,
@@ -324,6 +325,30 @@ def media_url(name: str) -> str:
     return f"{settings().base_url}/media/{name}"
 
 
+# host, host:port or [IPv6]:port; anything else is left out of a policy.
+ORIGIN_HOST = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?")
+
+
+def site_origin() -> str:
+    """The origin (scheme://host:port) of BASE_URL, or "" when it is not a web one."""
+    parts = urlsplit(settings().base_url)
+    host = parts.netloc.rpartition("@")[2]
+    if parts.scheme not in ("http", "https") or not ORIGIN_HOST.fullmatch(host):
+        return ""
+    return f"{parts.scheme}://{host}".lower()
+
+
+def email_frame_policy() -> str:
+    """The Content-Security-Policy of a frame showing an email: no scripts, forms or
+    base address; images inline, over https, or from this site, whose /media/
+    addresses the email holds and which is plain http in a local trial."""
+    images = " ".join(filter(None, ["'self'", site_origin(), "https:", "data:"]))
+    return (
+        f"default-src 'none'; style-src 'unsafe-inline'; img-src {images}; "
+        "frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
+    )
+
+
 def init_app(app: Flask) -> None:
     """Register filters, globals, error pages and /healthz."""
     app.before_request(_refuse_nul_bytes)
@@ -337,6 +362,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["plain_text"] = plain_text
     app.jinja_env.tests["shows_its_address"] = shows_its_address
     app.jinja_env.filters["summary"] = summary
+    app.jinja_env.filters["link_reason"] = links.reason_text
     app.jinja_env.filters["item_heading"] = item_heading
     app.jinja_env.globals["item_picture"] = media.picture
     app.jinja_env.globals["media_url"] = media_url

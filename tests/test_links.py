@@ -121,8 +121,9 @@ def test_each_kind_of_answer_gets_its_outcome(
 ):
     with checking_app.app_context():
         (result,) = links.check_urls([server.url + path], 0.5, 2, True)
+        said = str(result.reason or "")  # in the app's language, Swedish
     assert (result.outcome, result.http_status) == (outcome, status)
-    assert reason in result.reason
+    assert reason in said
     if outcome is LinkOutcome.REDIRECTED:
         assert result.final_url == server.url + "/ok"
 
@@ -137,8 +138,9 @@ def test_a_refused_head_is_asked_again_with_get(checking_app, server):
 def test_a_loopback_address_is_refused_without_the_allowance(app, server):
     with app.app_context():
         result = links.check_url(server.url + "/ok", 1.0, allow_private=False)
+        said = str(result.reason)
     assert result.outcome is LinkOutcome.BROKEN
-    assert "privat" in result.reason
+    assert "privat" in said
     assert not server.asked
 
 
@@ -303,6 +305,41 @@ def test_the_issue_page_shows_the_state_of_each_link(
     assert "inte kontrollerad än" in unchecked[: unchecked.index("</li>")]
 
 
+def test_why_a_link_is_broken_is_said_in_the_editors_language(checking_app, server):
+    missing = server.url + "/missing"
+    refused = server.url.replace("127.0.0.1", "localhost") + "/ok"
+    with checking_app.app_context():
+        make_editor(email="editor@example.se")
+        issue = make_issue()
+        make_item(issue, links=[("Saknas", missing), ("Lokal", refused)])
+        results = [
+            links.check_url(missing, 0.5, allow_private=True),
+            links.check_url(refused, 0.5, allow_private=False),
+        ]
+        links.record(results, utcnow())  # worded by no one: the worker's language
+        db.session.commit()
+        issue_id = issue.id
+    client = log_in(checking_app.test_client(), "editor@example.se")
+    page = client.get(f"/editor/issues/{issue_id}").get_data(as_text=True)
+    assert "servern svarade med status 404" in page
+    assert "localhost pekar på en privat eller lokal adress" in page
+    client.client.post("/language", data={"lang": "en", "next": "/"})
+    page = client.get(f"/editor/issues/{issue_id}").get_data(as_text=True)
+    assert "the server answered with status 404" in page
+    assert "localhost points to a private or local address" in page
+    assert "servern svarade" not in page and "pekar på" not in page
+
+
+def test_a_reason_checked_before_reasons_were_codes_is_shown_as_it_was(app):
+    assert links.reason_text("servern svarade med status 404") == (
+        "servern svarade med status 404"
+    )
+    assert links.reason_text('{"code": "unknown", "values": {}}') == (
+        '{"code": "unknown", "values": {}}'
+    )
+    assert links.reason_text("") == ""
+
+
 def test_use_the_new_address_replaces_the_redirected_link(
     checking_app, server, linked_issue
 ):
@@ -353,8 +390,9 @@ def test_the_archive_report_lists_the_broken_links(checking_app, server):
 def test_a_malformed_address_is_reported_broken_not_raised(checking_app):
     with checking_app.app_context():
         (result,) = links.check_urls(["http://[::1/sida"], 1.0, 2, True)
+        said = str(result.reason)
     assert result.outcome is LinkOutcome.BROKEN
-    assert "ingen giltig webbadress" in result.reason
+    assert "ingen giltig webbadress" in said
 
 
 @pytest.mark.parametrize(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import mailbox
 import re
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 
 from babel.messages.pofile import read_po
 
+from newsletter import create_app
 from newsletter.extensions import db
 from newsletter.mail.emails import preview_email
 from newsletter.models import Delivery
@@ -15,6 +18,7 @@ from newsletter.models.states import DeliveryStatus, IssueStatus
 from newsletter.models.types import utcnow
 from newsletter.services import issues, sending
 from newsletter.services.issues import ContactDetails
+from tests.conftest import base_config, reset_schema
 from tests.factories import make_issue, make_item, make_subscriber, theme
 
 ROOT = Path(__file__).parent.parent
@@ -174,3 +178,35 @@ def test_the_schedule_field_and_link_labels_are_styled():
     # A link label gets the whole width of the form, not a third of it.
     row = re.search(r"\.link-row \{[^}]*\}", css)
     assert row and "grid-template-columns: 1fr;" in row.group(0)
+
+
+def test_the_issue_page_says_in_plain_swedish_who_checks_the_links(app, editor):
+    with app.app_context():
+        issue = make_issue()
+        make_item(issue, "aldre", "Ensamhet", links=[("Läs", "https://example.se/")])
+        issue_id = issue.id
+    page = editor.get(f"/editor/issues/{issue_id}").get_data(as_text=True)
+    assert "En bakgrundsprocess kontrollerar varje webblänk" in page
+    assert not re.search(r"(?<!\()\bworker\b", page, re.IGNORECASE)
+
+
+def test_the_mail_catcher_names_the_headers_in_swedish(tmp_path):
+    app = create_app(
+        base_config(
+            f"sqlite:///{tmp_path / 'd.sqlite3'}", MAILBOX_PATH=str(tmp_path / "mail")
+        )
+    )
+    reset_schema(app)
+    message = EmailMessage()
+    message["Subject"], message["From"] = "Hej", "Nyhetsbrevet <nyheter@example.se>"
+    message["To"], message["Date"] = "lasare@example.se", "Wed, 25 Nov 2026 10:00 +0000"
+    message["Message-ID"] = "<1@example.se>"
+    message.set_content("Hej")
+    key = mailbox.Maildir(str(tmp_path / "mail"), create=True).add(message)
+    page = (
+        app.test_client()
+        .get(f"/dev/mail/{key}", headers={"Accept-Language": "sv"})
+        .get_data(as_text=True)
+    )
+    labels = re.findall(r"<dt>(.*?)</dt>", page)
+    assert labels == ["Från", "Till", "Datum", "Meddelande-id"]

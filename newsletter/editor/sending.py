@@ -24,11 +24,7 @@ from newsletter.mail.emails import preview_email
 from newsletter.models import Issue
 from newsletter.models.types import utcnow
 from newsletter.services import bounces, links, review, sending
-
-EMAIL_PREVIEW_POLICY = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
-    "frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
-)
+from newsletter.web import email_frame_policy
 
 # Gmail shows only the first 102 KB of a message's HTML and hides the rest,
 # unsubscribe link included; the preview warns well before that.
@@ -78,7 +74,7 @@ def email_html(issue_id: int) -> Response:
         preview_email(issue, str(get_locale())).html,
         content_type="text/html; charset=utf-8",
     )
-    response.headers["Content-Security-Policy"] = EMAIL_PREVIEW_POLICY
+    response.headers["Content-Security-Policy"] = email_frame_policy()
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response
 

@@ -37,6 +37,7 @@ class LinkCheck(Model):
     # The final answer's HTTP status; None when no answer came.
     http_status: Mapped[int | None] = mapped_column()
     final_url: Mapped[str] = mapped_column(String(2000), default="")
-    # Why it is broken, in the checker's words (a status or a network reason).
+    # Why it is broken (a status or a network reason): a fetcher.Reason as JSON,
+    # worded when shown (links.reason_text); rows checked before hold plain text.
     reason: Mapped[str] = mapped_column(Text, default="")
     broken_since: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -64,9 +64,9 @@ def fetch_feed(url: str, allow_private: bool = False) -> list[FeedEntry]:
     )
     status, body, url = answer.status, answer.body, answer.url
     if status != 200:
-        raise FeedError(_("the server answered with status %(num)d", num=status))
+        raise FeedError("status", num=status)
     if len(body) > MAX_BYTES:
-        raise FeedError(_("the feed is larger than 2 MB"))
+        raise FeedError("feed-too-large")
     # A stream, never the bytes themselves: feedparser opens a str or bytes argument
     # as a local file when it names one. The final address is the base for
     # relative links in the feed.
@@ -74,7 +74,7 @@ def fetch_feed(url: str, allow_private: bool = False) -> list[FeedEntry]:
         io.BytesIO(body), response_headers={"content-location": url}
     )
     if not parsed.entries or not parsed.version:
-        raise FeedError(_("the address does not lead to an RSS or Atom feed"))
+        raise FeedError("not-a-feed")
     return [_entry(entry) for entry in parsed.entries[:100]]
 
 

@@ -11,21 +11,74 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
+import json
 import socket
 import ssl
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import quote, urljoin, urlsplit
 
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 USER_AGENT = "newsletter/1.0 (+link check and feed import)"
 REDIRECTS = (301, 302, 303, 307, 308)
 
 
+# Why an address could not be fetched, by code. A link check stores the code and
+# its values, so the reason reads in the language of whoever looks at it later.
+REASONS = {
+    "no-such-host": _l("the host name %(host)s could not be found"),
+    "private-address": _l(
+        "%(host)s points to a private or local address (%(ip)s); "
+        "only public addresses can be fetched"
+    ),
+    "invalid-address": _l("%(url)s is not a valid web address"),
+    "not-web": _l("use an address that starts with https:// or http://"),
+    "connection-failed": _l("the connection to %(host)s failed or broke off"),
+    "timed-out": _l("the server did not answer within %(seconds)s seconds"),
+    "redirects": _l("more than %(num)d redirects"),
+    "status": _l("the server answered with status %(num)d"),
+    "feed-too-large": _l("the feed is larger than 2 MB"),
+    "not-a-feed": _l("the address does not lead to an RSS or Atom feed"),
+}
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why an address could not be fetched: a code of REASONS and its values."""
+
+    code: str
+    values: dict[str, str | int] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        """Word the reason in the current language."""
+        text = str(REASONS[self.code])
+        return text % self.values if self.values else text
+
+    def stored(self) -> str:
+        """Return the reason as JSON, to be worded when it is read."""
+        return json.dumps({"code": self.code, "values": self.values})
+
+    @classmethod
+    def from_stored(cls, stored: str) -> Reason | None:
+        """Read a stored reason; None when it is not one (older rows hold text)."""
+        try:
+            data = json.loads(stored)
+            reason = cls(data["code"], dict(data["values"]))
+            str(reason)  # a known code whose values fit its message
+        except (ValueError, TypeError, KeyError):
+            return None
+        return reason
+
+
 class FetchError(Exception):
-    """The address could not be fetched; the message says why, translated."""
+    """The address could not be fetched: reason says why; the message is the reason
+    worded in the language current when it was raised."""
+
+    def __init__(self, code: str, **values: str | int) -> None:
+        self.reason = Reason(code, values)
+        super().__init__(str(self.reason))
 
 
 class Refused(FetchError):
@@ -72,22 +125,13 @@ def check_address(host: str, port: int, allow_private: bool) -> str:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise FetchError(
-            _("the host name %(host)s could not be found", host=host)
-        ) from exc
+        raise FetchError("no-such-host", host=host) from exc
     addresses = [str(info[4][0]) for info in infos]
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%")[0])
         public = all(a.is_global and not a.is_multicast for a in _addresses_within(ip))
         if not public and not allow_private:
-            raise Refused(
-                _(
-                    "%(host)s points to a private or local address (%(ip)s); "
-                    "only public addresses can be fetched",
-                    host=host,
-                    ip=str(ip),
-                )
-            )
+            raise Refused("private-address", host=host, ip=str(ip))
     return addresses[0]
 
 
@@ -116,7 +160,7 @@ class _Target:
 
 def _target(url: str) -> _Target:
     """Parse an address strictly; non-ASCII paths are percent-encoded."""
-    invalid = Refused(_("%(url)s is not a valid web address", url=url))
+    invalid = Refused("invalid-address", url=url)
     if any(ord(char) <= 32 or ord(char) == 127 for char in url):
         raise invalid
     try:
@@ -126,7 +170,7 @@ def _target(url: str) -> _Target:
     except ValueError as exc:
         raise invalid from exc
     if parts.scheme not in ("http", "https") or not host:
-        raise Refused(_("use an address that starts with https:// or http://"))
+        raise Refused("not-web")
     try:
         ascii_host = host.encode("idna").decode("ascii") if not host.isascii() else host
     except UnicodeError as exc:
@@ -179,7 +223,7 @@ def _exchange(url: str, limits: _Limits) -> tuple[int, dict[str, str], bytes]:
     address = check_address(target.host, target.port, limits.allow_private)
     timeout = limits.deadline - time.monotonic()
     if timeout <= 0:
-        raise FetchError(_timed_out(limits.seconds))
+        raise _timed_out(limits.seconds)
     conn = _connection(target, address, timeout)
     watchdog = threading.Timer(timeout, _abort, args=(conn,))
     watchdog.start()
@@ -198,28 +242,21 @@ def _exchange(url: str, limits: _Limits) -> tuple[int, dict[str, str], bytes]:
             chunks.append(chunk)
             size += len(chunk)
             if time.monotonic() > limits.deadline:
-                raise FetchError(_timed_out(limits.seconds))
+                raise _timed_out(limits.seconds)
         headers = {k.lower(): v for k, v in response.getheaders()}
         return response.status, headers, b"".join(chunks)
     except (OSError, http.client.HTTPException, ValueError) as exc:
         if time.monotonic() >= limits.deadline:
-            raise FetchError(_timed_out(limits.seconds)) from exc
-        raise FetchError(
-            _("the connection to %(host)s failed or broke off", host=target.host)
-        ) from exc
+            raise _timed_out(limits.seconds) from exc
+        raise FetchError("connection-failed", host=target.host) from exc
     finally:
         watchdog.cancel()
         conn.close()
 
 
-def _timed_out(seconds: float) -> str:
-    """The message for a fetch that ran out of time."""
-    return str(
-        _(
-            "the server did not answer within %(seconds)s seconds",
-            seconds=f"{seconds:g}",
-        )
-    )
+def _timed_out(seconds: float) -> FetchError:
+    """The error of a fetch that ran out of time."""
+    return FetchError("timed-out", seconds=f"{seconds:g}")
 
 
 def fetch(
@@ -248,4 +285,4 @@ def fetch(
             url = urljoin(url, headers["location"])
             continue
         return Answer(status, headers, body, url, redirects)
-    raise FetchError(_("more than %(num)d redirects", num=max_redirects))
+    raise FetchError("redirects", num=max_redirects)

@@ -18,7 +18,6 @@ from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -27,7 +26,7 @@ from newsletter.database import get_row
 from newsletter.extensions import db
 from newsletter.models import Issue, IssueStatus, Item, LinkCheck, LinkOutcome
 from newsletter.services import audit, issues
-from newsletter.services.fetcher import FetchError, Refused, fetch
+from newsletter.services.fetcher import FetchError, Reason, Refused, fetch
 
 CHECK_INTERVAL = timedelta(hours=1)
 MAX_REDIRECTS = 5
@@ -47,7 +46,7 @@ class Result:
     outcome: LinkOutcome
     http_status: int | None
     final_url: str
-    reason: str
+    reason: Reason | None  # why it is broken
 
 
 @dataclass(frozen=True)
@@ -126,11 +125,11 @@ def pending(now: datetime, limit: int = ROUND_LIMIT) -> list[str]:
 def _from_answer(url: str, status: int, final_url: str) -> Result:
     """Classify a server's final answer."""
     if status >= 400:
-        reason = _("the server answered with status %(num)d", num=status)
+        reason = Reason("status", {"num": status})
         return Result(url, LinkOutcome.BROKEN, status, final_url, reason)
     if final_url != url:
-        return Result(url, LinkOutcome.REDIRECTED, status, final_url, "")
-    return Result(url, LinkOutcome.WORKING, status, final_url, "")
+        return Result(url, LinkOutcome.REDIRECTED, status, final_url, None)
+    return Result(url, LinkOutcome.WORKING, status, final_url, None)
 
 
 def check_url(url: str, timeout: float, allow_private: bool) -> Result:
@@ -151,7 +150,7 @@ def check_url(url: str, timeout: float, allow_private: bool) -> Result:
         except FetchError:
             answer = fetch(url, method="GET", **limits)  # type: ignore[arg-type]
     except FetchError as exc:
-        return Result(url, LinkOutcome.BROKEN, None, "", str(exc))
+        return Result(url, LinkOutcome.BROKEN, None, "", exc.reason)
     return _from_answer(url, answer.status, answer.url)
 
 
@@ -200,10 +199,17 @@ def record(results: Sequence[Result], now: datetime) -> list[str]:
         row.outcome = result.outcome
         row.http_status = result.http_status
         row.final_url = result.final_url[:2000]
-        row.reason = result.reason
+        row.reason = result.reason.stored() if result.reason else ""
         db.session.add(row)
     db.session.flush()
     return newly_broken
+
+
+def reason_text(stored: str) -> str:
+    """Word a stored reason in the current language; a row checked before reasons
+    were stored as codes keeps the words it was checked with."""
+    reason = Reason.from_stored(stored) if stored else None
+    return str(reason) if reason else stored
 
 
 def states_of(urls: Sequence[str]) -> list[LinkState]:
