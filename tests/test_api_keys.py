@@ -23,8 +23,12 @@ def stats(app, key: str) -> int:
 
 def test_an_administrator_makes_a_key_that_is_shown_only_once(app, admin):
     made = admin.post("/editor/api-keys", data={"name": "Regionens webb"})
-    assert made.status_code == 201
-    shown = KEY.findall(made.get_data(as_text=True))
+    assert made.status_code == 303  # reloading the page then cannot make another
+    assert made.headers["Location"].endswith("/editor/api-keys")
+    assert not KEY.search(made.headers["Location"] + made.get_data(as_text=True))
+    page = admin.get("/editor/api-keys")
+    assert page.headers["Cache-Control"] == "no-store"
+    shown = KEY.findall(page.get_data(as_text=True))
     assert len(shown) == 1
     key = shown[0]
     with app.app_context():
@@ -33,9 +37,27 @@ def test_an_administrator_makes_a_key_that_is_shown_only_once(app, admin):
         assert row.created_by == "admin@example.se"
     listing = admin.get("/editor/api-keys").get_data(as_text=True)
     assert key not in listing
+    assert "Kopiera nyckeln nu" not in listing
     assert row.prefix in listing and "Regionens webb" in listing
     assert stats(app, key) == 200
     assert "Aldrig" not in admin.get("/editor/api-keys").get_data(as_text=True)
+
+
+def test_reloading_the_page_after_making_a_key_makes_no_second_key(app, admin):
+    made = admin.post(
+        "/editor/api-keys", data={"name": "Regionens webb"}, follow_redirects=True
+    )
+    assert made.request.method == "GET"  # what F5 repeats
+    assert len(KEY.findall(made.get_data(as_text=True))) == 1
+    reloaded = admin.get(made.request.path)
+    assert reloaded.status_code == 200
+    assert not KEY.search(reloaded.get_data(as_text=True))
+    with app.app_context():
+        assert db.session.scalar(select(func.count(ApiKey.id))) == 1
+        created = select(func.count(AuditEvent.id)).where(
+            AuditEvent.action == "api_key.created"
+        )
+        assert db.session.scalar(created) == 1
 
 
 def test_a_key_needs_a_name(admin):
@@ -46,7 +68,9 @@ def test_a_key_needs_a_name(admin):
 
 
 def test_a_revoked_key_stops_working_and_both_steps_are_in_the_audit_trail(app, admin):
-    page = admin.post("/editor/api-keys", data={"name": "Intranätet"})
+    page = admin.post(
+        "/editor/api-keys", data={"name": "Intranätet"}, follow_redirects=True
+    )
     key = KEY.findall(page.get_data(as_text=True))[0]
     with app.app_context():
         key_id = db.session.scalar(select(ApiKey.id))

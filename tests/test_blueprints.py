@@ -116,6 +116,7 @@ RULES_BEFORE_THE_SPLIT = [
     "/search GET HEAD OPTIONS",
     "/static/<path:filename> GET HEAD OPTIONS",
     "/subscribe GET HEAD OPTIONS POST",
+    "/subscribe/check-inbox GET HEAD OPTIONS",
     "/themes/<slug> GET HEAD OPTIONS",
     "/themes/<slug>/feed.json GET HEAD OPTIONS",
     "/themes/<slug>/feed.xml GET HEAD OPTIONS",

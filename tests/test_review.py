@@ -316,3 +316,26 @@ def test_an_issue_saved_before_the_upgrade_is_not_approved_by_its_last_editor(ap
     per.post(f"/editor/issues/{issue_id}/approve", data={"approve-version": version})
     with app.app_context():
         assert db.session.get(Issue, issue_id).approved_by == "Per Publicist"
+
+
+def test_the_send_page_says_whose_approval_is_missing_and_offers_no_send(app):
+    pia, per = two_publishers(app)
+    issue_id, _ = issue_edited_by(pia, app)
+    send_form = f'action="/editor/issues/{issue_id}/send"'
+    schedule_form = f'action="/editor/issues/{issue_id}/schedule"'
+    page = pia.get(f"/editor/issues/{issue_id}/send").get_data(as_text=True)
+    assert "Numret måste godkännas av en utgivare" in page
+    assert "Det kan godkännas av: Per Publicist." in page
+    assert f'href="/editor/issues/{issue_id}#review"' in page
+    assert send_form not in page and schedule_form not in page
+    assert ">Skicka nu</button>" not in page
+    own = per.get(f"/editor/issues/{issue_id}/send").get_data(as_text=True)
+    assert "Du kan själv godkänna det på numrets sida." in own
+    assert send_form not in own
+    with app.app_context():
+        version = db.session.get(Issue, issue_id).version
+    per.post(f"/editor/issues/{issue_id}/approve", data={"approve-version": version})
+    approved = pia.get(f"/editor/issues/{issue_id}/send").get_data(as_text=True)
+    assert "Numret måste godkännas" not in approved
+    assert send_form in approved and schedule_form in approved
+    assert ">Skicka nu</button>" in approved

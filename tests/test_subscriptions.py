@@ -34,11 +34,11 @@ CSRF_VALUE = re.compile(r'(name="csrf_token"[^>]*value=")[^"]+"')
 
 
 def sign_up(client, email: str, themes=None, **extra) -> object:
-    """Post the sign-up form the way a browser would."""
+    """Post the sign-up form the way a browser would, following its redirect."""
     token = csrf_token_from(client, "/subscribe")
     data = {"csrf_token": token, "email": email, "name": "Anna", **extra}
     data["themes"] = themes or ["1", "2", "3"]
-    return client.post("/subscribe", data=data)
+    return client.post("/subscribe", data=data, follow_redirects=True)
 
 
 def outbound(app, template: str | None = None) -> list[OutboundMessage]:
@@ -114,6 +114,33 @@ def test_every_address_state_gets_the_same_answer(app, client, state):
     reference = sign_up(app.test_client(), "someone.else@example.se")
     expected = CSRF_VALUE.sub(r"\1X", reference.get_data(as_text=True))
     assert (response.status_code, body) == (reference.status_code, expected)
+    (redirect,) = response.history
+    (reference_redirect,) = reference.history
+    assert answer_but_cookie(redirect) == answer_but_cookie(reference_redirect)
+
+
+def answer_but_cookie(response) -> tuple[int, list[tuple[str, str]], bytes]:
+    """A response's status, headers and body, less the session cookie (its CSRF
+    token differs between any two visitors)."""
+    headers = [(k, v) for k, v in response.headers if k != "Set-Cookie"]
+    return response.status_code, headers, response.get_data()
+
+
+def test_reloading_the_page_after_signing_up_signs_up_no_one_again(app, client):
+    """The POST redirects; what F5 repeats is a GET that changes nothing."""
+    token = csrf_token_from(client, "/subscribe")
+    data = {"csrf_token": token, "email": "anna@example.se", "themes": ["1"]}
+    posted = client.post("/subscribe", data=data)
+    assert posted.status_code == 303
+    assert posted.headers["Location"] == "/subscribe/check-inbox"
+    assert "anna" not in posted.headers["Location"]
+    for _reload in range(2):
+        page = client.get(posted.headers["Location"])
+        assert page.status_code == 200
+        assert "Titta i din inkorg" in page.get_data(as_text=True)
+    assert [m.to_address for m in outbound(app)] == ["anna@example.se"]
+    with app.app_context():
+        assert db.session.scalar(select(func.count(ConsentEvent.id))) == 1
 
 
 def run_statements(app: Flask, action: Callable[[], object]) -> list[str]:
@@ -266,7 +293,8 @@ def test_tampered_and_expired_confirmation_links_offer_a_new_one(app, client):
     response = client.post(
         "/confirm/resend", data={"csrf_token": token, "email": "p@example.se"}
     )
-    assert response.status_code == 200
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/subscribe/check-inbox"
     answer_link_requests(app)
     assert [m.template for m in outbound(app)] == ["confirm_subscription"]
 
@@ -496,7 +524,7 @@ def test_simultaneous_sign_ups_for_a_new_address_all_get_the_same_answer(make_ap
         thread.start()
     for thread in threads:
         thread.join()
-    assert codes == [200, 200, 200, 200]
+    assert codes == [303, 303, 303, 303]
     with app.app_context():
         assert db.session.scalar(select(func.count(Subscriber.id))) == 1
 
@@ -725,7 +753,7 @@ def test_a_request_for_a_new_link_is_recorded_in_the_consent_history(
     with app.app_context():
         make_subscriber("pending@example.se", status="pending")
     response = ask_for_a_new_link(app.test_client(), "pending@example.se")
-    assert response.status_code == 200
+    assert response.status_code == 303
     answer_link_requests(app)
     with app.app_context():
         (request,) = db.session.scalars(select(ConsentEvent)).all()

@@ -1,10 +1,10 @@
 """API keys for other systems, made and revoked by administrators (the role table
-admits only them). A new key is shown once, on the answer to the POST that made
-it; only its hash is kept."""
+admits only them). A new key is shown once, on the page the POST that made it
+redirects to; only its hash is kept."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -20,6 +20,10 @@ from newsletter.models.types import utcnow
 from newsletter.services import api_keys
 
 bp = Blueprint("api_keys", __name__)
+
+# Session key holding a new key's plaintext from its POST to the one GET that shows
+# it (and forgets it), so that reloading the page cannot make a second key.
+NEW_KEY = "api_key_new"
 
 
 class ApiKeyForm(FlaskForm):
@@ -46,15 +50,19 @@ def _page(form: ApiKeyForm, new_key: str | None = None) -> str:
 
 
 @bp.route("/api-keys", methods=["GET", "POST"])
-def key_list() -> str | tuple[str, int]:
-    """List keys; a valid POST makes a key and shows it this once."""
+def key_list() -> Response | str | tuple[str, int]:
+    """List keys; a valid POST makes a key, which the next GET shows this once."""
     form = ApiKeyForm()
     if form.validate_on_submit():
         made = api_keys.create_key(form.name.data, by=current_user.email)
         db.session.commit()
-        # No redirect: the key must not be kept anywhere to show it again.
-        return _page(ApiKeyForm(formdata=None), new_key=made.key), 201
-    return _page(form), (422 if form.errors else 200)
+        session[NEW_KEY] = made.key
+        return redirect(url_for("editor.api_keys.key_list"), 303)
+    if form.errors:
+        return _page(form), 422
+    # Editor pages are sent with Cache-Control: no-store, so the key is not kept
+    # by the browser either; the session forgets it here.
+    return _page(form, new_key=session.pop(NEW_KEY, None))
 
 
 @bp.post("/api-keys/<int:key_id>/revoke")

@@ -118,15 +118,25 @@ def _preview_page(issue: Issue, form: TestSendForm) -> tuple[str, int]:
 
 @bp.get("/issues/<int:issue_id>/send")
 def confirm_send(issue_id: int) -> str:
-    """Show the number of recipients and ask to send now or schedule."""
+    """Show the number of recipients and ask to send now or schedule, or say
+    whose approval the issue still needs."""
     issue = db.get_or_404(Issue, issue_id)
+    return _send_page(issue, ScheduleForm())
+
+
+def _send_page(issue: Issue, schedule_form: ScheduleForm) -> str:
+    """The send page; it offers sending and scheduling only when the POSTs would
+    accept them (the same approval check as theirs)."""
+    refusal = review.may_send(issue)
     return render_template(
         "editor/send.html",
         issue=issue,
         recipients=sending.recipient_count(issue.id),
         broken_links=links.broken_links(issue.id),
-        schedule_form=ScheduleForm(),
+        schedule_form=schedule_form,
         action=ActionForm(),
+        approval_missing=refusal,
+        approvers=review.approvers(issue) if refusal else [],
     )
 
 
@@ -151,14 +161,7 @@ def schedule(issue_id: int) -> str | Response | tuple[str, int]:
         db.session.commit()
         flash(_("The issue is scheduled."), "success")
         return redirect(url_for("editor.issues.edit", issue_id=issue.id))
-    return render_template(
-        "editor/send.html",
-        issue=issue,
-        recipients=sending.recipient_count(issue.id),
-        broken_links=links.broken_links(issue.id),
-        schedule_form=form,
-        action=ActionForm(),
-    ), 422
+    return _send_page(issue, form), 422
 
 
 def _require_action_form() -> None:

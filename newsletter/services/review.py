@@ -158,6 +158,16 @@ def approval_refusal(issue: Issue, approver: Editor) -> str | None:
     return None
 
 
+def approvers(issue: Issue) -> list[Editor]:
+    """Active accounts that may approve the issue as it stands now."""
+    candidates = db.session.scalars(
+        select(Editor)
+        .where(Editor.active.is_(True), Editor.role.in_(APPROVERS))
+        .order_by(Editor.name)
+    )
+    return [c for c in candidates if approval_refusal(issue, c) is None]
+
+
 def content_stamp(issue: Issue) -> str:
     """What the approver saw: every change to the header, an item or a section
     moves the issue's updated_at (its version counts header saves only)."""

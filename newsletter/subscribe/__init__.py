@@ -6,11 +6,14 @@ from flask import (
     Blueprint,
     Response,
     json,
+    redirect,
     render_template,
     request,
+    url_for,
 )
 from flask_babel import get_locale
 from flask_wtf.csrf import CSRFError, validate_csrf
+from werkzeug.wrappers import Response as BaseResponse
 from wtforms import ValidationError
 
 # types-WTForms (3.2) predates SelectChoice, which WTForms 3.3 asks for.
@@ -74,8 +77,10 @@ def _language() -> str:
 @bp.route("/subscribe", methods=["GET", "POST"])
 @csrf.exempt
 @limiter.limit(_signup_limit, methods=["POST"])
-def subscribe() -> tuple[str, int]:
-    """Show the sign-up form; a valid POST answers the same for every address."""
+def subscribe() -> BaseResponse | tuple[str, int]:
+    """Show the sign-up form; a valid POST answers the same for every address:
+    a redirect to "check your inbox", so that reloading that page signs up no
+    one again."""
     if request.method != "POST":  # GET, or a link scanner's HEAD
         form = SubscribeForm(formdata=request.args or None, meta={"csrf": False})
         offered = _theme_choices(form)
@@ -104,6 +109,18 @@ def subscribe() -> tuple[str, int]:
             utcnow(),
         )
         db.session.commit()
+    return _to_check_inbox()
+
+
+def _to_check_inbox() -> BaseResponse:
+    """Leave the POST for the page that says a message may be on its way."""
+    return redirect(url_for("subscribe.check_inbox"), 303)
+
+
+@bp.get("/subscribe/check-inbox")
+def check_inbox() -> tuple[str, int]:
+    """Say that a message is on its way if the address can receive one (the page
+    knows no address: it is the same for everybody)."""
     return render_template("public/check_inbox.html"), 200
 
 
@@ -151,7 +168,7 @@ def confirm(token: str) -> tuple[str, int]:
 
 @bp.post("/confirm/resend")
 @limiter.limit(_signup_limit)
-def resend() -> tuple[str, int]:
+def resend() -> BaseResponse | tuple[str, int]:
     """Send a new confirmation link; the answer is the same for every address."""
     form = ResendForm()
     if not form.validate_on_submit():
@@ -160,7 +177,7 @@ def resend() -> tuple[str, int]:
         ), 422
     subscriptions.resend_confirmation(form.email.data, _origin("new link"), utcnow())
     db.session.commit()
-    return render_template("public/check_inbox.html"), 200
+    return _to_check_inbox()
 
 
 def _preferences_subscriber(token: str) -> Subscriber:
