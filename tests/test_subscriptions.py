@@ -715,7 +715,11 @@ def test_asking_for_a_new_link_does_the_same_work_for_every_address_state(
     for address, statements in work.items():
         assert statements == reference, address
     answer_link_requests(app)
-    assert [m.to_address for m in outbound(app)] == ["pending@example.se"]
+    assert [(m.to_address, m.template) for m in outbound(app)] == [
+        ("pending@example.se", "confirm_subscription"),
+        ("confirmed@example.se", "page_link"),
+        ("gone@example.se", "page_link"),
+    ]
 
 
 def test_a_request_for_a_new_link_is_recorded_in_the_consent_history(

@@ -123,6 +123,11 @@ def _invalid_link(expired: bool = False) -> tuple[str, int]:
     ), 410
 
 
+def _new_link_form() -> ResendForm:
+    """The empty "send me a new link" form, offered where an old link leads."""
+    return ResendForm(formdata=None)
+
+
 @bp.route("/confirm/<token>", methods=["GET", "POST"])
 def confirm(token: str) -> tuple[str, int]:
     """Show a confirm button (a GET or HEAD changes nothing); only a POST confirms."""
@@ -152,7 +157,8 @@ def confirm(token: str) -> tuple[str, int]:
 @bp.post("/confirm/resend")
 @limiter.limit(_signup_limit)
 def resend() -> tuple[str, int]:
-    """Send a new confirmation link; the answer is the same for every address."""
+    """Ask for a new link (to confirm, or to the person's own page); the answer
+    is the same for every address, and the worker decides what to send."""
     form = ResendForm()
     if not form.validate_on_submit():
         return render_template(
@@ -160,7 +166,7 @@ def resend() -> tuple[str, int]:
         ), 422
     subscriptions.resend_confirmation(form.email.data, _origin("new link"), utcnow())
     db.session.commit()
-    return render_template("public/check_inbox.html"), 200
+    return render_template("public/check_inbox.html", new_link=True), 200
 
 
 def _preferences_subscriber(token: str) -> Subscriber:
@@ -297,7 +303,10 @@ def unsubscribe(token: str) -> Response | tuple[str, int]:
         if holder is not None:
             show_in(holder.language)
         return render_template(
-            "public/unsubscribe.html", token=token, active=holder is not None
+            "public/unsubscribe.html",
+            token=token,
+            active=holder is not None,
+            form=None if holder else _new_link_form(),
         ), 200
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
     how = "one-click (RFC 8058)" if one_click else "unsubscribe page"
@@ -309,4 +318,8 @@ def unsubscribe(token: str) -> Response | tuple[str, int]:
     if person is not None:  # the link was current: the person keeps their data page
         show_in(person.language)
         links = subscriber_links(person.id, person.token_version, person.email)
-    return render_template("public/unsubscribed.html", links=links), 200
+    return render_template(
+        "public/unsubscribed.html",
+        links=links,
+        form=None if links else _new_link_form(),
+    ), 200
