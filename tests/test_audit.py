@@ -230,6 +230,10 @@ def test_entries_cannot_be_changed_or_deleted_through_the_session(app):
 WRITES = re.compile(r"\b(update|delete)\(\s*AuditEvent\b")
 
 
+# The rewrites erasure needs: a subscriber's address, an erased picture's alt text.
+ERASURES = {"services/audit.py:forget_address", "services/audit.py:forget_image_alt"}
+
+
 def test_no_code_updates_or_deletes_entries_except_erasure():
     package = Path(newsletter.__file__).parent
     offenders = []
@@ -240,7 +244,7 @@ def test_no_code_updates_or_deletes_entries_except_erasure():
                 continue
             if WRITES.search(ast.get_source_segment(path.read_text(), node) or ""):
                 where = f"{path.relative_to(package)}:{node.name}"
-                if where != "services/audit.py:forget_address":
+                if where not in ERASURES:
                     offenders.append(where)
     assert offenders == []
     source = (package / "services" / "audit.py").read_text()

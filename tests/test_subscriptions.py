@@ -294,7 +294,7 @@ def test_tampered_and_expired_confirmation_links_offer_a_new_one(app, client):
         "/confirm/resend", data={"csrf_token": token, "email": "p@example.se"}
     )
     assert response.status_code == 303
-    assert response.headers["Location"] == "/subscribe/check-inbox"
+    assert response.headers["Location"] == "/subscribe/check-inbox?link=1"
     answer_link_requests(app)
     assert [m.template for m in outbound(app)] == ["confirm_subscription"]
 
@@ -743,7 +743,11 @@ def test_asking_for_a_new_link_does_the_same_work_for_every_address_state(
     for address, statements in work.items():
         assert statements == reference, address
     answer_link_requests(app)
-    assert [m.to_address for m in outbound(app)] == ["pending@example.se"]
+    assert [(m.to_address, m.template) for m in outbound(app)] == [
+        ("pending@example.se", "confirm_subscription"),
+        ("confirmed@example.se", "page_link"),
+        ("gone@example.se", "page_link"),
+    ]
 
 
 def test_a_request_for_a_new_link_is_recorded_in_the_consent_history(

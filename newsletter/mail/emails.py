@@ -29,6 +29,7 @@ from newsletter.models import (
     OutboundMessage,
     Proposal,
     Subscriber,
+    SubscriberStatus,
     Theme,
 )
 from newsletter.models.types import utcnow
@@ -230,6 +231,14 @@ def _already_subscribed_context(message: OutboundMessage) -> dict[str, Any]:
     return {**context, "preferences_url": links["preferences_url"]}
 
 
+def _page_link_context(message: OutboundMessage) -> dict[str, Any]:
+    """A new link to the person's own page, signed now: their earlier links died
+    when they left, and this one dies the same way."""
+    context = _already_subscribed_context(message)
+    subscribed = context["subscriber"].status == SubscriberStatus.CONFIRMED
+    return {**context, "subscribed": subscribed}
+
+
 def _proposal_context(message: OutboundMessage) -> dict[str, Any]:
     """A proposal and the proposer's private link to follow it (and change it
     while no editor has decided)."""
@@ -304,6 +313,7 @@ TRANSACTIONAL: dict[str, Callable[[OutboundMessage], dict[str, Any]]] = {
     "issue_test": _issue_test_context,
     "confirm_subscription": _confirm_context,
     "already_subscribed": _already_subscribed_context,
+    "page_link": _page_link_context,
     "proposal_received": _proposal_received_context,
     "proposal_accepted": _proposal_accepted_context,
     "proposal_returned": _proposal_context,

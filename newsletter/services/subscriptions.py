@@ -51,7 +51,9 @@ from newsletter.services import audit
 from newsletter.services.subscribers import normalise_name
 from newsletter.services.tokens import InvalidToken, address_fingerprint, read_token
 
-CONFIRMATION_TEMPLATES = ("confirm_subscription", "already_subscribed")
+# The emails anybody can make us send to an address by typing it into a form; one
+# throttle (_throttled) holds for all of them together.
+CONFIRMATION_TEMPLATES = ("confirm_subscription", "already_subscribed", "page_link")
 _S = SubscriberStatus
 # People who were once on the list: a new sign-up of theirs is held in PendingSignUp
 # and changes nothing about them until its confirmation link is used.
@@ -61,6 +63,9 @@ SIGN_UP = SUBSCRIBERS.step(to=_S.PENDING)
 IMPORT_ATTESTED = SUBSCRIBERS.step(to=_S.CONFIRMED)
 CONFIRM = SUBSCRIBERS.step(_S.PENDING, *RETURNING, to=_S.CONFIRMED)
 UNSUBSCRIBE = SUBSCRIBERS.step(_S.CONFIRMED, _S.PENDING, _S.BOUNCED, to=_S.UNSUBSCRIBED)
+# People who may ask for a new link to their own page: on the list, or once on it
+# (a bounced address is not written to again on a stranger's request).
+PAGE_LINK_HOLDERS = (_S.CONFIRMED, _S.UNSUBSCRIBED)
 # An email about a subscription enters the queue.
 QUEUE_EMAIL = MESSAGES.step(to=MessageStatus.QUEUED)
 
@@ -108,7 +113,8 @@ def record_event(
 
 
 def _throttled(subscriber: Subscriber, now: datetime) -> bool:
-    """At most one confirmation email per 15 minutes and three per day per address.
+    """At most one email asked for by a form per 15 minutes and three per day per
+    address (a confirmation, "already subscribed", or a link to the person's page).
 
     Looked up through the subscriber's (indexed) messages: by address alone each
     sign-up read the whole outbox, which only grows. Every confirmation email has
@@ -246,8 +252,8 @@ def _hold_sign_up(
 
 
 def resend_confirmation(address: str, origin: Origin, now: datetime) -> None:
-    """Record a request for a new confirmation link, the same way for every address;
-    the worker answers it (answer_link_requests)."""
+    """Record a request for a new link, the same way for every address; the worker
+    answers it (answer_link_requests)."""
     db.session.add(
         LinkRequest(
             email=address,
@@ -265,7 +271,8 @@ def resend_confirmation(address: str, origin: Origin, now: datetime) -> None:
 
 def answer_link_requests(now: datetime, batch: int = 500) -> int:
     """Queue a new confirmation link for each requested address that awaits one,
-    recording the request in its consent history; drop the others. Return how many
+    recording the request in its consent history, or a new link to their own page
+    for a person who is or was on the list; drop the others. Return how many
     requests were handled."""
     requests = db.session.scalars(
         select(LinkRequest)
@@ -282,7 +289,8 @@ def answer_link_requests(now: datetime, batch: int = 500) -> int:
 
 def _answer_link_request(link_request: LinkRequest, now: datetime) -> None:
     """Queue a confirmation email if the address awaits one: a pending sign-up, or
-    a returning person's held one (in the language it asked for)."""
+    a returning person's held one (in the language it asked for); otherwise a link
+    to the person's own page."""
     found = db.session.execute(
         select(Subscriber, func.coalesce(PendingSignUp.language, Subscriber.language))
         .outerjoin(PendingSignUp, PendingSignUp.subscriber_id == Subscriber.id)
@@ -298,6 +306,7 @@ def _answer_link_request(link_request: LinkRequest, now: datetime) -> None:
         )
     ).first()
     if found is None:
+        _answer_with_page_link(link_request.email, now)
         return
     subscriber, language = found
     origin = Origin(link_request.ip, link_request.user_agent, link_request.how)
@@ -306,6 +315,34 @@ def _answer_link_request(link_request: LinkRequest, now: datetime) -> None:
     )
     if not _throttled(subscriber, now):
         db.session.add(_email_about(subscriber, "confirm_subscription", language, now))
+
+
+def _answer_with_page_link(address: str, now: datetime) -> None:
+    """Queue a fresh link to the person's own page (themes, their data, erasure)
+    if the address is on the list or was; unknown and erased addresses get nothing.
+
+    Their earlier links died when they left, as they must; this one is signed when
+    the email is built, at the current token version. The request goes into the
+    audit trail, not the consent history: nobody asked to subscribe."""
+    subscriber = db.session.scalars(
+        select(Subscriber).where(
+            Subscriber.email == address, Subscriber.status.in_(PAGE_LINK_HOLDERS)
+        )
+    ).first()
+    if subscriber is None:
+        return
+    answer = "not sent (throttled)"
+    if not _throttled(subscriber, now):
+        email = _email_about(subscriber, "page_link", subscriber.language, now)
+        db.session.add(email)
+        answer = QUEUE_EMAIL.target.value
+    audit.record(
+        "subscriber.page_link_requested",
+        "subscriber",
+        subscriber.id,
+        subscriber.email,
+        {"email": [None, answer]},
+    )
 
 
 def subscriber_for(purpose: str, token: str, *statuses: SubscriberStatus) -> Subscriber:

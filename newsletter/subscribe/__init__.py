@@ -112,16 +112,18 @@ def subscribe() -> BaseResponse | tuple[str, int]:
     return _to_check_inbox()
 
 
-def _to_check_inbox() -> BaseResponse:
-    """Leave the POST for the page that says a message may be on its way."""
-    return redirect(url_for("subscribe.check_inbox"), 303)
+def _to_check_inbox(new_link: bool = False) -> BaseResponse:
+    """Leave the POST for the page that says a message may be on its way (after a
+    request for a new link, the page words it so)."""
+    return redirect(url_for("subscribe.check_inbox", link=1 if new_link else None), 303)
 
 
 @bp.get("/subscribe/check-inbox")
 def check_inbox() -> tuple[str, int]:
     """Say that a message is on its way if the address can receive one (the page
     knows no address: it is the same for everybody)."""
-    return render_template("public/check_inbox.html"), 200
+    new_link = request.args.get("link") == "1"
+    return render_template("public/check_inbox.html", new_link=new_link), 200
 
 
 def _signup_page(form: SubscribeForm, from_elsewhere: bool) -> str:
@@ -138,6 +140,11 @@ def _invalid_link(expired: bool = False) -> tuple[str, int]:
     return render_template(
         "public/link_invalid.html", form=ResendForm(), expired=expired
     ), 410
+
+
+def _new_link_form() -> ResendForm:
+    """The empty "send me a new link" form, offered where an old link leads."""
+    return ResendForm(formdata=None)
 
 
 @bp.route("/confirm/<token>", methods=["GET", "POST"])
@@ -169,7 +176,8 @@ def confirm(token: str) -> tuple[str, int]:
 @bp.post("/confirm/resend")
 @limiter.limit(_signup_limit)
 def resend() -> BaseResponse | tuple[str, int]:
-    """Send a new confirmation link; the answer is the same for every address."""
+    """Ask for a new link (to confirm, or to the person's own page); the answer
+    is the same for every address, and the worker decides what to send."""
     form = ResendForm()
     if not form.validate_on_submit():
         return render_template(
@@ -177,7 +185,7 @@ def resend() -> BaseResponse | tuple[str, int]:
         ), 422
     subscriptions.resend_confirmation(form.email.data, _origin("new link"), utcnow())
     db.session.commit()
-    return _to_check_inbox()
+    return _to_check_inbox(new_link=True)
 
 
 def _preferences_subscriber(token: str) -> Subscriber:
@@ -323,7 +331,10 @@ def unsubscribe(token: str) -> Response | tuple[str, int]:
         if holder is not None:
             show_in(holder.language)
         return render_template(
-            "public/unsubscribe.html", token=token, active=holder is not None
+            "public/unsubscribe.html",
+            token=token,
+            active=holder is not None,
+            form=None if holder else _new_link_form(),
         ), 200
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
     how = "one-click (RFC 8058)" if one_click else "unsubscribe page"
@@ -335,4 +346,8 @@ def unsubscribe(token: str) -> Response | tuple[str, int]:
     if person is not None:  # the link was current: the person keeps their data page
         show_in(person.language)
         links = subscriber_links(person.id, person.token_version, person.email)
-    return render_template("public/unsubscribed.html", links=links), 200
+    return render_template(
+        "public/unsubscribed.html",
+        links=links,
+        form=None if links else _new_link_form(),
+    ), 200
