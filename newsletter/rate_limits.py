@@ -213,6 +213,32 @@ def take_back_this_attempt() -> None:
             log.warning("could not take back a rate-limit hit", exc_info=True)
 
 
+def login_unlocks(account: str) -> int:
+    """How often the account's login lockout was lifted in the windows that may
+    still run: part of the key its attempts count under (0 when unknown)."""
+    try:
+        return limiter.storage.get(_unlocks_key(account))
+    except Exception:  # noqa: BLE001 - the limiter says why it cannot count
+        return 0
+
+
+def lift_login_lockout(account: str, window_seconds: int) -> None:
+    """Start the account's failed-login counts afresh from every address.
+
+    The counts are stored as hashes of keys that name the client address, so they
+    cannot be found by account; instead the account's attempts move to new keys.
+    The unlock count lasts one window from the first unlock: by the time it runs
+    out, the counts it replaced have ended, so falling back to them locks no one.
+    """
+    if not limiter.enabled:
+        return  # nothing counts, so nothing is locked
+    limiter.storage.incr(_unlocks_key(account), window_seconds)
+
+
+def _unlocks_key(account: str) -> str:
+    return f"login unlocks {account}"
+
+
 def _give_back(storage: Storage, key: str, expiry: int) -> None:
     """Take one hit off a key's count in any storage the limits can count in."""
     if isinstance(storage, MemcachedStorage):

@@ -328,6 +328,36 @@ def test_a_login_that_succeeds_gives_a_guesser_no_more_tries(make_app):
     assert "För många försök" in refused and "försöka igen om 60 minuter" in refused
 
 
+def test_an_administrator_can_lift_a_login_lockout(make_app):
+    app = make_app(
+        RATELIMIT_ENABLED=True,
+        LOGIN_RATE_LIMIT="1000 per minute",
+        LOGIN_ACCOUNT_RATE_LIMIT="3 per hour",
+    )
+    with app.app_context():
+        make_editor(email="eva@example.se")
+    for _ in range(3):
+        assert login_attempt(app, "eva@example.se", "guess", "192.0.2.1") == 200
+    assert login_attempt(app, "eva@example.se", PASSWORD, "192.0.2.1") == 429
+    result = app.test_cli_runner().invoke(args=["editors", "unlock", "Eva@Example.se"])
+    assert result.exit_code == 0, result.output
+    assert "eva@example.se may try again" in result.output
+    assert login_attempt(app, "eva@example.se", PASSWORD, "192.0.2.1") == 302
+    # The guesses count afresh, to the same limit.
+    codes = [
+        login_attempt(app, "eva@example.se", "guess", "192.0.2.1") for _ in range(4)
+    ]
+    assert codes == [200, 200, 200, 429]
+
+
+def test_unlocking_an_unknown_address_says_so(app):
+    result = app.test_cli_runner().invoke(
+        args=["editors", "unlock", "nobody@example.se"]
+    )
+    assert result.exit_code != 0
+    assert "no editor with the address 'nobody@example.se'" in result.output
+
+
 def test_a_throttled_login_says_when_to_try_again(make_app):
     app = make_app(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="1 per minute")
     assert login_attempt(app, "x@example.se", "nope", "192.0.2.1") == 200
