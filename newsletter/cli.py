@@ -17,19 +17,21 @@ import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from flask_babel import force_locale
+from limits import parse_many
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from newsletter.config import ConfigError, settings_of, update_settings
+from newsletter.config import ConfigError, settings, settings_of, update_settings
 from newsletter.errors import InvalidState, NotFound
 from newsletter.extensions import db
 from newsletter.labels import status_label
 from newsletter.link_checker import links_cli
 from newsletter.media_purge import media_cli
-from newsletter.models import Issue, Role, Subscriber, SubscriberStatus, Theme
+from newsletter.models import Editor, Issue, Role, Subscriber, SubscriberStatus, Theme
 from newsletter.models.types import utcnow
 from newsletter.pdf_editions import pdf_cli
 from newsletter.planning import plan_cli
+from newsletter.rate_limits import lift_login_lockout
 from newsletter.services import (
     api_keys,
     audit,
@@ -53,6 +55,7 @@ contributors_cli = AppGroup(
     "contributors", help="Make, list and revoke partners' contribution links."
 )
 search_cli = AppGroup("search", help="The search index of the published archive.")
+editors_cli = AppGroup("editors", help="Editor accounts.")
 # sysexits.h: the mail server keeps the message and tries the command again later.
 EX_TEMPFAIL = 75
 
@@ -500,6 +503,25 @@ def dev_command(host: str, port: int, smtp_port: int) -> None:
         catcher.stop()
 
 
+@editors_cli.command("unlock")
+@click.argument("email")
+def unlock_editor_command(email: str) -> None:
+    """Let an account that failed too many logins try again from every address."""
+    account = editors.normalise_email(email)
+    editor = db.session.scalar(select(Editor).where(Editor.email == account))
+    if editor is None:
+        raise click.ClickException(f"no editor with the address {email!r}")
+    limit = settings().login_account_rate_limit
+    window = max(item.get_expiry() for item in parse_many(limit))
+    lift_login_lockout(account, window)
+    audit.record("editor.unlocked", "editor", editor.id, editor.email)
+    db.session.commit()
+    click.echo(
+        f"{editor.email} may try again to log in from every address "
+        "(a client address that tried too often waits for LOGIN_RATE_LIMIT)."
+    )
+
+
 api_keys_cli = AppGroup("api-keys", help="Keys that open the API's figures.")
 
 
@@ -550,6 +572,7 @@ def revoke_api_key_command(key_id: int) -> None:
 def init_app(app: Flask) -> None:
     """Register the commands."""
     app.cli.add_command(create_editor_command)
+    app.cli.add_command(editors_cli)
     app.cli.add_command(demo_command)
     app.cli.add_command(seed_themes_command)
     app.cli.add_command(issues_cli)

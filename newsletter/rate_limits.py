@@ -15,14 +15,14 @@ from types import FrameType
 from typing import Any
 
 from flask import Flask
-from limits.storage import Storage
-from sqlalchemy import Engine, case, delete, select, text
+from limits.storage import MemcachedStorage, Storage
+from sqlalchemy import Engine, case, delete, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.dml import ReturningInsert
 
 from newsletter.config import ConfigError, settings_of
-from newsletter.extensions import db
+from newsletter.extensions import db, limiter
 from newsletter.models.rate_limit import RateLimitCounter
 from newsletter.models.types import table_of
 
@@ -123,6 +123,23 @@ class DatabaseStorage(Storage):
         with self._engine().begin() as connection:
             return connection.execute(delete(COUNTERS)).rowcount
 
+    def decr(self, key: str, amount: int = 1) -> int:
+        """Take amount off the key's count in its running window, never below 0;
+        return the new count (0 if no window runs)."""
+        now = self._now()
+        with self._engine().begin() as connection:
+            hits = connection.execute(
+                update(COUNTERS)
+                .where(*_running(key, now))
+                .values(
+                    hits=case(
+                        (COUNTERS.c.hits > amount, COUNTERS.c.hits - amount), else_=0
+                    )
+                )
+                .returning(COUNTERS.c.hits)
+            ).scalar()
+        return int(hits or 0)
+
     def clear(self, key: str) -> None:
         """Forget one key's count."""
         with self._engine().begin() as connection:
@@ -182,6 +199,54 @@ def _insert(dialect: str) -> postgresql.Insert | sqlite.Insert:
         f"NEWSLETTER_RATELIMIT_STORAGE_URI={SCHEME}:// needs SQLite or PostgreSQL, "
         f"not {dialect}; use redis:// or memcached:// instead"
     )
+
+
+def take_back_this_attempt() -> None:
+    """Take this request's hit off each limit that counted it: a login that
+    succeeded guessed nothing. The hit was added before the view ran, so attempts
+    sent at once from many processes are all counted before any is answered."""
+    for counted in limiter.current_limits:
+        key = counted.limit.key_for(*counted.request_args)
+        try:
+            _give_back(limiter.storage, key, counted.limit.get_expiry())
+        except Exception:  # noqa: BLE001 - the login itself went through
+            log.warning("could not take back a rate-limit hit", exc_info=True)
+
+
+def login_unlocks(account: str) -> int:
+    """How often the account's login lockout was lifted in the windows that may
+    still run: part of the key its attempts count under (0 when unknown)."""
+    try:
+        return limiter.storage.get(_unlocks_key(account))
+    except Exception:  # noqa: BLE001 - the limiter says why it cannot count
+        return 0
+
+
+def lift_login_lockout(account: str, window_seconds: int) -> None:
+    """Start the account's failed-login counts afresh from every address.
+
+    The counts are stored as hashes of keys that name the client address, so they
+    cannot be found by account; instead the account's attempts move to new keys.
+    The unlock count lasts one window from the first unlock: by the time it runs
+    out, the counts it replaced have ended, so falling back to them locks no one.
+    """
+    if not limiter.enabled:
+        return  # nothing counts, so nothing is locked
+    limiter.storage.incr(_unlocks_key(account), window_seconds)
+
+
+def _unlocks_key(account: str) -> str:
+    return f"login unlocks {account}"
+
+
+def _give_back(storage: Storage, key: str, expiry: int) -> None:
+    """Take one hit off a key's count in any storage the limits can count in."""
+    if isinstance(storage, MemcachedStorage):
+        storage.storage.decr(key, 1, noreply=False)  # memcached stops at 0
+    elif callable(decr := getattr(storage, "decr", None)):
+        decr(key)  # this module's database and memory: never below 0
+    else:
+        storage.incr(key, expiry, amount=-1)  # redis
 
 
 def gunicorn_workers() -> int | None:

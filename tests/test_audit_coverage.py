@@ -641,6 +641,7 @@ COMMANDS: dict[str, Any] = {
         PASSWORD,
     ],
     "demo": ["demo"],
+    "editors unlock": ["editors", "unlock", "admin@example.se"],
     "seed-themes": "exempt: adds the default themes only to an empty list (the "
     "test database has them); it records each theme it adds",
     "issues list": "exempt: read-only",

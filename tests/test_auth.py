@@ -276,6 +276,88 @@ def test_failed_logins_from_one_address_do_not_lock_the_editor_out_elsewhere(
     assert login_attempt(app, "eva@example.se", PASSWORD, "198.51.100.7") == 302
 
 
+def login_answer(app: Flask, email: str, password: str, address: str) -> str:
+    """Post the login form from a client address; return the status and page."""
+    client = app.test_client()
+    response = client.post(
+        "/editor/login",
+        data={
+            "csrf_token": csrf_token_from(client),
+            "email": email,
+            "password": password,
+        },
+        environ_base={"REMOTE_ADDR": address},
+    )
+    return f"{response.status_code} {response.get_data(as_text=True)}"
+
+
+def test_logins_that_succeed_never_count_towards_the_lockout(make_app):
+    app = make_app(RATELIMIT_ENABLED=True)  # 10 a minute, 30 an hour per account
+    with app.app_context():
+        make_editor(email="eva@example.se")
+    codes = [
+        login_attempt(app, "eva@example.se", PASSWORD, "192.0.2.1") for _ in range(35)
+    ]
+    assert codes == [302] * 35
+
+
+def test_ten_failed_logins_from_one_address_still_lock_it_for_a_minute(make_app):
+    app = make_app(RATELIMIT_ENABLED=True)
+    with app.app_context():
+        make_editor(email="eva@example.se")
+    for number in range(10):
+        assert login_attempt(app, f"x{number}@example.se", "x", "192.0.2.1") == 200
+    refused = login_answer(app, "eva@example.se", PASSWORD, "192.0.2.1")
+    assert refused.startswith("429 ")
+    assert "För många försök. Vänta en stund och försök igen." in refused
+    assert "Du kan försöka igen om" in refused
+
+
+def test_a_login_that_succeeds_gives_a_guesser_no_more_tries(make_app):
+    app = make_app(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="1000 per minute")
+    with app.app_context():
+        make_editor(email="eva@example.se")
+    codes = [
+        login_attempt(app, "eva@example.se", "guess", "192.0.2.1") for _ in range(29)
+    ]
+    codes.append(login_attempt(app, "eva@example.se", PASSWORD, "192.0.2.1"))
+    codes.append(login_attempt(app, "eva@example.se", "guess", "192.0.2.1"))
+    assert codes == [200] * 29 + [302, 200]
+    refused = login_answer(app, "eva@example.se", PASSWORD, "192.0.2.1")
+    assert refused.startswith("429 ")
+    assert "För många försök" in refused and "försöka igen om 60 minuter" in refused
+
+
+def test_an_administrator_can_lift_a_login_lockout(make_app):
+    app = make_app(
+        RATELIMIT_ENABLED=True,
+        LOGIN_RATE_LIMIT="1000 per minute",
+        LOGIN_ACCOUNT_RATE_LIMIT="3 per hour",
+    )
+    with app.app_context():
+        make_editor(email="eva@example.se")
+    for _ in range(3):
+        assert login_attempt(app, "eva@example.se", "guess", "192.0.2.1") == 200
+    assert login_attempt(app, "eva@example.se", PASSWORD, "192.0.2.1") == 429
+    result = app.test_cli_runner().invoke(args=["editors", "unlock", "Eva@Example.se"])
+    assert result.exit_code == 0, result.output
+    assert "eva@example.se may try again" in result.output
+    assert login_attempt(app, "eva@example.se", PASSWORD, "192.0.2.1") == 302
+    # The guesses count afresh, to the same limit.
+    codes = [
+        login_attempt(app, "eva@example.se", "guess", "192.0.2.1") for _ in range(4)
+    ]
+    assert codes == [200, 200, 200, 429]
+
+
+def test_unlocking_an_unknown_address_says_so(app):
+    result = app.test_cli_runner().invoke(
+        args=["editors", "unlock", "nobody@example.se"]
+    )
+    assert result.exit_code != 0
+    assert "no editor with the address 'nobody@example.se'" in result.output
+
+
 def test_a_throttled_login_says_when_to_try_again(make_app):
     app = make_app(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="1 per minute")
     assert login_attempt(app, "x@example.se", "nope", "192.0.2.1") == 200

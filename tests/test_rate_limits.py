@@ -16,7 +16,8 @@ from sqlalchemy import func, select, text
 from newsletter.extensions import db
 from newsletter.models import RateLimitCounter
 from newsletter.rate_limits import DatabaseStorage
-from tests.conftest import base_config, build_app
+from tests.conftest import base_config, build_app, csrf_token_from, log_in
+from tests.factories import PASSWORD, make_editor
 from tests.smtp import free_port
 from tests.test_subscriptions import sign_up
 
@@ -115,6 +116,58 @@ def test_hits_from_many_threads_count_exactly_once_each(make_app):
         thread.join()
     assert sorted(counts) == list(range(1, 81))
     assert allowed.count(True) == 25
+
+
+def test_a_hit_taken_back_never_leaves_a_count_below_nothing(make_app):
+    clock = Clock()
+    app = make_app()
+    storage = storage_on(app, clock)
+    assert storage.decr(KEY) == 0
+    assert stored_rows(app) == []
+    assert [storage.incr(KEY, 60) for _ in range(2)] == [1, 2]
+    assert [storage.decr(KEY) for _ in range(3)] == [1, 0, 0]
+    assert storage.incr(KEY, 60) == 1
+    clock.now += 60
+    assert storage.decr(KEY) == 0
+    assert storage.incr(KEY, 60) == 1
+
+
+def test_logins_that_succeed_leave_no_count_in_the_database(make_app):
+    app = make_app(RATELIMIT_ENABLED=True)
+    with app.app_context():
+        make_editor(email="eva@example.se")
+    for _ in range(35):
+        log_in(app.test_client(), "eva@example.se")  # each one a 302
+    with app.app_context():
+        counted = db.session.scalar(select(func.sum(RateLimitCounter.hits)))
+    assert counted == 0
+
+
+def test_an_unlock_counted_in_the_database_lifts_the_lockout(make_app):
+    app = make_app(
+        RATELIMIT_ENABLED=True,
+        LOGIN_RATE_LIMIT="1000 per minute",
+        LOGIN_ACCOUNT_RATE_LIMIT="2 per hour",
+    )
+    with app.app_context():
+        make_editor(email="eva@example.se")
+    codes = [login_status(app, "guess") for _ in range(3)]
+    assert codes == [200, 200, 429]
+    result = app.test_cli_runner().invoke(args=["editors", "unlock", "eva@example.se"])
+    assert result.exit_code == 0, result.output
+    assert login_status(app, PASSWORD) == 302
+
+
+def login_status(app: Flask, password: str) -> int:
+    client = app.test_client()
+    return client.post(
+        "/editor/login",
+        data={
+            "csrf_token": csrf_token_from(client),
+            "email": "eva@example.se",
+            "password": password,
+        },
+    ).status_code
 
 
 def test_a_throttled_sign_up_counted_in_the_database_says_when_to_try_again(

@@ -78,6 +78,7 @@ ACTIONS = {
     "editor.logged_in": _l("Logged in"),
     "editor.logged_out": _l("Logged out"),
     "editor.password_changed": _l("Password changed"),
+    "editor.unlocked": _l("Login lockout lifted"),
     "identity.changed": _l("Organisation identity changed"),
     "import.discarded": _l("Import file removed"),
     "import.uploaded": _l("Import file uploaded"),

@@ -21,6 +21,7 @@ from newsletter.editor.forms import AccountPasswordForm, ActionForm, LoginForm
 from newsletter.extensions import db, limiter
 from newsletter.form_fields import add_error
 from newsletter.i18n import local_path
+from newsletter.rate_limits import login_unlocks, take_back_this_attempt
 from newsletter.services import audit, editors
 
 bp = Blueprint("auth", __name__)
@@ -36,9 +37,10 @@ def _safe_next(target: str | None) -> str:
 def _account_from_this_address() -> str:
     """Key login attempts on the account, read as authentication reads it, together
     with the client address: failures from one place never lock the editor out of
-    another."""
+    another. Only failures count: a login that succeeds takes its attempt back, and
+    `flask editors unlock` moves the account's attempts to new keys."""
     account = editors.normalise_email(request.form.get("email", ""))[:320]
-    return f"login {get_remote_address()} {account}"
+    return f"login {get_remote_address()} {account} {login_unlocks(account)}"
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -64,6 +66,7 @@ def login() -> str | Response:
                 actor=audit.Actor("editor", editor.email, editor.id),
             )
             db.session.commit()
+            take_back_this_attempt()
             session.pop("csrf_token", None)  # a new token for the new identity
             login_user(editor, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")))
