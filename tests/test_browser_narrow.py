@@ -126,6 +126,18 @@ def test_the_audit_log_fits_a_phone_without_splitting_words(site, phone):
     assert "Redaktör" in who.inner_text()
 
 
+def test_the_audit_log_names_objects_and_fields_in_swedish(site, phone):
+    phone.goto(f"{site}/editor/audit?type=setting")
+    entry = phone.locator("table.list tbody tr").first
+    assert "Inställning" in entry.inner_text()
+    assert "Organisationens identitet" in entry.inner_text()
+    assert "IDENTITY" not in entry.inner_text()
+    assert "Logotypens höjd" in entry.inner_text()
+    assert "logo_height" not in entry.inner_text()
+    choices = phone.locator("#type option").all_inner_texts()
+    assert "Bidragslänk" in choices and "contribution_link" not in choices
+
+
 def test_the_stacked_tables_pass_axe_at_phone_width(site, phone):
     found = {}
     for path in ("/editor/contacts", "/editor/audit"):
