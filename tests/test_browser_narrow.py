@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from newsletter.extensions import db
-from newsletter.services import audit, contacts
+from newsletter.services import api_keys, audit, contacts
 from newsletter.services.contacts import ContactData
 from tests.browser import live_site
 from tests.factories import make_editor
@@ -41,7 +41,8 @@ SPLIT_WORDS = """(selector) => {
 
 @pytest.fixture
 def site(tmp_path):
-    """A site with an administrator, a few contacts and a page of audit entries."""
+    """A site with an administrator, a few contacts, an API key and a page of audit
+    entries."""
     with live_site(tmp_path) as (app, url):
         with app.app_context():
             admin = make_editor(
@@ -58,6 +59,7 @@ def site(tmp_path):
                 contacts.create_contact(
                     ContactData(name, title, organisation, phone, email)
                 )
+            api_keys.create_key("Regionens webbplats för nyhetsbrev", admin.name)
             editor = audit.Actor("editor", admin.email, admin.id)
             for number in range(20):
                 audit.record(
@@ -106,7 +108,9 @@ def page_width(page) -> int:
     return page.evaluate("document.documentElement.scrollWidth")
 
 
-@pytest.mark.parametrize("path", ["/editor/contacts", "/editor/themes"])
+@pytest.mark.parametrize(
+    "path", ["/editor/contacts", "/editor/api-keys", "/editor/themes"]
+)
 def test_a_table_with_a_hidden_column_name_does_not_widen_the_page(site, phone, path):
     phone.goto(site + path)
     assert page_width(phone) <= PHONE
