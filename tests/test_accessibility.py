@@ -133,6 +133,7 @@ EDITOR = [
     "/editor/contributors",
     "/editor/contributors/1",
     "/editor/api-keys",
+    "/editor/audit",
 ]
 
 

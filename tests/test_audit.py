@@ -304,3 +304,88 @@ def test_every_recorded_action_has_a_readable_name_on_the_audit_page():
                 recorded.add(action.value)
     assert "issue.approved" in recorded and "item.changed" in recorded
     assert sorted(recorded - set(ACTIONS)) == []
+
+
+def test_objects_and_changed_fields_are_named_in_the_reader_s_language(app, admin):
+    with app.app_context():
+        add_entry(
+            "identity.changed",
+            datetime(2026, 3, 1, 10, 0, tzinfo=UTC),
+            object_type="setting",
+            object_id=None,
+            title="IDENTITY",
+            change={"logo_height": [0, 120], "brand_colour": ["#00507a", "#6b2c91"]},
+        )
+        add_entry(
+            "contact.changed",
+            datetime(2026, 3, 1, 11, 0, tzinfo=UTC),
+            object_type="contact",
+            title="Karin Ek",
+            change={"title": ["", "Samordnare"], "unheard_of": ["a", "b"]},
+        )
+        db.session.commit()
+    page = admin.get("/editor/audit").get_data(as_text=True)
+    assert "Inställning" in page and "Organisationens identitet" in page
+    assert "Logotypens höjd: 0 → 120" in page
+    assert "Profilfärg: #00507a → #6b2c91" in page
+    assert "Kontakt 1" in page
+    # A contact's title is a job title; a field without a name shows its code.
+    assert "Titel:  → Samordnare" in page
+    assert "unheard_of: a → b" in page
+    for raw in ("IDENTITY", "logo_height", "brand_colour", "setting 1", ">setting<"):
+        assert raw not in page
+    assert '<option value="contact">Kontakt</option>' in page
+    assert '<option value="setting">Inställning</option>' in page
+    admin.post("/language", data={"lang": "en"})
+    english = admin.get("/editor/audit").get_data(as_text=True)
+    assert "Organisation identity" in english and "Logo height: 0 → 120" in english
+
+
+def test_the_csv_export_keeps_the_codes_of_objects_and_fields(app, admin):
+    with app.app_context():
+        add_entry(
+            "identity.changed",
+            datetime(2026, 3, 1, 10, 0, tzinfo=UTC),
+            object_type="setting",
+            object_id=None,
+            title="IDENTITY",
+            change={"logo_height": [0, 120]},
+        )
+        db.session.commit()
+    export = admin.get("/editor/audit.csv?type=setting")
+    lines = export.get_data().decode("utf-8-sig").splitlines()
+    cells = lines[1].split(";")
+    assert cells[4:] == ["setting", "", "IDENTITY", "logo_height: 0 → 120"]
+
+
+def test_the_labels_fall_back_to_the_code_for_an_unknown_name(app):
+    from newsletter.editor.audit import field_label, object_title, object_type_label
+
+    with app.test_request_context():
+        assert object_type_label("contribution_link") == "Bidragslänk"
+        assert object_type_label("gadget") == "gadget"
+        assert field_label("issue", "title") == "Rubrik"
+        assert field_label("contact", "title") == "Titel"
+        assert field_label("issue", "gizmo_count") == "gizmo_count"
+        assert object_title("setting", "REQUIRE_APPROVAL") == "Godkännande före utskick"
+        assert object_title("setting", "SOMETHING_NEW") == "SOMETHING_NEW"
+        assert object_title("issue", "IDENTITY") == "IDENTITY"
+
+
+def test_every_recorded_kind_of_object_has_a_readable_name():
+    from newsletter.editor.audit import OBJECT_TYPES
+
+    recorded = set()
+    for path in Path(newsletter.__file__).parent.rglob("*.py"):
+        for call in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(call, ast.Call):
+                continue
+            name = getattr(call.func, "attr", getattr(call.func, "id", ""))
+            place = {"record": 1, "changed": 2}.get(name)
+            if place is None or len(call.args) <= place:
+                continue
+            kind = call.args[place]
+            if isinstance(kind, ast.Constant) and isinstance(kind.value, str):
+                recorded.add(kind.value)
+    assert "contribution_link" in recorded and "setting" in recorded
+    assert sorted(recorded - set(OBJECT_TYPES)) == []

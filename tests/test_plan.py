@@ -235,6 +235,70 @@ def test_the_issues_page_lists_the_years_plan_with_proposals(app, editor):
     assert 'href="/editor/?year=2026#plan"' in section
 
 
+def issue_titles(response) -> list[str]:
+    """The titles in the issues table at the top of the issues page, in order."""
+    page = response.get_data(as_text=True)
+    table = page[page.index("<tbody>") : page.index("</tbody>")]
+    return [
+        row.split('">', 1)[1].split("</a>", 1)[0] for row in table.split("<tr>")[1:]
+    ]
+
+
+def test_the_issues_page_lists_what_goes_out_soonest_first_then_the_sent(app, editor):
+    with app.app_context():
+        # Made in an order of their own: the page must not follow it.
+        make_issue("Nyhetsbrev juni", publish_on=date(2027, 6, 15))
+        make_issue("Nyhetsbrev mars", publish_on=date(2027, 3, 15))
+        make_issue("Utan datum")
+        make_issue(
+            "Nyhetsbrev september 2026",
+            status=IssueStatus.SENT,
+            publish_on=date(2026, 9, 15),
+            published_at=datetime(2026, 9, 15, 8, 0, tzinfo=UTC),
+        )
+        make_issue(
+            "Extranummer april",
+            status=IssueStatus.SCHEDULED,
+            scheduled_at=datetime(2027, 4, 1, 7, 0, tzinfo=UTC),
+        )
+        make_issue(
+            "Nyhetsbrev december 2026",
+            status=IssueStatus.SENT,
+            publish_on=date(2026, 12, 15),
+            published_at=datetime(2026, 12, 15, 8, 0, tzinfo=UTC),
+        )
+        make_issue(
+            "Inställt nummer",
+            status=IssueStatus.CANCELLED,
+            published_at=datetime(2026, 10, 1, 8, 0, tzinfo=UTC),
+        )
+    page = editor.get("/editor/")
+    assert issue_titles(page) == [
+        "Nyhetsbrev mars",
+        "Extranummer april",
+        "Nyhetsbrev juni",
+        "Utan datum",
+        "Nyhetsbrev december 2026",
+        "Inställt nummer",
+        "Nyhetsbrev september 2026",
+    ]
+    # The planned day, which orders the drafts, is shown beside each.
+    assert "15 mars 2027" in page.get_data(as_text=True).split("</tbody>")[0]
+
+
+def test_the_scheduled_day_counts_over_the_planned_one_in_stockholm_time(app):
+    # Scheduled for 00:30 on 1 April in Stockholm: 31 March in UTC.
+    early = make_issue(
+        "Schemalagt",
+        status=IssueStatus.SCHEDULED,
+        publish_on=date(2027, 5, 1),
+        scheduled_at=datetime(2027, 3, 31, 22, 30, tzinfo=UTC),
+    )
+    planned = make_issue("Planerat", publish_on=date(2027, 3, 31))
+    assert plan.day_out(early) == date(2027, 4, 1)
+    assert plan.in_working_order(iter([early, planned])) == [planned, early]
+
+
 def test_the_plan_shows_the_current_year_by_default(app, editor):
     with app.app_context():
         this_year = plan.local_day(utcnow()).year

@@ -135,6 +135,136 @@ ACTIONS = {
     "theme.moved": _l("Theme moved"),
 }
 
+# Readable names of the kinds of object; a kind not named here shows its code.
+OBJECT_TYPES = {
+    "api_key": _l("API key"),
+    "comment": _l("Comment"),
+    "contact": _l("Contact"),
+    "contribution_link": _l("Contribution link"),
+    "editor": _l("Account"),
+    "import": _l("Subscriber import"),
+    "issue": _l("Issue"),
+    "item": _l("Item"),
+    "media": _l("Images and files"),
+    "proposal": _l("Proposal"),
+    "search": _l("Search index"),
+    "setting": _l("Setting"),
+    "subscriber": _l("Subscriber"),
+    "theme": _l("Theme"),
+}
+
+# The settings an entry of type "setting" names by their key.
+SETTINGS = {
+    "IDENTITY": _l("Organisation identity"),
+    "REQUIRE_APPROVAL": _l("Approval before sending"),
+}
+
+# Readable names of the fields entries record; "kind.field" where a name means
+# something else for one kind of object. A field not named here shows its code.
+FIELDS = {
+    "active": _l("Active"),
+    "added": _l("Added"),
+    "approved_by": _l("Approved by"),
+    "attested": _l("Consent attested"),
+    "body": _l("Text"),
+    "brand_colour": _l("Brand colour"),
+    "by": _l("By"),
+    "bytes": _l("Bytes"),
+    "changed": _l("Changed part"),
+    "changed_by": _l("Changed by"),
+    "changed_title": _l("Title of the changed part"),
+    "contact.title": _l("Job title"),
+    "contact_email": _l("Contact email"),
+    "contact_name": _l("Contact name"),
+    "contact_organisation": _l("Contact's organisation"),
+    "contact_phone": _l("Contact phone"),
+    "contact_title": _l("Contact's job title"),
+    "contribution_deadline": _l("Last day for proposals"),
+    "description": _l("Description"),
+    "detail": _l("Detail"),
+    "documents": _l("Documents"),
+    "editor_message": _l("Message to the proposer"),
+    "editorial_contact": _l("Editorial contact"),
+    "email": _l("Email"),
+    "expires_at": _l("Valid until"),
+    "feed_description": _l("Feed description"),
+    "feed_title": _l("Feed title"),
+    "files": _l("Files"),
+    "footer_text": _l("Footer text"),
+    "image": _l("Image"),
+    "image_alt": _l("Alt text"),
+    "image_decorative": _l("Decorative image"),
+    "image_height": _l("Image height"),
+    "image_width": _l("Image width"),
+    "intro": _l("Introduction"),
+    "issue": _l("Issue"),
+    "issue_id": _l("Issue id"),
+    "item_id": _l("Item id"),
+    "late": _l("Late"),
+    "links": _l("Links"),
+    "logo": _l("Logo"),
+    "logo_height": _l("Logo height"),
+    "logo_width": _l("Logo width"),
+    "merged": _l("Merged duplicate"),
+    "message": _l("Message"),
+    "name": _l("Name"),
+    "newsletter_name": _l("Newsletter name"),
+    "note": _l("Note"),
+    "organisation": _l("Organisation"),
+    "phone": _l("Phone"),
+    "position": _l("Place in the order"),
+    "postal_address": _l("Postal address"),
+    "preheader": _l("Preheader"),
+    "prefix": _l("Start of the key"),
+    "proposer_email": _l("Proposer's email"),
+    "publish_on": _l("Publication date"),
+    "published_at": _l("Published"),
+    "reason": _l("Reason"),
+    "reminded_of_issue": _l("Reminder for issue"),
+    "reply_to": _l("Reply-to address"),
+    "report": _l("Report"),
+    "REQUIRE_APPROVAL": _l("Approval before sending"),
+    "requeued": _l("Queued again"),
+    "resolved_by": _l("Resolved by"),
+    "reviewers": _l("Reviewers"),
+    "revisions": _l("Versions"),
+    "revoked_at": _l("Revoked"),
+    "role": _l("Role"),
+    "scheduled_at": _l("Scheduled"),
+    "sender_name": _l("Sender name"),
+    "size": _l("Size"),
+    "slug": _l("Address (slug)"),
+    "stamp": _l("Version"),
+    "state": _l("Status"),
+    "status": _l("Status"),
+    "step": _l("Steps moved"),
+    "tagline": _l("Tagline"),
+    "theme_id": _l("Theme"),
+    "title": _l("Title"),
+    "to": _l("Sent to"),
+    "updated_at": _l("Last changed"),
+    "url": _l("Web address"),
+}
+
+
+def object_type_label(object_type: str) -> str:
+    """The readable name of a kind of object, or its code."""
+    return str(OBJECT_TYPES.get(object_type, object_type))
+
+
+def object_title(object_type: str, title: str) -> str:
+    """An entry's object title, a setting named instead of its key."""
+    if object_type == "setting" and title in SETTINGS:
+        return str(SETTINGS[title])
+    return title
+
+
+def field_label(object_type: str, field: str) -> str:
+    """The readable name of a changed field, or its code."""
+    found = FIELDS.get(f"{object_type}.{field}") or FIELDS.get(field)
+    return str(found) if found is not None else field
+
+
 CSV_HEADER = (
     "time",
     "actor_kind",
@@ -225,8 +355,14 @@ def audit_log() -> tuple[str, int]:
         args=_query_args(),
         errors=errors,
         links=_object_links(rows),
-        object_types=audit.object_types(),
+        object_types=sorted(
+            ((kind, object_type_label(kind)) for kind in audit.object_types()),
+            key=lambda choice: choice[1].casefold(),
+        ),
         describe=audit.describe,
+        object_type_label=object_type_label,
+        object_title=object_title,
+        field_label=field_label,
         actor_kinds=ACTOR_KINDS,
         actions=ACTIONS,
     ), (422 if errors else 200)

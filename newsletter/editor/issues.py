@@ -55,7 +55,8 @@ bp = Blueprint("issues", __name__)
 
 @bp.get("/")
 def index() -> str:
-    """List every issue, and the plan of one year (?year=, default this year)."""
+    """List every issue, those still to go out first, and the plan of one year
+    (?year=, default this year)."""
     year = request.args.get("year", type=int) or _this_year()
     if not 2000 <= year <= 2999:
         abort(404)
@@ -80,7 +81,7 @@ def _issues_page(form: YearPlanForm, year: int) -> tuple[str, int]:
     """Render the issues and the year's plan with its creation form."""
     return render_template(
         "editor/issues.html",
-        issues=issues.list_issues(),
+        issues=plan.in_working_order(issues.list_issues()),
         year=year,
         this_year=_this_year(),
         planned=plan.year_plan(year, utcnow()),

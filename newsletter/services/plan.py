@@ -55,6 +55,32 @@ def next_planned_issue(now: datetime) -> Issue | None:
     )
 
 
+# Sent and cancelled issues are done with; the others are still on their way out.
+FINISHED = (IssueStatus.SENT, IssueStatus.CANCELLED)
+
+
+def day_out(issue: Issue) -> date | None:
+    """The day an issue goes (or went) out: scheduled, started, else planned."""
+    moment = issue.scheduled_at or issue.published_at
+    return local_day(moment) if moment is not None else issue.publish_on
+
+
+def in_working_order(issues: Iterable[Issue]) -> list[Issue]:
+    """Order issues as editors work through them: those not yet sent by the day
+    they go out, soonest first (undated ones last, newest first), then the sent
+    and cancelled ones, most recent first."""
+    issues = list(issues)
+    waiting = [issue for issue in issues if issue.status not in FINISHED]
+    done = [issue for issue in issues if issue.status in FINISHED]
+    waiting.sort(key=lambda issue: (issue.created_at, issue.id), reverse=True)
+    waiting.sort(key=lambda issue: day_out(issue) or date.max)  # stable
+    done.sort(
+        key=lambda issue: (issue.published_at or issue.updated_at, issue.id),
+        reverse=True,
+    )
+    return waiting + done
+
+
 # The year's plan -------------------------------------------------------------
 
 DEFAULT_PATTERN = "Nyhetsbrev {månad} {år}"
