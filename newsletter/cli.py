@@ -511,6 +511,12 @@ def unlock_editor_command(email: str) -> None:
     editor = db.session.scalar(select(Editor).where(Editor.email == account))
     if editor is None:
         raise click.ClickException(f"no editor with the address {email!r}")
+    if settings().ratelimit_storage_uri.startswith("memory://"):
+        raise click.ClickException(
+            "RATELIMIT_STORAGE_URI=memory:// keeps the login counts inside each web "
+            "process, out of this command's reach: restart the web processes to "
+            "lift the lockout"
+        )
     limit = settings().login_account_rate_limit
     window = max(item.get_expiry() for item in parse_many(limit))
     lift_login_lockout(account, window)

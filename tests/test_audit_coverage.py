@@ -49,6 +49,7 @@ from tests.factories import (
     theme,
 )
 from tests.inbox_factories import make_link, make_proposal
+from tests.test_api_keys import make_key
 from tests.test_media import photo
 
 
@@ -536,9 +537,7 @@ ROUTES: dict[str, Case] = {
         "/editor/settings", data={"require_approval": "on"}
     ),
     # API keys (administrators) and the API's sign-up.
-    "editor.api_keys.key_list": lambda w: w.admin.post(
-        "/editor/api-keys", data={"name": "Regionens webb"}
-    ),
+    "editor.api_keys.key_list": lambda w: make_key(w.admin, "Regionens webb"),
     "editor.api_keys.revoke": lambda w: w.admin.post(
         f"/editor/api-keys/{_api_key(w)}/revoke"
     ),

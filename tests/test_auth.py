@@ -328,6 +328,7 @@ def test_a_login_that_succeeds_gives_a_guesser_no_more_tries(make_app):
     assert "För många försök" in refused and "försöka igen om 60 minuter" in refused
 
 
+@pytest.mark.real_commits  # the counts in the database, where a command reaches them
 def test_an_administrator_can_lift_a_login_lockout(make_app):
     app = make_app(
         RATELIMIT_ENABLED=True,
@@ -428,3 +429,14 @@ def test_over_plain_http_there_is_no_hsts_and_the_cookies_keep_their_names(app):
     client, cookies = log_in_remembered(app)
     assert {line.split("=", 1)[0] for line in cookies} == {"session", "remember_token"}
     assert client.get("/editor/").status_code == 200
+
+
+def test_unlocking_says_it_cannot_reach_counts_kept_in_memory(app):
+    """With memory:// each web process keeps its own counts, which a command in a
+    process of its own cannot lift: it says so instead of claiming it did."""
+    with app.app_context():
+        make_editor(email="eva@example.se", name="Eva")
+    result = app.test_cli_runner().invoke(args=["editors", "unlock", "eva@example.se"])
+    assert result.exit_code != 0
+    assert "restart the web processes" in result.output
+    assert "may try again" not in result.output

@@ -344,3 +344,16 @@ def test_a_removed_picture_that_another_item_had_goes_with_the_erasure(app, edit
     assert status == 302
     assert named_in_revisions(app, second, name) == 0
     assert served(app, name) == [404, 404]
+
+
+def test_a_reviewer_is_offered_no_erasing(app):
+    """Reviewers read items; the erase buttons and the tick box are not theirs."""
+    with app.app_context():
+        item_id, name = with_image(status=IssueStatus.DRAFT)
+    publisher = log_in_as(app, Role.PUBLISHER)
+    page = publisher.get(f"/editor/items/{item_id}").get_data(as_text=True)
+    assert "Radera den nuvarande bilden helt" in page
+    reviewer = log_in_as(app, Role.REVIEWER, "granskare@example.se")
+    page = reviewer.get(f"/editor/items/{item_id}").get_data(as_text=True)
+    assert "Radera den nuvarande bilden helt" not in page
+    assert "Radera helt" not in page

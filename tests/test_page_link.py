@@ -270,3 +270,17 @@ def test_an_old_unsubscribe_link_offers_a_new_link(
     assert asked.status_code == 200
     answer_link_requests(app)
     assert [m.template for m in outbound(app)] == ["page_link"]
+
+
+def test_a_mistyped_address_in_the_form_gets_a_plain_answer(app, client):
+    """The form also stands on pages whose link still worked: its errors do not say
+    that a link is dead."""
+    token = csrf_token_from(client, "/confirm/expired")
+    answer = client.post(
+        "/confirm/resend", data={"csrf_token": token, "email": "inte-en-adress"}
+    )
+    assert answer.status_code == 422
+    page = answer.get_data(as_text=True)
+    assert "<h1>Få en ny länk</h1>" in page
+    assert "Länken fungerar inte längre" not in page
+    assert 'action="/confirm/resend"' in page

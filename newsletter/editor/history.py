@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 # types-WTForms (3.2) predates SelectChoice, which WTForms 3.3 asks for.
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 
+from newsletter import permissions
 from newsletter.database import get_row
 from newsletter.editor import item_fields
 from newsletter.editor.contacts import contact_choices
@@ -207,6 +208,8 @@ def erase_image(item_id: int) -> Response:
 def may_erase_images(item: Item) -> bool:
     """Whether the present editor may change this item's images: as a save of a
     draft, or as a correction of a sent issue."""
+    if not permissions.may(current_user.role, "editor.history.erase_image", "POST"):
+        return False
     if item.issue.is_editable:
         return True
     return item.issue.status == IssueStatus.SENT and corrections.may_correct(

@@ -181,7 +181,7 @@ def resend() -> BaseResponse | tuple[str, int]:
     form = ResendForm()
     if not form.validate_on_submit():
         return render_template(
-            "public/link_invalid.html", form=form, expired=False
+            "public/link_invalid.html", form=form, expired=False, asked=True
         ), 422
     subscriptions.resend_confirmation(form.email.data, _origin("new link"), utcnow())
     db.session.commit()
