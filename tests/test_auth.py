@@ -7,9 +7,10 @@ import re
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from newsletter.extensions import db
-from newsletter.models import Editor
+from newsletter.models import AuditEvent, Editor
 from tests.conftest import csrf_token_from, log_in
 from tests.factories import PASSWORD, make_editor, make_issue, make_item
 
@@ -343,6 +344,11 @@ def test_an_administrator_can_lift_a_login_lockout(make_app):
     result = app.test_cli_runner().invoke(args=["editors", "unlock", "Eva@Example.se"])
     assert result.exit_code == 0, result.output
     assert "eva@example.se may try again" in result.output
+    with app.app_context():
+        lifted = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "editor.unlocked")
+        ).one()
+        assert lifted.object_title == "eva@example.se"
     assert login_attempt(app, "eva@example.se", PASSWORD, "192.0.2.1") == 302
     # The guesses count afresh, to the same limit.
     codes = [
