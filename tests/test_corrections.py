@@ -201,3 +201,27 @@ def test_a_draft_item_is_not_corrected_but_edited(app):
     with app.app_context():
         assert db.session.get(Item, item_id).title == "Utkast"
         assert count(Correction) == 0
+
+
+def test_the_theme_page_and_theme_feeds_show_the_correction_note(make_app):
+    """A corrected item is shown with its note wherever it appears outside its
+    issue, as the correction form promises."""
+    app = make_app(BASE_URL=BASE)
+    with app.app_context():
+        item_id = sent_issue()
+    publisher = log_in_as(app, Role.PUBLISHER)
+    response = publisher.post(
+        f"/editor/items/{item_id}/correct",
+        data=correction(
+            "Webbinarium om hemtjänst", "Webbinariet hålls i Luleå.", "Orten var fel."
+        ),
+    )
+    assert response.status_code == 302
+    client = app.test_client()
+    page = client.get("/themes/aldre").get_data(as_text=True)
+    assert "Luleå" in page and "Orten var fel." in page and "Rättad" in page
+    rss = feedparser.parse(client.get("/themes/aldre/feed.xml").data).entries[0]
+    assert "Orten var fel." in rss.content[0].value
+    (entry,) = client.get("/themes/aldre/feed.json").json["items"]
+    assert "Orten var fel." in entry["content_html"]
+    assert_valid(client)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from email.utils import format_datetime
 from urllib.parse import urlencode
 
@@ -33,6 +33,7 @@ from newsletter.archive.cache import (
 from newsletter.config import settings
 from newsletter.content import clean_text
 from newsletter.models import Issue, Item, Theme
+from newsletter.models.review import Correction
 from newsletter.models.types import utcnow
 from newsletter.services import archive, corrections, media, pdf, search, themes
 from newsletter.services.issues import sections
@@ -63,6 +64,13 @@ def _pages(name: str = "archive_pages", size: int = 256) -> PageCache:
             size=size, stamp_seconds=seconds
         )
     return cache
+
+
+@bp.app_template_global()
+def item_corrections(item: Item) -> Sequence[Correction]:
+    """An item's public correction notes, for pages and feeds that show the item
+    outside its issue (theme pages and theme feeds)."""
+    return corrections.for_item(item.id)
 
 
 class Missing(Exception):

@@ -127,6 +127,15 @@ def for_issue(issue_id: int) -> Sequence[Correction]:
     ).all()
 
 
+def for_item(item_id: int) -> Sequence[Correction]:
+    """Return an item's corrections, newest first."""
+    return db.session.scalars(
+        select(Correction)
+        .where(Correction.item_id == item_id)
+        .order_by(Correction.created_at.desc(), Correction.id.desc())
+    ).all()
+
+
 def last_change(issue: Issue) -> datetime | None:
     """When a published issue last changed: its newest correction, else its
     publication."""
