@@ -284,3 +284,12 @@ def test_a_mistyped_address_in_the_form_gets_a_plain_answer(app, client):
     assert "<h1>Få en ny länk</h1>" in page
     assert "Länken fungerar inte längre" not in page
     assert 'action="/confirm/resend"' in page
+
+
+def test_the_answer_says_how_often_a_link_is_sent_and_why_a_link_died(app, client):
+    """A second request soon after an email gets none (the throttle), and the
+    page says so for everybody; a dead link names an ended subscription too."""
+    page = ask_for_a_new_link(client, "vem@example.se").get_data(as_text=True)
+    assert "högst ett sådant meddelande var 15:e minut" in page
+    dead = client.get("/preferences/inte-en-giltig-lank").get_data(as_text=True)
+    assert "hör till en prenumeration som har avslutats" in dead

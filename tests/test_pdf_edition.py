@@ -267,6 +267,9 @@ def test_the_url_is_404_before_publication_and_503_until_built(pdf_app):
         assert response.status_code == 503
         assert response.headers["Retry-After"] == "60"
         assert "PDF-utgåvan" in response.get_data(as_text=True)
+        # The way to the issue meanwhile is a link, not just a sentence.
+        link = f'<a href="/archive/{issue.slug}">Läs numret på webben</a>'
+        assert link in response.get_data(as_text=True)
         # A request never builds: no row, however often it is asked.
         client.get(f"/archive/{issue.slug}.pdf")
         assert db.session.scalar(select(func.count()).select_from(IssuePdf)) == 0

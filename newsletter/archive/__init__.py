@@ -18,6 +18,7 @@ from flask import (
     send_file,
     send_from_directory,
     session,
+    url_for,
 )
 from flask_babel import force_locale, get_locale, gettext
 from flask_babel import gettext as _
@@ -226,7 +227,13 @@ def issue_pdf(slug: str) -> Response:
     if row is None or path is None or not path.is_file():
         message = _("The PDF edition is being made")
         detail = _("Try again in a minute, or read the issue on the web.")
-        body = render_template("error.html", code=503, message=message, detail=detail)
+        body = render_template(
+            "error.html",
+            code=503,
+            message=message,
+            detail=detail,
+            issue_url=url_for("archive.issue", slug=slug),
+        )
         response = Response(body, 503, content_type=HTML)
         response.headers["Retry-After"] = str(PDF_RETRY_SECONDS)
         response.headers["Cache-Control"] = "no-store"
