@@ -287,21 +287,28 @@ def test_a_requested_confirmation_link_keeps_only_the_address_s_hash(app, client
         assert titles == [address_hash("x@example.se")]
 
 
-def test_every_recorded_action_has_a_readable_name_on_the_audit_page():
-    from newsletter.editor.audit import ACTIONS
-
-    recorded = set()
+def recorded_arguments(offset: int) -> set[str]:
+    """The string constants the code passes to audit.record and history.changed,
+    `offset` places after the action (0: the action, 1: the kind of object)."""
+    found = set()
     for path in Path(newsletter.__file__).parent.rglob("*.py"):
         for call in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not isinstance(call, ast.Call):
                 continue
             name = getattr(call.func, "attr", getattr(call.func, "id", ""))
             place = {"record": 0, "changed": 1}.get(name)
-            if place is None or len(call.args) <= place:
+            if place is None or len(call.args) <= place + offset:
                 continue
-            action = call.args[place]
-            if isinstance(action, ast.Constant) and isinstance(action.value, str):
-                recorded.add(action.value)
+            value = call.args[place + offset]
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                found.add(value.value)
+    return found
+
+
+def test_every_recorded_action_has_a_readable_name_on_the_audit_page():
+    from newsletter.editor.audit import ACTIONS
+
+    recorded = recorded_arguments(0)
     assert "issue.approved" in recorded and "item.changed" in recorded
     assert sorted(recorded - set(ACTIONS)) == []
 
@@ -375,17 +382,6 @@ def test_the_labels_fall_back_to_the_code_for_an_unknown_name(app):
 def test_every_recorded_kind_of_object_has_a_readable_name():
     from newsletter.editor.audit import OBJECT_TYPES
 
-    recorded = set()
-    for path in Path(newsletter.__file__).parent.rglob("*.py"):
-        for call in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if not isinstance(call, ast.Call):
-                continue
-            name = getattr(call.func, "attr", getattr(call.func, "id", ""))
-            place = {"record": 1, "changed": 2}.get(name)
-            if place is None or len(call.args) <= place:
-                continue
-            kind = call.args[place]
-            if isinstance(kind, ast.Constant) and isinstance(kind.value, str):
-                recorded.add(kind.value)
+    recorded = recorded_arguments(1)
     assert "contribution_link" in recorded and "setting" in recorded
     assert sorted(recorded - set(OBJECT_TYPES)) == []

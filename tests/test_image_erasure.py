@@ -48,6 +48,19 @@ def with_image(status: str = IssueStatus.SENT) -> tuple[int, str]:
     return item.id, stored.name
 
 
+def two_drafts_with_one_picture() -> tuple[int, int, int, str]:
+    """Two draft items showing the same stored picture (as a copied issue does);
+    return both ids, their theme's id and the picture's name."""
+    first, name = with_image(status=IssueStatus.DRAFT)
+    copy = make_item(
+        make_issue("Nyhetsbrev februari"),
+        "aldre",
+        "Koja i skogen igen",
+        image=ItemImage(name, ALT, False, 1200, 750),
+    )
+    return first, copy.id, copy.theme_id, name
+
+
 def post_correction(
     client: EditorClient, item_id: int, **fields: object
 ) -> tuple[int, str]:
@@ -203,14 +216,7 @@ def test_erasing_an_image_that_stays_is_refused_and_changes_nothing(app):
 
 def test_a_picture_another_item_shows_keeps_its_file_until_erased_there(app, editor):
     with app.app_context():
-        first, name = with_image(status=IssueStatus.DRAFT)
-        copy = make_item(
-            make_issue("Nyhetsbrev februari"),
-            "aldre",
-            "Koja i skogen igen",
-            image=ItemImage(name, ALT, False, 1200, 750),
-        )
-        second, aldre = copy.id, copy.theme_id
+        first, second, aldre, name = two_drafts_with_one_picture()
 
     def erase_in(item_id: int) -> str:
         status, page = post_item(
@@ -320,14 +326,7 @@ def test_a_removed_picture_that_another_item_had_goes_with_the_erasure(app, edit
     """Another item that once had the picture and no longer shows it does not keep
     the file alive: its versions lose the picture too."""
     with app.app_context():
-        first, name = with_image(status=IssueStatus.DRAFT)
-        copy = make_item(
-            make_issue("Nyhetsbrev februari"),
-            "aldre",
-            "Koja i skogen igen",
-            image=ItemImage(name, ALT, False, 1200, 750),
-        )
-        second, aldre = copy.id, copy.theme_id
+        first, second, aldre, name = two_drafts_with_one_picture()
     status, _page = post_item(
         editor, f"/editor/items/{second}", aldre, version="1", remove_image="y"
     )
