@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from types import SimpleNamespace
+from typing import Any
 
 from babel.dates import get_month_names
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -201,7 +202,7 @@ def _issue_page(
     ), status
 
 
-def _history(object_type: str, object_id: int) -> dict[str, object]:
+def _history(object_type: str, object_id: int) -> dict[str, Any]:
     """The saved versions of an item or issue header, for the list on its page."""
     rows = revisions.for_object(object_type, object_id)
     return {"revisions": rows, "revision_authors": history.authors(rows)}
@@ -359,6 +360,7 @@ def item(item_id: int) -> str | Response | tuple[str, int]:
             form.version.data = str(conflict.version)
             item_fields.reopened(form, conflict)
     status = 409 if conflict else (422 if form.errors else 200)
+    versions = _history(revisions.ITEM, record.id)
     return render_template(
         "editor/item.html",
         issue=record.issue,
@@ -368,11 +370,11 @@ def item(item_id: int) -> str | Response | tuple[str, int]:
         saved_contacts=_contact_details(),
         proposal=db.session.get(Proposal, record.proposal_id or 0),
         thumbnail=item_fields.shown_image(form, record),
-        earlier_images=item_fields.earlier_images(record)
+        earlier_images=item_fields.earlier_images(record, versions["revisions"])
         if history.may_erase_images(record)
         else [],
         erase_form=ActionForm(),
-        **_history(revisions.ITEM, record.id),
+        **versions,
         restore_form=RestoreForm(),
         may_correct=corrections.may_correct(current_user.role),
     ), status

@@ -3,6 +3,8 @@ with the image an upload, a removal or a kept upload leaves the item."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from flask import flash
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -10,7 +12,7 @@ from werkzeug.datastructures import FileStorage
 
 from newsletter.editor.forms import ItemForm
 from newsletter.form_fields import add_error
-from newsletter.models import Item
+from newsletter.models import Item, Revision
 from newsletter.services import image_erasure, media
 from newsletter.services.issues import NO_IMAGE, ItemData, ItemImage, LinkData
 
@@ -154,10 +156,12 @@ def finish_erasure(erasure: image_erasure.Erasure | None) -> None:
         )
 
 
-def earlier_images(item: Item) -> list[tuple[str, str]]:
-    """The pictures the item showed before that can still be erased, each with its
-    thumbnail's file name."""
+def earlier_images(
+    item: Item, kept: Sequence[Revision] | None = None
+) -> list[tuple[str, str]]:
+    """The pictures the item showed before that can still be erased (from its
+    revisions, `kept` if already read), each with its thumbnail's file name."""
     return [
         (name, media.variant_name(name, media.WIDTHS[0]))
-        for name in image_erasure.earlier_images(item)
+        for name in image_erasure.earlier_images(item, kept)
     ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from newsletter.database import get_row
@@ -120,18 +120,18 @@ def correct_item(
 
 def for_issue(issue_id: int) -> Sequence[Correction]:
     """Return an issue's corrections, newest first."""
-    return db.session.scalars(
-        select(Correction)
-        .where(Correction.issue_id == issue_id)
-        .order_by(Correction.created_at.desc(), Correction.id.desc())
-    ).all()
+    return _newest_first(Correction.issue_id == issue_id)
 
 
 def for_item(item_id: int) -> Sequence[Correction]:
     """Return an item's corrections, newest first."""
+    return _newest_first(Correction.item_id == item_id)
+
+
+def _newest_first(condition: ColumnElement[bool]) -> Sequence[Correction]:
     return db.session.scalars(
         select(Correction)
-        .where(Correction.item_id == item_id)
+        .where(condition)
         .order_by(Correction.created_at.desc(), Correction.id.desc())
     ).all()
 

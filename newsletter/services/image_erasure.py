@@ -12,6 +12,7 @@ worker builds them again), and deletes the files once nothing names the picture.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -35,11 +36,13 @@ class Erasure:
     pdf_files: tuple[str, ...]
 
 
-def earlier_images(item: Item) -> list[str]:
-    """The pictures the item's revisions hold that it no longer shows, newest
-    first: what can still be erased after a removal."""
+def earlier_images(item: Item, kept: Sequence[Revision] | None = None) -> list[str]:
+    """The pictures the item's revisions (`kept`, if already read) hold that it no
+    longer shows, newest first: what can still be erased after a removal."""
     names: list[str] = []
-    for revision in revisions.for_object(revisions.ITEM, item.id):
+    if kept is None:
+        kept = revisions.for_object(revisions.ITEM, item.id)
+    for revision in kept:
         name = revision.fields.get("image")
         if isinstance(name, str) and name and name != item.image and name not in names:
             names.append(name)
